@@ -1,0 +1,40 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { buildConfig } from "./config/config.js";
+import { parseArgs, usage, UsageError } from "./config/options.js";
+import { EXIT } from "./exit-codes.js";
+import { createLogger } from "./log.js";
+import { supervise } from "./supervise/supervise.js";
+
+// The main path reads top to bottom: parse, check, spawn and supervise, exit.
+async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let args, config;
+  try {
+    args = parseArgs(argv, env);
+    if (args.action === "help") {
+      process.stdout.write(usage());
+      return EXIT.OK;
+    }
+    if (args.action === "version") {
+      process.stdout.write(`${version()}\n`);
+      return EXIT.OK;
+    }
+    config = buildConfig(args, env);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`jobguard: ${error.message}\n\n${usage()}`);
+    return EXIT.USAGE;
+  }
+  const log = createLogger(config.logLevel);
+  return supervise(args.command, config, log);
+}
+
+function version(): string {
+  const pkg = new URL("../../package.json", import.meta.url);
+  return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
+}
+
+process.exitCode = await main(process.argv.slice(2), process.env);
+// Exit now: a lingering handle (a database socket being torn down) must not
+// keep jobguard alive past the platform's grace period.
+process.exit();

@@ -1,0 +1,138 @@
+import { UsageError, type OptionKey, type ParsedArgs, type RawValue } from "./options.js";
+import type { LogLevel } from "../log.js";
+
+/** Whether jobguard re-sends SIGTERM to the worker. */
+export type ForwardMode = "auto" | "always" | "never";
+
+/** Which queue's locks jobguard releases. */
+export type QueueKind = "delayed_job" | "sql";
+
+/** Where and how to release a dead worker's locks. */
+export interface QueueConfig {
+  kind: QueueKind;
+  databaseUrl: string;
+  /** delayed_job's table as [schema, table] or [table]. */
+  table: string[];
+  releaseSql?: string;
+}
+
+/** Everything a run needs, checked. */
+export interface Config {
+  deadlineMs: number;
+  graceMs: number;
+  forward: ForwardMode;
+  /** The forward decision `auto` came to, and why. */
+  forwardSigterm: boolean;
+  forwardReason: string;
+  logLevel: LogLevel;
+  queue?: QueueConfig;
+}
+
+/**
+ * Checks every raw value. Each failure is one sentence naming the variable or
+ * flag it came from, so a Heroku user sees which config var to fix.
+ */
+export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
+  const raw = args.values;
+  const deadlineMs = seconds(raw.deadline, 25);
+  const graceMs = seconds(raw.grace, 30);
+  if (deadlineMs >= graceMs) {
+    throw new UsageError(
+      `the deadline (${deadlineMs / 1000} s) must be shorter than the grace period (${graceMs / 1000} s), to leave time for cleanup before the platform's SIGKILL`,
+    );
+  }
+  const forward = oneOf(raw.forward, ["auto", "always", "never"] as const, "auto");
+  const { forwardSigterm, forwardReason } = decideForward(forward, env.DYNO);
+  return {
+    deadlineMs,
+    graceMs,
+    forward,
+    forwardSigterm,
+    forwardReason,
+    logLevel: oneOf(raw.logLevel, ["silent", "info", "debug"] as const, "info"),
+    queue: queueConfig(raw, env),
+  };
+}
+
+// Heroku's Cedar dyno manager signals every process in the dyno, so a forwarded
+// SIGTERM would be the worker's second. Cedar names dynos `<type>.<n>`
+// (`worker.1`, `run.9157`); Fir runs dynos as Kubernetes pods, named like
+// `worker-12a34b56d-e78f9`, whose SIGTERM goes to the container's main process
+// only, as anywhere else.
+const CEDAR_DYNO = /^[A-Za-z0-9_-]+\.\d+$/;
+
+function decideForward(mode: ForwardMode, dyno: string | undefined) {
+  if (mode !== "auto") return { forwardSigterm: mode === "always", forwardReason: mode };
+  if (dyno !== undefined && CEDAR_DYNO.test(dyno)) {
+    return { forwardSigterm: false, forwardReason: "heroku-cedar-signals-every-process" };
+  }
+  return { forwardSigterm: true, forwardReason: dyno ? "heroku-fir-signals-main-process" : "platform-signals-jobguard-only" };
+}
+
+function seconds(raw: RawValue | undefined, fallback: number): number {
+  if (!raw) return fallback * 1000;
+  // Plain decimals only: "1e3", "0x10" or "Infinity" are almost always mistakes.
+  if (!/^\d+(\.\d+)?$/.test(raw.value) || Number(raw.value) <= 0) {
+    throw new UsageError(`${raw.source} must be a positive number of seconds, got ${JSON.stringify(raw.value)}`);
+  }
+  return Math.round(Number(raw.value) * 1000);
+}
+
+function oneOf<T extends string>(raw: RawValue | undefined, allowed: readonly T[], fallback: T): T {
+  if (!raw) return fallback;
+  if (!(allowed as readonly string[]).includes(raw.value)) {
+    throw new UsageError(`${raw.source} must be one of ${allowed.join(", ")}, got ${JSON.stringify(raw.value)}`);
+  }
+  return raw.value as T;
+}
+
+function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.ProcessEnv): QueueConfig | undefined {
+  const onlyWithQueue = (["databaseUrl", "table", "releaseSql"] as const).find((key) => raw[key] && !raw.queue);
+  if (!raw.queue) {
+    // A database setting without a queue would silently do nothing.
+    if (onlyWithQueue) throw new UsageError(`${raw[onlyWithQueue]!.source} is set but no queue is (set JOBGUARD_QUEUE)`);
+    return undefined;
+  }
+  const kind = oneOf(raw.queue, ["delayed_job", "sql"] as const, "delayed_job");
+  const url: RawValue | undefined =
+    raw.databaseUrl ?? (env.DATABASE_URL ? { value: env.DATABASE_URL, source: "DATABASE_URL" } : undefined);
+  if (!url) throw new UsageError(`${raw.queue.source}=${kind} needs a database: set JOBGUARD_DATABASE_URL or DATABASE_URL`);
+  checkDatabaseUrl(url);
+  if (kind === "sql" && !raw.releaseSql) {
+    throw new UsageError(`${raw.queue.source}=sql needs the release statement in JOBGUARD_RELEASE_SQL`);
+  }
+  if (kind === "delayed_job" && raw.releaseSql) {
+    throw new UsageError(`${raw.releaseSql.source} is only used with JOBGUARD_QUEUE=sql`);
+  }
+  if (kind === "sql" && raw.table) throw new UsageError(`${raw.table.source} is only used with JOBGUARD_QUEUE=delayed_job`);
+  return {
+    kind,
+    databaseUrl: url.value,
+    table: tableName(raw.table),
+    releaseSql: raw.releaseSql?.value,
+  };
+}
+
+// Never echo the URL itself: it carries the password.
+function checkDatabaseUrl(raw: RawValue): void {
+  let url: URL;
+  try {
+    url = new URL(raw.value);
+  } catch {
+    throw new UsageError(`${raw.source} is not a valid URL (expected postgres://user:password@host:port/database)`);
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw new UsageError(`${raw.source} must be a postgres:// or postgresql:// URL, not ${url.protocol}//`);
+  }
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+
+function tableName(raw: RawValue | undefined): string[] {
+  if (!raw) return ["delayed_jobs"];
+  const parts = raw.value.split(".");
+  if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
+    throw new UsageError(`${raw.source} must be a table name or schema.table, got ${JSON.stringify(raw.value)}`);
+  }
+  return parts;
+}

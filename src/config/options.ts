@@ -1,0 +1,106 @@
+/** One setting, readable from a flag and from the environment. */
+export interface OptionSpec {
+  key: OptionKey;
+  flag: string;
+  env: string;
+  valueName: string;
+  describe: string;
+}
+
+/** The settings jobguard knows. */
+export type OptionKey =
+  | "deadline"
+  | "grace"
+  | "forward"
+  | "logLevel"
+  | "queue"
+  | "databaseUrl"
+  | "table"
+  | "releaseSql";
+
+/** Every setting; the usage text and the README's configuration table follow this order. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: "deadline", flag: "--deadline", env: "JOBGUARD_DEADLINE", valueName: "SECONDS", describe: "from the first SIGTERM/SIGINT until the worker tree is killed (default 25)" },
+  { key: "grace", flag: "--grace", env: "JOBGUARD_GRACE", valueName: "SECONDS", describe: "the platform's SIGKILL grace period (default 30)" },
+  { key: "forward", flag: "--forward", env: "JOBGUARD_FORWARD", valueName: "MODE", describe: "forward SIGTERM to the worker: auto, always or never (default auto)" },
+  { key: "logLevel", flag: "--log-level", env: "JOBGUARD_LOG_LEVEL", valueName: "LEVEL", describe: "silent, info or debug (default info)" },
+  { key: "queue", flag: "--queue", env: "JOBGUARD_QUEUE", valueName: "KIND", describe: "release the killed worker's locks: delayed_job or sql (default: none)" },
+  { key: "databaseUrl", flag: "--database-url", env: "JOBGUARD_DATABASE_URL", valueName: "URL", describe: "PostgreSQL URL (default $DATABASE_URL)" },
+  { key: "table", flag: "--table", env: "JOBGUARD_TABLE", valueName: "NAME", describe: "delayed_job's table, schema-qualified allowed (default delayed_jobs)" },
+  { key: "releaseSql", flag: "--release-sql", env: "JOBGUARD_RELEASE_SQL", valueName: "SQL", describe: "the release statement for --queue sql ($1 host, $2 pids, $3 worker names)" },
+];
+
+/** A raw setting and where it came from, so that an error can name its source. */
+export interface RawValue {
+  value: string;
+  source: string;
+}
+
+/** What the command line asked for before any value is checked. */
+export interface ParsedArgs {
+  values: Partial<Record<OptionKey, RawValue>>;
+  action: "run" | "check" | "help" | "version";
+  command: string[];
+}
+
+/** A bad invocation: one sentence, printed with the usage, exit status 2. */
+export class UsageError extends Error {}
+
+const SUBCOMMANDS = new Set(["check"]);
+
+/**
+ * Reads flags (`--name value` or `--name=value`) up to `--` or the first word
+ * that is not an option; the environment fills what the flags leave unset.
+ * An empty environment variable counts as unset, as most shells and platforms treat it.
+ */
+export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedArgs {
+  const values: ParsedArgs["values"] = {};
+  for (const spec of OPTIONS) {
+    const value = env[spec.env];
+    if (value !== undefined && value !== "") values[spec.key] = { value, source: spec.env };
+  }
+  const fromFlags: ParsedArgs["values"] = {};
+  let i = 0;
+  let separated = false;
+  for (; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      separated = true;
+      i++;
+      break;
+    }
+    if (arg === "-h" || arg === "--help") return { values, action: "help", command: [] };
+    if (arg === "-V" || arg === "--version") return { values, action: "version", command: [] };
+    if (!arg.startsWith("-")) break;
+    const eq = arg.indexOf("=");
+    const name = eq === -1 ? arg : arg.slice(0, eq);
+    const spec = OPTIONS.find((o) => o.flag === name);
+    if (!spec) throw new UsageError(`unknown option ${name}`);
+    let value: string | undefined = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    if (value === undefined) throw new UsageError(`${name} needs a value`);
+    fromFlags[spec.key] = { value, source: name };
+  }
+  Object.assign(values, fromFlags);
+  const rest = argv.slice(i);
+  if (!separated && rest.length === 1 && SUBCOMMANDS.has(rest[0]!)) {
+    return { values, action: rest[0] as "check", command: [] };
+  }
+  if (rest.length === 0) throw new UsageError("no worker command given");
+  return { values, action: "run", command: rest };
+}
+
+/** The usage text printed with --help and after every usage error. */
+export function usage(): string {
+  const width = Math.max(...OPTIONS.map((o) => `${o.flag} ${o.valueName}`.length));
+  const lines = OPTIONS.map((o) => `  ${`${o.flag} ${o.valueName}`.padEnd(width)}  ${o.env}: ${o.describe}`);
+  return [
+    "Usage: jobguard [options] -- <command> [args...]",
+    "       jobguard [options] check",
+    "",
+    "Options (each can be set from the environment variable named after it):",
+    ...lines,
+    `  ${"-h, --help".padEnd(width)}  show this help`,
+    `  ${"-V, --version".padEnd(width)}  show the version`,
+    "",
+  ].join("\n");
+}

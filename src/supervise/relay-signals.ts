@@ -1,0 +1,56 @@
+import type { ChildProcess } from "node:child_process";
+import type { Logger } from "../log.js";
+
+/** Signals that ask the worker to shut down; the first one starts the deadline. */
+export const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+
+/** Signals that are commands to the worker (reload, dump, stop taking jobs), relayed each time. */
+export const RELAYED_SIGNALS = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
+
+/** What the relay needs from the supervisor. */
+export interface RelayOptions {
+  forwardSigterm: boolean;
+  log: Logger;
+  /** Called once, on the first SIGTERM or SIGINT. */
+  onShutdown(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Installs handlers for every signal jobguard relays. They stay until jobguard
+ * exits: a SIGTERM during the lock release must not kill jobguard by default
+ * action. A worker must receive a shutdown request exactly once: a second
+ * SIGTERM turns a graceful shutdown into a forced one in graphile-worker, RQ and
+ * Resque. So only the first SIGTERM or SIGINT is forwarded (SIGTERM only where
+ * the platform did not already signal the worker itself), and repeats, which
+ * Heroku does send, are not.
+ */
+export function relaySignals(child: ChildProcess, options: RelayOptions): void {
+  let shuttingDown = false;
+  for (const signal of SHUTDOWN_SIGNALS) {
+    process.on(signal, () => {
+      const first = !shuttingDown;
+      shuttingDown = true;
+      const forward = first && (signal === "SIGINT" || options.forwardSigterm);
+      const forwarded = forward && send(child, signal);
+      options.log.info("signal", { signal, forwarded, repeat: first ? undefined : true });
+      if (first) options.onShutdown(signal);
+    });
+  }
+  for (const signal of RELAYED_SIGNALS) {
+    process.on(signal, () => {
+      const forwarded = send(child, signal);
+      // SIGWINCH comes with every terminal resize: not worth a line at info.
+      (signal === "SIGWINCH" ? options.log.debug : options.log.info)("signal", { signal, forwarded });
+    });
+  }
+}
+
+function send(child: ChildProcess, signal: NodeJS.Signals): boolean {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
+  try {
+    process.kill(child.pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,134 @@
+import { constants } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Config } from "../config/config.js";
+import type { Logger } from "../log.js";
+import { killTree, terminateTree, type KillResult } from "../process-tree/kill-tree.js";
+import { TreeHistory } from "../process-tree/tree-history.js";
+import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
+import { relaySignals } from "./relay-signals.js";
+import { ShutdownClock } from "./shutdown-clock.js";
+import { SpawnError, startWorker, type ExitStatus } from "./start-worker.js";
+import { EXIT } from "../exit-codes.js";
+
+/** What jobguard does around a kill when a queue is configured: see release/. */
+export interface Cleanup {
+  /** Variables the worker's environment gets (a PGAPPNAME tag). */
+  childEnv: Record<string, string>;
+  /** The first shutdown signal came: get ready, so that the release costs one round trip. */
+  prepare(): void;
+  /** The tree is gone: release what these dead pids held. Resolves false when it could not. */
+  release(deadPids: number[], untilMs: number): Promise<boolean>;
+}
+
+// How often the tree is recorded while a queue is configured, and how often
+// leftovers are looked for once the worker itself has exited.
+const RECORD_EVERY_MS = 2000;
+const LEFTOVER_POLL_MS = 50;
+
+/**
+ * Runs the worker to the end: relay signals, enforce the deadline, make sure
+ * the whole tree is gone, release its locks. Resolves with jobguard's exit status.
+ */
+export async function supervise(command: string[], config: Config, log: Logger, cleanup?: Cleanup): Promise<number> {
+  const marker = newMarker();
+  const env = { ...process.env, ...cleanup?.childEnv, [TREE_ENV]: markerEnvValue(process.env[TREE_ENV], marker) };
+  let kill: Promise<KillResult> | undefined;
+  let killFinished!: (result: KillResult) => void;
+  const killed = new Promise<KillResult>((resolve) => (killFinished = resolve));
+  const clock = new ShutdownClock(config.deadlineMs, config.graceMs, () => {
+    kill = killAtDeadline();
+    void kill.then(killFinished);
+  });
+  const worker = startWorker(command, env, marker);
+  relaySignals(worker.child, {
+    forwardSigterm: config.forwardSigterm,
+    log,
+    onShutdown: () => {
+      if (clock.start()) cleanup?.prepare();
+    },
+  });
+
+  try {
+    await worker.started;
+  } catch (error) {
+    if (!(error instanceof SpawnError)) throw error;
+    process.stderr.write(`jobguard: ${error.message}\n`);
+    return error.exitCode;
+  }
+  const tree = worker.tree as TreeIdentity;
+  log.info("started", {
+    pid: process.pid,
+    child: tree.rootPid,
+    deadline: config.deadlineMs / 1000,
+    grace: config.graceMs / 1000,
+    forward: config.forward,
+    forward_sigterm: config.forwardSigterm,
+    reason: config.forwardReason,
+    queue: config.queue?.kind,
+  });
+
+  const history = new TreeHistory();
+  history.record(findTree(tree));
+  const recorder = cleanup && setInterval(() => history.record(findTree(tree)), RECORD_EVERY_MS).unref();
+
+  async function killAtDeadline(): Promise<KillResult> {
+    history.record(findTree(tree));
+    const result = await killTree(tree, clock.exitBy);
+    log.info("deadline_exceeded", { deadline: config.deadlineMs / 1000, killed: result.killed.join(",") });
+    return result;
+  }
+
+  // The worker may exit while children it started live on: those are the
+  // tree's too, and jobguard does not exit before they are gone.
+  async function leftoversGone(): Promise<KillResult | undefined> {
+    for (;;) {
+      if (kill) return kill;
+      const leftovers = findTree(tree);
+      if (leftovers.length === 0) return undefined;
+      history.record(leftovers);
+      if (clock.start()) {
+        cleanup?.prepare();
+        log.info("leftovers", { signal: "SIGTERM", pids: terminateTree(tree).join(",") });
+      }
+      await sleep(LEFTOVER_POLL_MS);
+    }
+  }
+
+  // Either the worker exits (perhaps killed at the deadline) and its leftovers
+  // go, or the kill gives up on survivors stuck in the kernel: jobguard must
+  // not wait for a child that will never be reaped.
+  const ended = await Promise.race([
+    worker.exited.then(async (status) => ({ status, kill: await leftoversGone() })),
+    killed.then((result) => ({ status: undefined, kill: result })),
+  ]);
+  clearInterval(recorder);
+  clock.cancel();
+  const survivors = ended.kill?.survivors ?? [];
+  if (survivors.length > 0) {
+    log.error("tree_survived", "processes of the worker tree survived SIGKILL; no lock was released", {
+      pids: survivors.map((p) => p.pid).join(","),
+    });
+    return finish(EXIT.CLEANUP_FAILED);
+  }
+  // No survivors: the child is dead, and its exit is only waiting to be reaped.
+  const status = ended.status ?? (await worker.exited);
+  log.info("tree_gone", { shutdown_ms: clock.elapsed() });
+
+  const killedSome = (ended.kill?.killed.length ?? 0) > 0;
+  if (cleanup && (killedSome || status.code !== 0)) {
+    const released = await cleanup.release(history.deadPids(), clock.exitBy);
+    if (!released) return finish(EXIT.CLEANUP_FAILED);
+  }
+  return finish(killedSome ? EXIT.KILLED_AT_DEADLINE : statusCode(status));
+
+  function finish(code: number): number {
+    log.info("exit", { code, shutdown_ms: clock.elapsed() });
+    return code;
+  }
+}
+
+/** The shell's convention: the exit code, or 128 + the number of the signal that killed the worker. */
+function statusCode(status: ExitStatus): number {
+  if (status.signal) return 128 + constants.signals[status.signal];
+  return status.code ?? EXIT.CLEANUP_FAILED;
+}
