@@ -77,7 +77,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
     const spec = OPTIONS.find((o) => o.flag === name);
     if (!spec) throw new UsageError(`unknown option ${name}`);
     let value: string | undefined = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new UsageError(`${name} needs a value`);
+    if (value === undefined || (eq === -1 && value === "--")) throw new UsageError(`${name} needs a value`);
     fromFlags[spec.key] = { value, source: name };
   }
   Object.assign(values, fromFlags);

@@ -1,0 +1,127 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
+
+/** A throwaway database on the test server; `drop()` removes it (terminating leftover connections). */
+export interface FreshDatabase {
+  url: string;
+  name: string;
+  drop(): Promise<void>;
+}
+
+/** One delayed_jobs row; timestamp columns are converted from UTC (as ActiveRecord writes them) to Dates. */
+export interface DelayedJobRow {
+  id: number;
+  priority: number;
+  attempts: number;
+  handler: string;
+  last_error: string | null;
+  run_at: Date | null;
+  locked_at: Date | null;
+  failed_at: Date | null;
+  locked_by: string | null;
+  queue: string | null;
+  created_at: Date | null;
+  updated_at: Date | null;
+}
+
+/** Options for insertJob; timestamps default to now, lockedAt defaults to now when lockedBy is given. */
+export interface InsertJobOptions {
+  handler: string;
+  lockedBy?: string;
+  lockedAt?: Date;
+  runAt?: Date;
+  priority?: number;
+  queue?: string;
+  table?: string;
+}
+
+/** Returns TEST_DATABASE_URL, or throws explaining that tests must run through `npm test`. */
+export function testServerUrl(): string {
+  const url = process.env.TEST_DATABASE_URL;
+  if (!url) {
+    throw new Error("TEST_DATABASE_URL is not set; run tests via `npm test` (scripts/test.ts provides a database)");
+  }
+  return url;
+}
+
+/** Runs `fn` with a connected pg client for `url`, always closing the client afterwards. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates a uniquely named database on the TEST_DATABASE_URL server, isolating parallel test files. */
+export async function freshDatabase(): Promise<FreshDatabase> {
+  const server = testServerUrl();
+  const name = `jobguard_test_${process.pid}_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+  await withClient(server, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    name,
+    drop: () =>
+      withClient(server, async (c) => {
+        await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
+      }),
+  };
+}
+
+/** Creates delayed_job's table exactly as delayed_job_active_record's migration template (AR 6.1 on PostgreSQL). */
+export async function createDelayedJobsTable(url: string, table = "delayed_jobs"): Promise<void> {
+  await withClient(url, async (c) => {
+    const t = c.escapeIdentifier(table);
+    await c.query(`CREATE TABLE ${t} (
+      id bigserial PRIMARY KEY,
+      priority integer DEFAULT 0 NOT NULL,
+      attempts integer DEFAULT 0 NOT NULL,
+      handler text NOT NULL,
+      last_error text,
+      run_at timestamp,
+      locked_at timestamp,
+      failed_at timestamp,
+      locked_by character varying,
+      queue character varying,
+      created_at timestamp(6),
+      updated_at timestamp(6)
+    )`);
+    await c.query(`CREATE INDEX ${c.escapeIdentifier(`${table}_priority`)} ON ${t} (priority, run_at)`);
+  });
+}
+
+/** Inserts a job row (timestamps stored as naive UTC, like ActiveRecord) and returns its id. */
+export async function insertJob(url: string, opts: InsertJobOptions): Promise<number> {
+  const lockedAt = opts.lockedAt ?? (opts.lockedBy !== undefined ? new Date() : null);
+  const runAt = opts.runAt ?? new Date();
+  return withClient(url, async (c) => {
+    const res = await c.query<{ id: string }>(
+      `INSERT INTO ${c.escapeIdentifier(opts.table ?? "delayed_jobs")}
+         (priority, handler, run_at, locked_at, locked_by, queue, created_at, updated_at)
+       VALUES ($1, $2, $3::timestamptz AT TIME ZONE 'UTC', $4::timestamptz AT TIME ZONE 'UTC', $5, $6,
+               now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
+       RETURNING id`,
+      [opts.priority ?? 0, opts.handler, runAt.toISOString(), lockedAt?.toISOString() ?? null, opts.lockedBy ?? null, opts.queue ?? null],
+    );
+    return Number(res.rows[0]!.id);
+  });
+}
+
+/** Returns the job row with `id`, or undefined when it no longer exists (e.g. completed). */
+export async function getJob(url: string, id: number, table = "delayed_jobs"): Promise<DelayedJobRow | undefined> {
+  return withClient(url, async (c) => {
+    const utc = (col: string) => `${col} AT TIME ZONE 'UTC' AS ${col}`;
+    const res = await c.query<DelayedJobRow & { id: string }>(
+      `SELECT id, priority, attempts, handler, last_error, locked_by, queue,
+              ${["run_at", "locked_at", "failed_at", "created_at", "updated_at"].map(utc).join(", ")}
+         FROM ${c.escapeIdentifier(table)} WHERE id = $1`,
+      [id],
+    );
+    const row = res.rows[0];
+    return row && { ...row, id: Number(row.id) };
+  });
+}

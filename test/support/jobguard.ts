@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { descendantsOf, isAlive } from "./processes.js";
+
+import { REPO_ROOT } from "./delayed-job.js";
+
+/** The built jobguard executable, run as a user would run it. */
+export const JOBGUARD = join(REPO_ROOT, "build/src/cli.js");
+
+/** A shell fixture under test/fixtures. */
+export function fixture(name: string): string {
+  return join(REPO_ROOT, "test/fixtures", name);
+}
+
+/** A fresh temporary directory. */
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "jobguard-test-"));
+}
+
+/** A running jobguard and what it has said so far. */
+export interface Run {
+  child: ChildProcess;
+  pid: number;
+  startedAt: number;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
+  /** Resolves once stderr has a line matching the pattern. */
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+/** Starts jobguard with these arguments; only JOBGUARD_* and DYNO come from the caller, the rest is the test's own environment. */
+export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options: { stdin?: "ignore" | "pipe" } = {}): Run {
+  const cleanEnv = { ...process.env };
+  for (const key of Object.keys(cleanEnv)) if (key.startsWith("JOBGUARD_") || key === "DYNO") delete cleanEnv[key];
+  const startedAt = Date.now();
+  const child = spawn(process.execPath, [JOBGUARD, ...args], {
+    env: { ...cleanEnv, ...env },
+    stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  child.stdout!.setEncoding("utf8").on("data", () => {});
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((done) =>
+    child.on("exit", (code, signal) => done({ code, signal, at: Date.now() })),
+  );
+  return {
+    child,
+    pid: child.pid!,
+    startedAt,
+    stderr: () => stderr,
+    exited,
+    async waitFor(pattern, timeoutMs = 10_000) {
+      const until = Date.now() + timeoutMs;
+      for (;;) {
+        const line = stderr.split("\n").find((l) => pattern.test(l));
+        if (line) return line;
+        if (Date.now() > until) throw new Error(`no line matching ${pattern} within ${timeoutMs} ms; stderr:\n${stderr}`);
+        await sleep(10);
+      }
+    },
+  };
+}
+
+/** What a simulated platform saw: whether it had to SIGKILL jobguard at the end of the grace period. */
+export interface PlatformStop {
+  sigkilledJobguard: boolean;
+  /** Processes the platform had to SIGKILL at the end of the grace period. */
+  sigkilled: number[];
+}
+
+/**
+ * Heroku's dyno manager: SIGTERM to every process in the dyno (`times` rounds,
+ * a little apart), then SIGKILL to whatever is left after the grace period.
+ * The dyno is jobguard and all its descendants.
+ */
+export async function herokuRestart(run: Run, graceMs: number, times = 1): Promise<PlatformStop> {
+  const start = Date.now();
+  const everyone = new Set<number>();
+  for (let round = 0; round < times; round++) {
+    const dyno = [run.pid, ...descendantsOf(run.pid)];
+    for (const pid of dyno) {
+      everyone.add(pid);
+      signal(pid, "SIGTERM");
+    }
+    if (round < times - 1) await sleep(100);
+  }
+  return finishGrace(run, start + graceMs, () => [...everyone, ...(isAlive(run.pid) ? descendantsOf(run.pid) : [])]);
+}
+
+/** `docker stop`: SIGTERM to jobguard alone (`times` times), SIGKILL after the grace period. */
+export async function dockerStop(run: Run, graceMs: number, times = 1): Promise<PlatformStop> {
+  const start = Date.now();
+  for (let round = 0; round < times; round++) {
+    signal(run.pid, "SIGTERM");
+    if (round < times - 1) await sleep(100);
+  }
+  return finishGrace(run, start + graceMs, () => [run.pid]);
+}
+
+async function finishGrace(run: Run, killAt: number, targets: () => number[]): Promise<PlatformStop> {
+  const exitedInTime = await Promise.race([run.exited.then(() => true), sleep(Math.max(0, killAt - Date.now())).then(() => false)]);
+  const sigkilled = targets().filter((pid) => isAlive(pid));
+  for (const pid of sigkilled) signal(pid, "SIGKILL");
+  return { sigkilledJobguard: !exitedInTime, sigkilled };
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    /* already gone */
+  }
+}
