@@ -25,8 +25,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     process.stderr.write(`jobguard: ${error.message}\n\n${usage()}`);
     return EXIT.USAGE;
   }
+  if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
   const log = createLogger(config.logLevel);
-  return supervise(args.command, config, log);
+  // Only a run with a queue loads the release code; pg itself loads at the first SIGTERM.
+  const cleanup = config.queue && (await import("./release/cleanup.js")).createCleanup(config.queue, config.graceMs, env, log);
+  return supervise(args.command, config, log, cleanup || undefined);
 }
 
 function version(): string {

@@ -1,5 +1,6 @@
 import { UsageError, type OptionKey, type ParsedArgs, type RawValue } from "./options.js";
 import type { LogLevel } from "../log.js";
+import { sslModeOf } from "../release/connect.js";
 
 /** Whether jobguard re-sends SIGTERM to the worker. */
 export type ForwardMode = "auto" | "always" | "never";
@@ -97,7 +98,7 @@ function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.Proc
   const url: RawValue | undefined =
     raw.databaseUrl ?? (env.DATABASE_URL ? { value: env.DATABASE_URL, source: "DATABASE_URL" } : undefined);
   if (!url) throw new UsageError(`${raw.queue.source}=${kind} needs a database: set JOBGUARD_DATABASE_URL or DATABASE_URL`);
-  checkDatabaseUrl(url);
+  checkDatabaseUrl(url, env);
   if (kind === "sql" && !raw.releaseSql) {
     throw new UsageError(`${raw.queue.source}=sql needs the release statement in JOBGUARD_RELEASE_SQL`);
   }
@@ -114,7 +115,7 @@ function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.Proc
 }
 
 // Never echo the URL itself: it carries the password.
-function checkDatabaseUrl(raw: RawValue): void {
+function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
   let url: URL;
   try {
     url = new URL(raw.value);
@@ -123,6 +124,11 @@ function checkDatabaseUrl(raw: RawValue): void {
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw new UsageError(`${raw.source} must be a postgres:// or postgresql:// URL, not ${url.protocol}//`);
+  }
+  try {
+    sslModeOf(raw.value, env);
+  } catch (error) {
+    throw new UsageError(`${raw.source}: ${(error as Error).message}`);
   }
 }
 

@@ -1,0 +1,70 @@
+import type { Client } from "pg";
+
+// delayed_job's SQL. A worker locks a job by writing its name into locked_by:
+// "<name_prefix>host:<Socket.gethostname> pid:<Process.pid>" (Delayed::Worker#name),
+// with locked_at set to the time; the columns are those of delayed_job's migration.
+
+/** A table name, quoted part by part. */
+export function quoteTable(table: readonly string[]): string {
+  return table.map((part) => `"${part.replace(/"/g, '""')}"`).join(".");
+}
+
+/** delayed_job's worker names for these pids on this host, without the optional prefix. */
+export function workerNames(host: string, pids: readonly number[]): string[] {
+  return pids.map((pid) => `host:${host} pid:${pid}`);
+}
+
+/**
+ * Unlocks the jobs locked under any of these worker names, whatever prefix
+ * script/delayed_job gave them ("delayed_job.0 host:h pid:1"). The name must
+ * end the column, so "pid:12" never matches "pid:123", and a job another worker
+ * has locked since carries that worker's name and is left alone. attempts and
+ * run_at stay as they are, so the job runs again at once.
+ */
+export async function releaseDelayedJobs(client: Client, table: readonly string[], names: string[]): Promise<number[]> {
+  const result = await client.query<{ id: string }>(
+    `UPDATE ${quoteTable(table)} SET locked_at = NULL, locked_by = NULL
+      WHERE locked_by IS NOT NULL
+        AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS name WHERE right(locked_by, length(name)) = name)
+      RETURNING id`,
+    [names],
+  );
+  return result.rows.map((row) => Number(row.id));
+}
+
+/** One worker's locks as `jobguard check` lists them. */
+export interface LockedBy {
+  lockedBy: string;
+  jobs: number;
+  ids: number[];
+  since: Date;
+}
+
+/** Every lock in the table, grouped by the worker that holds it. */
+export async function listLocks(client: Client, table: readonly string[]): Promise<LockedBy[]> {
+  const result = await client.query<{ locked_by: string; jobs: string; ids: string[]; since: Date }>(
+    `SELECT locked_by, count(*) AS jobs, (array_agg(id ORDER BY id))[1:20] AS ids, min(locked_at) AS since
+       FROM ${quoteTable(table)}
+      WHERE locked_by IS NOT NULL
+      GROUP BY locked_by
+      ORDER BY locked_by`,
+  );
+  return result.rows.map((r) => ({ lockedBy: r.locked_by, jobs: Number(r.jobs), ids: r.ids.map(Number), since: r.since }));
+}
+
+/** The index jobguard's README recommends, so the release need not read the whole table. */
+export function recommendedIndex(table: readonly string[]): string {
+  const name = quoteTable([`${table[table.length - 1]}_locked_by`]);
+  return `CREATE INDEX CONCURRENTLY ${name} ON ${quoteTable(table)} (locked_by) WHERE locked_by IS NOT NULL;`;
+}
+
+/** True when some index of the table starts with locked_by. */
+export async function hasLockedByIndex(client: Client, table: readonly string[]): Promise<boolean> {
+  const result = await client.query(
+    `SELECT 1 FROM pg_index i
+       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = $1::regclass AND a.attname = 'locked_by'`,
+    [quoteTable(table)],
+  );
+  return (result.rowCount ?? 0) > 0;
+}
