@@ -25,7 +25,7 @@ export function createLogger(level: LogLevel): Logger {
   return {
     info: (event, fields = {}) => on && write(event, fields),
     debug: (event, fields = {}) => level === "debug" && write(event, fields),
-    error: (event, message, fields = {}) => on && write(event, { ...fields, error: message }),
+    error: (event, message, fields = {}) => on && write(event, { error: message, ...fields }),
   };
 }
 

@@ -98,7 +98,8 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
 
 function isTransient(error: unknown): boolean {
   const code = (error as { code?: string } | undefined)?.code;
-  if (code && (TRANSIENT_CODES.has(code) || code.startsWith("08"))) return true;
+  // Class 08 is connection trouble, but for 08P01, a protocol violation, which another try repeats.
+  if (code && (TRANSIENT_CODES.has(code) || (code.startsWith("08") && code !== "08P01"))) return true;
   const message = error instanceof Error ? error.message : "";
   return /Connection terminated|timeout expired|timed out/i.test(message);
 }

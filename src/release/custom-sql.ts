@@ -21,7 +21,15 @@ export async function runCustomRelease(
   pids: number[],
   names: string[],
 ): Promise<{ count: number; ids: string[] }> {
-  const result = await client.query(`EXECUTE ${STATEMENT}($1, $2, $3)`, [host, pids, names]);
+  // EXECUTE is a utility statement and takes no bind parameters, so its
+  // arguments go in as quoted literals; the pids are integers by construction.
+  const text = (value: string) => client.escapeLiteral(value);
+  const args = [
+    text(host),
+    `ARRAY[${pids.map((pid) => Math.trunc(pid)).join(",")}]::int[]`,
+    `ARRAY[${names.map(text).join(",")}]::text[]`,
+  ];
+  const result = await client.query(`EXECUTE ${STATEMENT}(${args.join(", ")})`);
   const ids = result.rows.map((row: { id?: unknown }) => row.id).filter((id) => id !== undefined).map(String);
   return { count: result.rowCount ?? result.rows.length, ids };
 }

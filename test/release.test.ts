@@ -1,0 +1,274 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { readFileSync, existsSync } from "node:fs";
+import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
+import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
+import { dockerStop, fixture, herokuRestart, runJobguard, tempDir, type Run } from "./support/jobguard.js";
+import { isAlive } from "./support/processes.js";
+
+const HOST = hostname();
+let db: FreshDatabase;
+let tables = 0;
+
+before(async () => {
+  db = await freshDatabase();
+  await createJobEventsTable(db.url);
+});
+after(async () => db?.drop());
+
+/** A new delayed_jobs table for one test. */
+async function newTable(): Promise<string> {
+  const table = `jobs_${++tables}`;
+  await createDelayedJobsTable(db.url, table);
+  return table;
+}
+
+/** jobguard in front of the real delayed_job worker, on this test's table. */
+function guardDelayedJob(table: string, args: string[], env: NodeJS.ProcessEnv = {}, command = ["ruby", WORKER_SCRIPT]): Run {
+  return runJobguard([...args, "--", ...command], {
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: table,
+    DATABASE_URL: db.url,
+    DJ_TABLE: table,
+    ...env,
+  });
+}
+
+async function started(label: string, count = 1): Promise<number[]> {
+  const events = await waitFor(
+    async () => {
+      const rows = (await getJobEvents(db.url, label)).filter((e) => e.event === "started");
+      return rows.length >= count && rows;
+    },
+    { timeoutMs: 20_000, what: `job ${label} to start` },
+  );
+  return events.map((e) => e.pid);
+}
+
+/** Runs a fresh worker until the queue is empty; resolves with its exit code. */
+function drainQueue(table: string): Promise<number | null> {
+  const worker = spawn("ruby", [WORKER_SCRIPT], {
+    env: { ...process.env, DATABASE_URL: db.url, DJ_TABLE: table, DJ_EXIT_WHEN_EMPTY: "1" },
+    stdio: "ignore",
+  });
+  return new Promise((done) => worker.on("exit", (code) => done(code)));
+}
+
+test("overrun under a Heroku restart: the job is unlocked, attempts unchanged, and a fresh worker completes it", async (t) => {
+  if (!requireDelayedJob(t)) return;
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: sleepJobHandler(60, "overrun") });
+  const run = guardDelayedJob(table, ["--deadline", "2", "--grace", "5"], { DYNO: "worker.1" });
+  const [pid] = await started("overrun");
+  const locked = await getJob(db.url, id, table);
+  assert.equal(locked?.locked_by, `host:${HOST} pid:${pid}`);
+
+  const stop = await herokuRestart(run, 5000, 2);
+  const exit = await run.exited;
+  assert.equal(exit.code, 124);
+  assert.equal(stop.sigkilledJobguard, false, "jobguard outlived the grace period");
+  assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} `));
+  const released = await getJob(db.url, id, table);
+  assert.equal(released?.locked_by, null);
+  assert.equal(released?.locked_at, null);
+  assert.equal(released?.attempts, 0);
+  assert.equal(released?.failed_at, null);
+
+  // The next worker takes it at once. A short sleep this time, so the test need not wait a minute.
+  await withClient(db.url, (c) => c.query(`UPDATE ${table} SET handler = $1 WHERE id = $2`, [sleepJobHandler(0.1, "overrun"), id]));
+  assert.equal(await drainQueue(table), 0);
+  assert.equal(await getJob(db.url, id, table), undefined, "the job was not completed");
+  const events = (await getJobEvents(db.url, "overrun")).map((e) => e.event);
+  assert.deepEqual(events, ["started", "started", "finished"]);
+});
+
+test("a job that finishes within the deadline: nothing is released", async (t) => {
+  if (!requireDelayedJob(t)) return;
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: sleepJobHandler(1, "in-time") });
+  const run = guardDelayedJob(table, ["--deadline", "8", "--grace", "10"]);
+  await started("in-time");
+  await dockerStop(run, 10_000);
+  assert.equal((await run.exited).code, 0);
+  assert.doesNotMatch(run.stderr(), /locks_released|deadline_exceeded/);
+  assert.equal(await getJob(db.url, id, table), undefined);
+  assert.deepEqual((await getJobEvents(db.url, "in-time")).map((e) => e.event), ["started", "finished"]);
+});
+
+test("the worker as a grandchild, and two workers in one tree: every lock is released", async (t) => {
+  if (!requireDelayedJob(t)) return;
+  const table = await newTable();
+  const ids = [
+    await insertJob(db.url, { table, handler: sleepJobHandler(60, "pair") }),
+    await insertJob(db.url, { table, handler: sleepJobHandler(60, "pair") }),
+  ];
+  // sh -c with two commands stays in between, so both workers are grandchildren.
+  const command = ["sh", "-c", `ruby ${WORKER_SCRIPT} & ruby ${WORKER_SCRIPT} & wait`];
+  const run = guardDelayedJob(table, ["--deadline", "1", "--grace", "4"], { DYNO: "worker.1" }, command);
+  const pids = await started("pair", 2);
+  assert.equal(new Set(pids).size, 2, "both workers took a job");
+  await herokuRestart(run, 4000);
+  assert.equal((await run.exited).code, 124);
+  for (const id of ids) assert.equal((await getJob(db.url, id, table))?.locked_by, null, `job ${id} is still locked`);
+  assert.match(run.stderr(), /event=locks_released queue=delayed_job jobs=2 /);
+});
+
+test("locks of live workers are never touched: same pid on another host, a live process here, a longer pid, a longer host name", async (t) => {
+  if (!requireDelayedJob(t)) return;
+  const table = await newTable();
+  const mine = await insertJob(db.url, { table, handler: sleepJobHandler(60, "mine") });
+  const run = guardDelayedJob(table, ["--deadline", "1", "--grace", "4"]);
+  const [pid] = await started("mine");
+  const prefixed = await insertJob(db.url, { table, handler: "x", lockedBy: `delayed_job.3 host:${HOST} pid:${pid}` });
+  const keep = {
+    otherHost: await insertJob(db.url, { table, handler: "x", lockedBy: `host:other-${HOST} pid:${pid}` }),
+    liveHere: await insertJob(db.url, { table, handler: "x", lockedBy: `host:${HOST} pid:${process.pid}` }),
+    longerPid: await insertJob(db.url, { table, handler: "x", lockedBy: `host:${HOST} pid:${pid}7` }),
+    suffixHost: await insertJob(db.url, { table, handler: "x", lockedBy: `host:x${HOST} pid:${pid}` }),
+  };
+  await dockerStop(run, 4000);
+  assert.equal((await run.exited).code, 124);
+  assert.equal((await getJob(db.url, mine, table))?.locked_by, null);
+  assert.equal((await getJob(db.url, prefixed, table))?.locked_by, null, "a name with a prefix was not released");
+  for (const [what, id] of Object.entries(keep)) {
+    assert.notEqual((await getJob(db.url, id, table))?.locked_by, null, `the lock of ${what} was released`);
+  }
+});
+
+test("the worker killed by SIGKILL on its own while jobguard runs: its locks are released", async (t) => {
+  if (!requireDelayedJob(t)) return;
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: sleepJobHandler(60, "oom") });
+  const run = guardDelayedJob(table, []);
+  const [pid] = await started("oom");
+  process.kill(pid!, "SIGKILL"); // what the OOM killer does
+  const exit = await run.exited;
+  assert.equal(exit.code, 137);
+  assert.equal((await getJob(db.url, id, table))?.locked_by, null);
+  assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} `));
+});
+
+test("the database down at release time: the worker is still killed, one clear error, exit before the grace", async () => {
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: "x" });
+  const proxy = await tcpProxy(new URL(db.url));
+  const events = join(tempDir(), "events");
+  const jobguardUrl = new URL(db.url);
+  jobguardUrl.port = String(proxy.port);
+  jobguardUrl.password = "s3cret-pw";
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", "node", fixture("pg-worker.mjs")], {
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: table,
+    JOBGUARD_DATABASE_URL: jobguardUrl.toString(),
+    DATABASE_URL: db.url,
+    EVENTS: events,
+    LOCK_SQL: `UPDATE ${table} SET locked_by = $1, locked_at = now() WHERE id = ${id} AND $2::text IS NOT NULL AND $3::int IS NOT NULL`,
+  });
+  const workerPid = await waitFor(() => existsSync(events) && Number(readFileSync(events, "utf8").split(" ")[1]), { what: "the worker" });
+  proxy.close(); // from now on the database cannot be reached
+  const signalledAt = Date.now();
+  const stop = await dockerStop(run, 3000);
+  const exit = await run.exited;
+  assert.equal(exit.code, 125);
+  assert.equal(stop.sigkilledJobguard, false);
+  assert.ok(exit.at - signalledAt < 3000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
+  assert.equal(isAlive(workerPid), false, "the worker survived");
+  const failures = run.stderr().split("\n").filter((l) => l.includes("event=release_failed"));
+  assert.equal(failures.length, 1);
+  assert.match(failures[0]!, /error="could not release the worker's locks: .+" queue=delayed_job database=127\.0\.0\.1:\d+\/\w+ attempts=\d+/);
+  assert.doesNotMatch(run.stderr(), /s3cret-pw|postgres:\/\//);
+  assert.notEqual((await getJob(db.url, id, table))?.locked_by, null, "nothing could have released it");
+});
+
+test("the sql queue runs the user's own statement with host, pids and worker names", async () => {
+  await withClient(db.url, (c) =>
+    c.query("CREATE TABLE custom_jobs (id serial PRIMARY KEY, owner_host text, owner_pid int, owner_name text)"),
+  );
+  await withClient(db.url, (c) => c.query("INSERT INTO custom_jobs (owner_host, owner_pid) VALUES (NULL, NULL), ('elsewhere', 1)"));
+  const events = join(tempDir(), "events");
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", "node", fixture("pg-worker.mjs")], {
+    JOBGUARD_QUEUE: "sql",
+    JOBGUARD_RELEASE_SQL:
+      "UPDATE custom_jobs SET owner_host = NULL, owner_pid = NULL, owner_name = NULL WHERE owner_host = $1 AND owner_pid = ANY($2) AND owner_name = ANY($3) RETURNING id",
+    DATABASE_URL: db.url,
+    EVENTS: events,
+    LOCK_SQL: "UPDATE custom_jobs SET owner_name = $1, owner_host = $2, owner_pid = $3 WHERE id = 1",
+  });
+  await waitFor(() => existsSync(events), { what: "the worker" });
+  await dockerStop(run, 3000);
+  assert.equal((await run.exited).code, 124);
+  assert.match(run.stderr(), /event=locks_released queue=sql jobs=1 ids=1 /);
+  const rows = await withClient(db.url, async (c) => (await c.query("SELECT id, owner_host FROM custom_jobs ORDER BY id")).rows);
+  assert.deepEqual(rows, [{ id: 1, owner_host: null }, { id: 2, owner_host: "elsewhere" }]);
+});
+
+test("a worker stuck in a long query: its tagged sessions are terminated and reported", async () => {
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: "x" });
+  const events = join(tempDir(), "events");
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", "node", fixture("pg-worker.mjs")], {
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: table,
+    DATABASE_URL: db.url,
+    EVENTS: events,
+    LONG_QUERY: "1",
+    LOCK_SQL: `UPDATE ${table} SET locked_by = $1, locked_at = now() WHERE id = ${id} AND $2::text IS NOT NULL AND $3::int IS NOT NULL`,
+  });
+  const ready = await waitFor(() => existsSync(events) && readFileSync(events, "utf8").trim(), { what: "the worker" });
+  const tag = ready.split(" ")[2]!;
+  assert.match(tag, /^jobguard-[0-9a-f]{16}$/, "the worker's sessions were not tagged");
+  const stuck = async () =>
+    withClient(db.url, async (c) => (await c.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%'", [tag])).rows);
+  const [backend] = await stuck();
+  assert.ok(backend, "the long query is not running");
+
+  await dockerStop(run, 3000);
+  assert.equal((await run.exited).code, 124);
+  assert.match(run.stderr(), new RegExp(`event=sessions_terminated tag=${tag} sessions=\\d+ backends=[\\d:a-z,]*${backend.pid}:active`));
+  await waitFor(async () => (await stuck()).length === 0, { timeoutMs: 3000, what: "the long query to end" });
+  assert.equal((await getJob(db.url, id, table))?.locked_by, null);
+});
+
+test("a PGAPPNAME the user set is kept, and then no session is terminated", async () => {
+  const events = join(tempDir(), "events");
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", "node", fixture("pg-worker.mjs")], {
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: await newTable(),
+    DATABASE_URL: db.url,
+    EVENTS: events,
+    PGAPPNAME: "my-worker",
+  });
+  const ready = await waitFor(() => existsSync(events) && readFileSync(events, "utf8").trim(), { what: "the worker" });
+  assert.equal(ready.split(" ")[2], "my-worker");
+  await dockerStop(run, 3000);
+  assert.equal((await run.exited).code, 124);
+  assert.doesNotMatch(run.stderr(), /sessions_terminated/);
+  assert.match(run.stderr(), /event=locks_released queue=delayed_job jobs=0 /);
+});
+
+/** A TCP proxy to the database that can be switched off, dropping every connection through it. */
+async function tcpProxy(target: URL): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on("error", () => {});
+      s.on("close", () => sockets.delete(s));
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    close() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
