@@ -15,6 +15,17 @@ export interface QueueConfig {
   /** delayed_job's table as [schema, table] or [table]. */
   table: string[];
   releaseSql?: string;
+  /** Leases and rescue (delayed_job only). */
+  rescue?: RescueConfig;
+}
+
+/** How dead dynos are detected and their jobs rescued. */
+export interface RescueConfig {
+  heartbeatMs: number;
+  staleAfterMs: number;
+  maxRescues: number;
+  /** jobguard's lease table as [schema, table] or [table]. */
+  leaseTable: string[];
 }
 
 /** Everything a run needs, checked. */
@@ -88,7 +99,7 @@ function oneOf<T extends string>(raw: RawValue | undefined, allowed: readonly T[
 }
 
 function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.ProcessEnv): QueueConfig | undefined {
-  const onlyWithQueue = (["databaseUrl", "table", "releaseSql"] as const).find((key) => raw[key] && !raw.queue);
+  const onlyWithQueue = (["databaseUrl", "table", "releaseSql", "heartbeat", "staleAfter", "maxRescues", "leaseTable"] as const).find((key) => raw[key] && !raw.queue);
   if (!raw.queue) {
     // A database setting without a queue would silently do nothing.
     if (onlyWithQueue) throw new UsageError(`${raw[onlyWithQueue]!.source} is set but no queue is (set JOBGUARD_QUEUE)`);
@@ -105,13 +116,33 @@ function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.Proc
   if (kind === "delayed_job" && raw.releaseSql) {
     throw new UsageError(`${raw.releaseSql.source} is only used with JOBGUARD_QUEUE=sql`);
   }
-  if (kind === "sql" && raw.table) throw new UsageError(`${raw.table.source} is only used with JOBGUARD_QUEUE=delayed_job`);
+  const delayedJobOnly = (["table", "heartbeat", "staleAfter", "maxRescues", "leaseTable"] as const).find((key) => raw[key]);
+  if (kind === "sql" && delayedJobOnly) {
+    throw new UsageError(`${raw[delayedJobOnly]!.source} is only used with JOBGUARD_QUEUE=delayed_job`);
+  }
   return {
     kind,
     databaseUrl: url.value,
-    table: tableName(raw.table),
+    table: tableName(raw.table, "delayed_jobs"),
     releaseSql: raw.releaseSql?.value,
+    rescue: kind === "delayed_job" ? rescueConfig(raw) : undefined,
   };
+}
+
+function rescueConfig(raw: Partial<Record<OptionKey, RawValue>>): RescueConfig {
+  const heartbeatMs = seconds(raw.heartbeat, 10);
+  const staleAfterMs = seconds(raw.staleAfter, 60);
+  // One late heartbeat must not make a living dyno look dead.
+  if (staleAfterMs < 2 * heartbeatMs) {
+    throw new UsageError(
+      `the stale-after time (${staleAfterMs / 1000} s) must be at least twice the heartbeat (${heartbeatMs / 1000} s), so that one late heartbeat does not make a living worker look dead`,
+    );
+  }
+  const maxRescues = raw.maxRescues ? Number(raw.maxRescues.value) : 3;
+  if (raw.maxRescues && !/^\d+$/.test(raw.maxRescues.value)) {
+    throw new UsageError(`${raw.maxRescues.source} must be a whole number, got ${JSON.stringify(raw.maxRescues.value)}`);
+  }
+  return { heartbeatMs, staleAfterMs, maxRescues, leaseTable: tableName(raw.leaseTable, "jobguard_leases") };
 }
 
 // Never echo the URL itself: it carries the password.
@@ -134,8 +165,8 @@ function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
 
-function tableName(raw: RawValue | undefined): string[] {
-  if (!raw) return ["delayed_jobs"];
+function tableName(raw: RawValue | undefined, fallback: string): string[] {
+  if (!raw) return [fallback];
   const parts = raw.value.split(".");
   if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
     throw new UsageError(`${raw.source} must be a table name or schema.table, got ${JSON.stringify(raw.value)}`);

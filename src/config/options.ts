@@ -16,7 +16,11 @@ export type OptionKey =
   | "queue"
   | "databaseUrl"
   | "table"
-  | "releaseSql";
+  | "releaseSql"
+  | "heartbeat"
+  | "staleAfter"
+  | "maxRescues"
+  | "leaseTable";
 
 /** Every setting; the usage text and the README's configuration table follow this order. */
 export const OPTIONS: readonly OptionSpec[] = [
@@ -28,6 +32,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "databaseUrl", flag: "--database-url", env: "JOBGUARD_DATABASE_URL", valueName: "URL", describe: "PostgreSQL URL (default $DATABASE_URL)" },
   { key: "table", flag: "--table", env: "JOBGUARD_TABLE", valueName: "NAME", describe: "delayed_job's table, schema-qualified allowed (default delayed_jobs)" },
   { key: "releaseSql", flag: "--release-sql", env: "JOBGUARD_RELEASE_SQL", valueName: "SQL", describe: "the release statement for --queue sql ($1 host, $2 pids, $3 worker names)" },
+  { key: "heartbeat", flag: "--heartbeat", env: "JOBGUARD_HEARTBEAT", valueName: "SECONDS", describe: "how often the worker's lease is renewed (delayed_job; default 10)" },
+  { key: "staleAfter", flag: "--stale-after", env: "JOBGUARD_STALE_AFTER", valueName: "SECONDS", describe: "a lease this old belongs to a dead dyno and is rescued (default 60)" },
+  { key: "maxRescues", flag: "--max-rescues", env: "JOBGUARD_MAX_RESCUES", valueName: "N", describe: "rescues of one job before it is marked failed (default 3)" },
+  { key: "leaseTable", flag: "--lease-table", env: "JOBGUARD_LEASE_TABLE", valueName: "NAME", describe: "jobguard's own lease table, schema-qualified allowed (default jobguard_leases)" },
 ];
 
 /** A raw setting and where it came from, so that an error can name its source. */
@@ -39,14 +47,14 @@ export interface RawValue {
 /** What the command line asked for before any value is checked. */
 export interface ParsedArgs {
   values: Partial<Record<OptionKey, RawValue>>;
-  action: "run" | "check" | "help" | "version";
+  action: "run" | "check" | "rescue" | "help" | "version";
   command: string[];
 }
 
 /** A bad invocation: one sentence, printed with the usage, exit status 2. */
 export class UsageError extends Error {}
 
-const SUBCOMMANDS = new Set(["check"]);
+const SUBCOMMANDS = new Set(["check", "rescue"]);
 
 /**
  * Reads flags (`--name value` or `--name=value`) up to `--` or the first word
@@ -83,7 +91,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
   Object.assign(values, fromFlags);
   const rest = argv.slice(i);
   if (!separated && rest.length === 1 && SUBCOMMANDS.has(rest[0]!)) {
-    return { values, action: rest[0] as "check", command: [] };
+    return { values, action: rest[0] as "check" | "rescue", command: [] };
   }
   if (rest.length === 0) throw new UsageError("no worker command given");
   return { values, action: "run", command: rest };
@@ -96,6 +104,7 @@ export function usage(): string {
   return [
     "Usage: jobguard [options] -- <command> [args...]",
     "       jobguard [options] check",
+    "       jobguard [options] rescue",
     "",
     "Options (each can be set from the environment variable named after it):",
     ...lines,

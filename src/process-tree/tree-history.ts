@@ -13,6 +13,11 @@ export class TreeHistory {
     for (const p of processes) this.seen.add(p.pid);
   }
 
+  /** Every recorded pid. */
+  all(): number[] {
+    return [...this.seen];
+  }
+
   /**
    * The recorded pids that no process holds now. A pid that some process holds
    * again, even a stranger that reused it, is left out: a lock under that pid's

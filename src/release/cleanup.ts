@@ -5,8 +5,10 @@ import type { Client } from "pg";
 import type { QueueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
 import type { Cleanup } from "../supervise/supervise.js";
-import { connect, describeDatabase, safeMessage } from "./connect.js";
+import { Leases } from "../rescue/leases.js";
+import { describeDatabase, safeMessage } from "./connect.js";
 import { prepareCustomRelease, runCustomRelease } from "./custom-sql.js";
+import { beforeDeadline, Database } from "./database.js";
 import { releaseDelayedJobs, workerNames } from "./delayed-job.js";
 import { terminateSessions } from "./sessions.js";
 
@@ -23,21 +25,11 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
   // Tag the worker's sessions so they can be found after it is dead; a
   // PGAPPNAME the user chose is theirs to keep, and then nothing is tagged.
   const tag = env.PGAPPNAME ? undefined : `jobguard-${randomBytes(8).toString("hex")}`;
-  let session: Promise<Client> | undefined;
-
-  function open(timeoutMs: number): Promise<Client> {
-    session = (async () => {
-      const client = await connect(queue.databaseUrl, env, {
-        application_name: "jobguard",
-        connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),
-      });
-      // An idle connection may drop while the worker finishes its job: reopen it at release time.
-      client.on("error", () => (session = undefined));
-      if (queue.kind === "sql") await prepareCustomRelease(client, queue.releaseSql!);
-      return client;
-    })();
-    return session;
-  }
+  const database = new Database(queue.databaseUrl, env, async (client) => {
+    if (queue.kind === "sql") await prepareCustomRelease(client, queue.releaseSql!);
+  });
+  const leases = queue.rescue && new Leases(database, queue, tag, env.DYNO, log);
+  const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
 
   async function releaseOnce(client: Client, pids: number[]): Promise<{ count: number; ids: string[] }> {
     const ended = tag ? await terminateSessions(client, tag) : [];
@@ -53,22 +45,26 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
   return {
     childEnv: tag ? { PGAPPNAME: tag } : {},
 
+    start(treePids) {
+      leases?.start(treePids);
+    },
+
     prepare() {
-      open(graceMs).catch((error: unknown) => {
-        session = undefined;
-        log.debug("connect_failed", { error: safeMessage(error, queue.databaseUrl) });
-      });
+      database.get(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
     },
 
     async release(pids, untilMs) {
+      leases?.stop();
       const started = Date.now();
       let lastError: unknown;
       let attempts = 0;
       while (Date.now() < untilMs) {
         attempts++;
         try {
-          const client = await beforeDeadline(session ?? open(untilMs - Date.now()), untilMs);
-          const { count, ids } = await beforeDeadline(releaseOnce(client, pids), untilMs);
+          const { count, ids } = await beforeDeadline(
+            database.use(untilMs - Date.now(), (client) => releaseOnce(client, pids)),
+            untilMs,
+          );
           log.info("locks_released", {
             queue: queue.kind,
             jobs: count,
@@ -79,19 +75,23 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
           return true;
         } catch (error) {
           lastError = error;
-          void session?.then((c) => c.end()).catch(() => {});
-          session = undefined;
+          database.reset();
           if (!isTransient(error)) break;
-          log.debug("release_retry", { attempt: attempts, error: safeMessage(error, queue.databaseUrl) });
+          log.debug("release_retry", { attempt: attempts, error: safe(error) });
           await sleep(Math.min(100 * attempts, Math.max(0, untilMs - Date.now())));
         }
       }
-      log.error("release_failed", `could not release the worker's locks: ${safeMessage(lastError ?? "no time left", queue.databaseUrl)}`, {
+      // The lease stays behind: once it is stale, another dyno's sweep releases these locks.
+      log.error("release_failed", `could not release the worker's locks: ${safe(lastError ?? "no time left")}`, {
         queue: queue.kind,
         database: describeDatabase(queue.databaseUrl),
         attempts,
       });
       return false;
+    },
+
+    async finish(timeoutMs) {
+      await leases?.drop(timeoutMs);
     },
   };
 }
@@ -102,13 +102,4 @@ function isTransient(error: unknown): boolean {
   if (code && (TRANSIENT_CODES.has(code) || (code.startsWith("08") && code !== "08P01"))) return true;
   const message = error instanceof Error ? error.message : "";
   return /Connection terminated|timeout expired|timed out/i.test(message);
-}
-
-/** Rejects when untilMs comes first: no statement or connection may hold jobguard past the grace period. */
-function beforeDeadline<T>(work: Promise<T>, untilMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timed out before the grace period ends")), Math.max(0, untilMs - Date.now()));
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

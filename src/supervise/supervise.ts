@@ -14,10 +14,14 @@ import { EXIT } from "../exit-codes.js";
 export interface Cleanup {
   /** Variables the worker's environment gets (a PGAPPNAME tag). */
   childEnv: Record<string, string>;
+  /** The worker runs: start its lease; treePids() records the tree and returns every pid it has had. */
+  start(treePids: () => number[]): void;
   /** The first shutdown signal came: get ready, so that the release costs one round trip. */
   prepare(): void;
   /** The tree is gone: release what these dead pids held. Resolves false when it could not. */
   release(deadPids: number[], untilMs: number): Promise<boolean>;
+  /** All is cleaned up: drop the lease. */
+  finish(timeoutMs: number): Promise<void>;
 }
 
 // How often the tree is recorded while a queue is configured, and how often
@@ -70,6 +74,10 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   const history = new TreeHistory();
   history.record(findTree(tree));
   const recorder = cleanup && setInterval(() => history.record(findTree(tree)), RECORD_EVERY_MS).unref();
+  cleanup?.start(() => {
+    history.record(findTree(tree));
+    return history.all();
+  });
 
   async function killAtDeadline(): Promise<KillResult> {
     history.record(findTree(tree));
@@ -119,6 +127,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
     const released = await cleanup.release(history.deadPids(), clock.exitBy);
     if (!released) return finish(EXIT.CLEANUP_FAILED);
   }
+  await cleanup?.finish(clock.exitBy - Date.now());
   return finish(killedSome ? EXIT.KILLED_AT_DEADLINE : statusCode(status));
 
   function finish(code: number): number {

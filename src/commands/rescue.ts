@@ -1,0 +1,49 @@
+import type { QueueConfig } from "../config/config.js";
+import { connect, describeDatabase, safeMessage } from "../release/connect.js";
+import { ensureSchema, leaseTables } from "../rescue/schema.js";
+import { sweep } from "../rescue/sweep.js";
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/**
+ * `jobguard rescue`: one sweep for dead dynos, for Heroku Scheduler, a cron job
+ * or a release phase. Prints what it released; exits 0 unless it failed.
+ */
+export async function rescue(queue: QueueConfig | undefined, env: NodeJS.ProcessEnv): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  if (!queue?.rescue) {
+    out("jobguard rescue: needs JOBGUARD_QUEUE=delayed_job and a database");
+    return 1;
+  }
+  const tables = leaseTables(queue.rescue.leaseTable);
+  let client;
+  try {
+    client = await connect(queue.databaseUrl, env, {
+      application_name: "jobguard",
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      options: "-c TimeZone=UTC",
+    });
+  } catch (error) {
+    out(`jobguard rescue: cannot connect to ${describeDatabase(queue.databaseUrl)}: ${safeMessage(error, queue.databaseUrl)}`);
+    return 1;
+  }
+  try {
+    await ensureSchema(client, tables);
+    const result = await sweep(client, queue.table, tables, queue.rescue);
+    if (!result.swept) {
+      out("jobguard rescue: another jobguard is sweeping right now; nothing done");
+      return 0;
+    }
+    out(`jobguard rescue: ${result.leases.length} dead lease(s) removed, ${result.released.length} job(s) released, ${result.failed.length} marked failed`);
+    if (result.released.length) out(`  released: ${result.released.join(",")}`);
+    if (result.failed.length) out(`  failed (rescued more than ${queue.rescue.maxRescues} times): ${result.failed.join(",")}`);
+    if (result.alive.length) out(`  stale but alive (their worker still has open sessions): ${result.alive.join(",")}`);
+    if (result.unprovable.length) out(`  stale, left alone (the worker set its own PGAPPNAME, so its death cannot be shown): ${result.unprovable.join(",")}`);
+    return 0;
+  } catch (error) {
+    out(`jobguard rescue: ${safeMessage(error, queue.databaseUrl)}`);
+    return 1;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}

@@ -1,0 +1,66 @@
+import type { Client } from "pg";
+import { connect } from "./connect.js";
+
+/** The one connection jobguard keeps: opened on first use, reopened after it drops. */
+export class Database {
+  private client: Promise<Client> | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly url: string,
+    private readonly env: NodeJS.ProcessEnv,
+    /** Runs on every new connection before it is handed out (preparing statements). */
+    private readonly onOpen: (client: Client) => Promise<void> = async () => {},
+  ) {}
+
+  /** The open connection, or a new one that must connect within timeoutMs. */
+  get(timeoutMs: number): Promise<Client> {
+    this.client ??= this.open(timeoutMs);
+    return this.client;
+  }
+
+  /**
+   * Runs fn with the connection, one user at a time: a heartbeat must not land
+   * inside a sweep's transaction, nor a release be rolled back with one.
+   */
+  use<T>(timeoutMs: number, fn: (client: Client) => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => fn(await this.get(timeoutMs)));
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  /** Forgets the current connection after an error; the next get() reconnects. */
+  reset(): void {
+    void this.client?.then((c) => c.end()).catch(() => {});
+    this.client = undefined;
+  }
+
+  private async open(timeoutMs: number): Promise<Client> {
+    let client: Client | undefined;
+    try {
+      client = await connect(this.url, this.env, {
+        application_name: "jobguard",
+        connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),
+        // delayed_job writes its times as UTC timestamps without a zone.
+        options: "-c TimeZone=UTC",
+      });
+      // An idle connection may drop while the worker runs: the next use reopens it.
+      client.on("error", () => this.reset());
+      await this.onOpen(client);
+      return client;
+    } catch (error) {
+      void client?.end().catch(() => {});
+      this.client = undefined;
+      throw error;
+    }
+  }
+}
+
+/** Rejects when untilMs comes first: no statement or connection may hold jobguard past the grace period. */
+export function beforeDeadline<T>(work: Promise<T>, untilMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out before the grace period ends")), Math.max(0, untilMs - Date.now()));
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,29 @@
+import type { Client } from "pg";
+import type { LeaseTables } from "./schema.js";
+
+/** What a lease says about one running worker tree. */
+export interface Lease {
+  id: string;
+  host: string;
+  dyno: string | undefined;
+  pids: number[];
+  sessionTag: string | undefined;
+}
+
+/**
+ * Writes the lease with a fresh heartbeat: one small upsert, so the first
+ * heartbeat creates the lease, and one after a database outage (during which
+ * another dyno may have swept the lease as stale) creates it again.
+ */
+export async function heartbeat(client: Client, tables: LeaseTables, lease: Lease): Promise<void> {
+  await client.query(
+    `INSERT INTO ${tables.leases} (id, host, dyno, pids, session_tag) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (id) DO UPDATE SET pids = EXCLUDED.pids, heartbeat_at = now()`,
+    [lease.id, lease.host, lease.dyno ?? null, lease.pids, lease.sessionTag ?? null],
+  );
+}
+
+/** Removes the lease of a worker tree that ended and whose locks are released. */
+export async function dropLease(client: Client, tables: LeaseTables, id: string): Promise<void> {
+  await client.query(`DELETE FROM ${tables.leases} WHERE id = $1`, [id]);
+}

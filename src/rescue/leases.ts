@@ -1,0 +1,119 @@
+import { hostname } from "node:os";
+import { randomBytes } from "node:crypto";
+import type { QueueConfig, RescueConfig } from "../config/config.js";
+import type { Logger } from "../log.js";
+import { safeMessage } from "../release/connect.js";
+import { beforeDeadline, type Database } from "../release/database.js";
+import { dropLease, heartbeat } from "./lease.js";
+import { ensureSchema, leaseTables, type LeaseTables } from "./schema.js";
+import { sweep, type SweepResult } from "./sweep.js";
+
+/**
+ * This jobguard's lease, renewed every heartbeat, and its share of the fleet's
+ * sweeps for dead dynos. Nothing here may stop or kill the worker: a database
+ * outage is logged once, and heartbeats resume when it ends.
+ */
+export class Leases {
+  private readonly id = `lease-${randomBytes(8).toString("hex")}`;
+  private readonly tables: LeaseTables;
+  private readonly config: RescueConfig;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private schemaReady = false;
+  private failing = false;
+
+  constructor(
+    private readonly database: Database,
+    private readonly queue: QueueConfig,
+    private readonly sessionTag: string | undefined,
+    private readonly dyno: string | undefined,
+    private readonly log: Logger,
+  ) {
+    this.config = queue.rescue!;
+    this.tables = leaseTables(this.config.leaseTable);
+  }
+
+  /** Writes the lease now and then every heartbeat; sweeps now and then every few heartbeats. */
+  start(treePids: () => number[]): void {
+    const beat = () => void this.beat(treePids);
+    beat();
+    this.timers.push(setInterval(beat, this.config.heartbeatMs).unref());
+    // A fleet that booted together should not sweep in lockstep: jitter each interval.
+    const sweepEvery = Math.max(this.config.heartbeatMs, this.config.staleAfterMs / 4);
+    const next = () => {
+      this.timers.push(setTimeout(() => void this.sweepOnce().finally(next), sweepEvery * (0.8 + Math.random() * 0.4)).unref());
+    };
+    void this.sweepOnce().finally(next);
+  }
+
+  /** No more heartbeats or sweeps: the worker tree is gone. */
+  stop(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.length = 0;
+  }
+
+  /** Removes the lease once the tree's locks are released; if that fails, the lease goes stale and is swept. */
+  async drop(timeoutMs: number): Promise<void> {
+    this.stop();
+    try {
+      const work = this.database.use(timeoutMs, (client) => dropLease(client, this.tables, this.id));
+      await beforeDeadline(work, Date.now() + timeoutMs);
+    } catch (error) {
+      this.log.debug("lease_drop_failed", { error: safeMessage(error, this.queue.databaseUrl) });
+    }
+  }
+
+  private async beat(treePids: () => number[]): Promise<void> {
+    try {
+      await this.database.use(this.config.heartbeatMs, async (client) => {
+        await this.ready(client);
+        await heartbeat(client, this.tables, {
+          id: this.id,
+          host: hostname(),
+          dyno: this.dyno,
+          pids: treePids(),
+          sessionTag: this.sessionTag,
+        });
+      });
+      if (this.failing) this.log.info("heartbeat_resumed", { lease: this.id });
+      this.failing = false;
+    } catch (error) {
+      this.database.reset();
+      const message = `heartbeat failed, the worker runs on: ${safeMessage(error, this.queue.databaseUrl)}`;
+      (this.failing ? this.log.debug : this.log.info)("heartbeat_failed", { error: message });
+      this.failing = true;
+    }
+  }
+
+  private async sweepOnce(): Promise<void> {
+    let result: SweepResult;
+    try {
+      result = await this.database.use(this.config.heartbeatMs, async (client) => {
+        await this.ready(client);
+        return sweep(client, this.queue.table, this.tables, this.config);
+      });
+    } catch (error) {
+      this.log.debug("sweep_failed", { error: safeMessage(error, this.queue.databaseUrl) });
+      return;
+    }
+    logSweep(this.log, result);
+  }
+
+  private async ready(client: Parameters<typeof ensureSchema>[0]): Promise<void> {
+    if (this.schemaReady) return;
+    await ensureSchema(client, this.tables);
+    this.schemaReady = true;
+  }
+}
+
+/** One line for a sweep that found anything, at info; nothing for an idle one but at debug. */
+export function logSweep(log: Logger, result: SweepResult): void {
+  const found = result.released.length + result.failed.length + result.leases.length + result.alive.length + result.unprovable.length;
+  (found ? log.info : log.debug)("swept", {
+    swept: result.swept,
+    released: result.released.join(","),
+    failed: result.failed.join(","),
+    leases: result.leases.length,
+    alive: result.alive.join(","),
+    unprovable: result.unprovable.join(","),
+  });
+}

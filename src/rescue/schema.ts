@@ -1,0 +1,66 @@
+import type { Client } from "pg";
+import { quoteTable } from "../release/delayed-job.js";
+
+/** jobguard's own tables: the leases, and the rescue count of each job. */
+export interface LeaseTables {
+  leases: string;
+  rescues: string;
+  /** The key of the advisory locks that make schema creation and sweeps one at a time. */
+  lockKey: string;
+}
+
+/** The quoted names of the lease table and of its rescue-count companion (`<name>_rescues`). */
+export function leaseTables(table: readonly string[]): LeaseTables {
+  const rescues = [...table.slice(0, -1), `${table[table.length - 1]}_rescues`];
+  return { leases: quoteTable(table), rescues: quoteTable(rescues), lockKey: `jobguard ${table.join(".")}` };
+}
+
+/**
+ * Creates the tables on first use. CREATE TABLE IF NOT EXISTS alone is not
+ * safe when 50 dynos boot at once (two creators can both pass the check and
+ * collide in the catalog), so creation happens under a transaction-scoped
+ * advisory lock.
+ *
+ * Schema:
+ *   <leases>: one row per running jobguard with a delayed_job queue.
+ *     id            text, primary key: random, unique to the run
+ *     host          text: the host name delayed_job writes into locked_by
+ *     dyno          text: $DYNO, when set (for people reading the table)
+ *     pids          integer[]: every pid the worker tree has had
+ *     session_tag   text: the application_name of the worker's sessions, or
+ *                   NULL when the user chose PGAPPNAME (then death cannot be proven)
+ *     started_at, heartbeat_at  timestamptz, by the database's clock
+ *   <leases>_rescues: how often jobguard rescued each job from a dead dyno.
+ *     job_table text, job_id bigint (primary key together), rescues integer, last_rescued_at timestamptz
+ */
+export async function ensureSchema(client: Client, tables: LeaseTables): Promise<void> {
+  const exists = await client.query("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ok", [
+    tables.leases,
+    tables.rescues,
+  ]);
+  if (exists.rows[0].ok) return;
+  await client.query("BEGIN");
+  try {
+    await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${tables.lockKey} schema`]);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${tables.leases} (
+      id text PRIMARY KEY,
+      host text NOT NULL,
+      dyno text,
+      pids integer[] NOT NULL,
+      session_tag text,
+      started_at timestamptz NOT NULL DEFAULT now(),
+      heartbeat_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${tables.rescues} (
+      job_table text NOT NULL,
+      job_id bigint NOT NULL,
+      rescues integer NOT NULL,
+      last_rescued_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (job_table, job_id)
+    )`);
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  }
+}

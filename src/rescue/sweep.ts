@@ -1,0 +1,129 @@
+import type { Client } from "pg";
+import type { RescueConfig } from "../config/config.js";
+import { quoteTable } from "../release/delayed-job.js";
+import type { LeaseTables } from "./schema.js";
+
+/** What one sweep did. */
+export interface SweepResult {
+  /** False when another jobguard was sweeping: this one did nothing. */
+  swept: boolean;
+  /** Jobs put back in the queue, by id. */
+  released: number[];
+  /** Jobs marked failed because they were rescued too often. */
+  failed: number[];
+  /** Stale leases removed. */
+  leases: string[];
+  /** Stale leases kept because their worker still has open sessions. */
+  alive: string[];
+  /** Stale leases kept because their worker's sessions carry no tag of jobguard's. */
+  unprovable: string[];
+}
+
+/**
+ * Rescues the jobs of dead dynos. Why a lock this releases is never a live
+ * worker's:
+ *
+ * 1. The lease is stale: its jobguard has not written a heartbeat for
+ *    stale-after, by the database's own clock.
+ * 2. Its worker has no session open: every session of the worker tree carries
+ *    the lease's tag as application_name, and PostgreSQL ends a session when
+ *    its process dies. A worker that outlived its jobguard (only jobguard was
+ *    killed) still has its sessions and keeps its lease and its locks.
+ *    A lease whose sessions carry no tag (the user set PGAPPNAME) is never
+ *    rescued, since its worker's death cannot be shown.
+ * 3. A lock is taken only if its name is exactly "host:<lease host> pid:<a pid
+ *    of the lease>" (after any prefix), and no live lease of the same host
+ *    holds that pid: when a host name and pids come back after a reboot or in
+ *    a new container, the new worker's lease claims them.
+ * 4. The lock itself is older than stale-after: a lock taken after the last
+ *    heartbeat is evidence the worker lived then, so it waits its own turn.
+ * 5. One sweeper at a time (a transaction-scoped advisory lock), and each
+ *    stale lease is deleted in the transaction that releases its jobs: a lock
+ *    is released once, however many jobguards sweep together.
+ *
+ * A job rescued more than max-rescues times is marked failed instead: it is
+ * most likely what kills its dynos (Heroku's R15), and must not crash-loop
+ * the fleet. Kills at a deadline are not counted: they go through release/.
+ */
+export async function sweep(client: Client, jobs: readonly string[], tables: LeaseTables, config: RescueConfig): Promise<SweepResult> {
+  const result: SweepResult = { swept: false, released: [], failed: [], leases: [], alive: [], unprovable: [] };
+  await client.query("BEGIN");
+  try {
+    const lock = await client.query("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS mine", [`${tables.lockKey} sweep`]);
+    if (!lock.rows[0].mine) {
+      await client.query("ROLLBACK");
+      return result;
+    }
+    result.swept = true;
+    const stale = await client.query<{ id: string; host: string; pids: number[]; session_tag: string | null }>(
+      `SELECT id, host, pids, session_tag FROM ${tables.leases}
+        WHERE heartbeat_at < now() - $1 * interval '1 millisecond'
+        ORDER BY heartbeat_at FOR UPDATE`,
+      [config.staleAfterMs],
+    );
+    for (const lease of stale.rows) {
+      if (!lease.session_tag) {
+        result.unprovable.push(lease.id);
+        continue;
+      }
+      const sessions = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1", [lease.session_tag]);
+      if (sessions.rows[0].n > 0) {
+        result.alive.push(lease.id);
+        continue;
+      }
+      const rescued = await client.query<{ id: string; failed: boolean }>(rescueSql(jobs, tables), [
+        lease.id,
+        lease.host,
+        lease.pids,
+        config.staleAfterMs,
+        config.maxRescues,
+        jobs.join("."),
+        `jobguard: rescued from dead workers more than ${config.maxRescues} times; marked failed so it cannot crash-loop the fleet (last worker: host:${lease.host})`,
+      ]);
+      for (const row of rescued.rows) (row.failed ? result.failed : result.released).push(Number(row.id));
+      await client.query(`DELETE FROM ${tables.leases} WHERE id = $1`, [lease.id]);
+      result.leases.push(lease.id);
+    }
+    // Forget the counts of jobs that are gone (done or deleted).
+    await client.query(
+      `DELETE FROM ${tables.rescues} r WHERE r.job_table = $1 AND NOT EXISTS (SELECT 1 FROM ${quoteTable(jobs)} j WHERE j.id = r.job_id)`,
+      [jobs.join(".")],
+    );
+    await client.query("COMMIT");
+    return result;
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  }
+}
+
+// $1 lease id, $2 host, $3 pids, $4 stale-after (ms), $5 max rescues, $6 job table name, $7 last_error text.
+function rescueSql(jobs: readonly string[], tables: LeaseTables): string {
+  const table = quoteTable(jobs);
+  return `
+    WITH live_pids AS (
+      SELECT unnest(pids) AS pid FROM ${tables.leases}
+       WHERE host = $2 AND id <> $1 AND heartbeat_at >= now() - $4 * interval '1 millisecond'
+    ), names AS (
+      SELECT 'host:' || $2 || ' pid:' || pid AS name FROM unnest($3::int[]) AS pid
+       WHERE pid NOT IN (SELECT pid FROM live_pids)
+    ), dead_locks AS (
+      SELECT j.id FROM ${table} j
+       WHERE j.locked_by IS NOT NULL
+         AND EXISTS (SELECT 1 FROM names WHERE right(j.locked_by, length(names.name)) = names.name)
+         AND j.locked_at < (now() AT TIME ZONE 'UTC') - $4 * interval '1 millisecond'
+       FOR UPDATE OF j
+    ), counted AS (
+      INSERT INTO ${tables.rescues} AS r (job_table, job_id, rescues)
+      SELECT $6, id, 1 FROM dead_locks
+      ON CONFLICT (job_table, job_id) DO UPDATE SET rescues = r.rescues + 1, last_rescued_at = now()
+      RETURNING job_id, rescues
+    )
+    UPDATE ${table} j
+       SET locked_by = NULL, locked_at = NULL,
+           failed_at = CASE WHEN c.rescues > $5 THEN now() AT TIME ZONE 'UTC' ELSE j.failed_at END,
+           last_error = CASE WHEN c.rescues > $5 THEN $7 ELSE j.last_error END
+      FROM counted c
+     WHERE j.id = c.job_id
+    RETURNING j.id, c.rescues > $5 AS failed`;
+}
