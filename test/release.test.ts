@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readFileSync, existsSync } from "node:fs";
-import { createServer, connect as tcpConnect, type Server, type Socket } from "node:net";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -9,6 +8,7 @@ import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, t
 import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
 import { dockerStop, fixture, herokuRestart, runJobguard, tempDir, type Run } from "./support/jobguard.js";
 import { isAlive } from "./support/processes.js";
+import { tcpProxy } from "./support/proxy.js";
 
 const HOST = hostname();
 let db: FreshDatabase;
@@ -155,15 +155,12 @@ test("the worker killed by SIGKILL on its own while jobguard runs: its locks are
 test("the database down at release time: the worker is still killed, one clear error, exit before the grace", async () => {
   const table = await newTable();
   const id = await insertJob(db.url, { table, handler: "x" });
-  const proxy = await tcpProxy(new URL(db.url));
+  const proxy = await tcpProxy(db.url);
   const events = join(tempDir(), "events");
-  const jobguardUrl = new URL(db.url);
-  jobguardUrl.port = String(proxy.port);
-  jobguardUrl.password = "s3cret-pw";
   const run = runJobguard(["--deadline", "1", "--grace", "3", "--", "node", fixture("pg-worker.mjs")], {
     JOBGUARD_QUEUE: "delayed_job",
     JOBGUARD_TABLE: table,
-    JOBGUARD_DATABASE_URL: jobguardUrl.toString(),
+    JOBGUARD_DATABASE_URL: proxy.url,
     DATABASE_URL: db.url,
     EVENTS: events,
     LOCK_SQL: `UPDATE ${table} SET locked_by = $1, locked_at = now() WHERE id = ${id} AND $2::text IS NOT NULL AND $3::int IS NOT NULL`,
@@ -249,26 +246,3 @@ test("a PGAPPNAME the user set is kept, and then no session is terminated", asyn
   assert.doesNotMatch(run.stderr(), /sessions_terminated/);
   assert.match(run.stderr(), /event=locks_released queue=delayed_job jobs=0 /);
 });
-
-/** A TCP proxy to the database that can be switched off, dropping every connection through it. */
-async function tcpProxy(target: URL): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => {});
-      s.on("close", () => sockets.delete(s));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  return {
-    port,
-    close() {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}

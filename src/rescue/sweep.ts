@@ -81,6 +81,12 @@ export async function sweep(client: Client, jobs: readonly string[], tables: Lea
         `jobguard: rescued from dead workers more than ${config.maxRescues} times; marked failed so it cannot crash-loop the fleet (last worker: host:${lease.host})`,
       ]);
       for (const row of rescued.rows) (row.failed ? result.failed : result.released).push(Number(row.id));
+      // A lease whose worker locked a job after its last heartbeat stays until that lock is old enough.
+      const left = await client.query(
+        `WITH ${namesCte(tables)} SELECT EXISTS (SELECT 1 FROM ${quoteTable(jobs)} j WHERE ${heldByNames}) AS held`,
+        [lease.id, lease.host, lease.pids, config.staleAfterMs],
+      );
+      if (left.rows[0].held) continue;
       await client.query(`DELETE FROM ${tables.leases} WHERE id = $1`, [lease.id]);
       result.leases.push(lease.id);
     }
@@ -97,20 +103,29 @@ export async function sweep(client: Client, jobs: readonly string[], tables: Lea
   }
 }
 
-// $1 lease id, $2 host, $3 pids, $4 stale-after (ms), $5 max rescues, $6 job table name, $7 last_error text.
-function rescueSql(jobs: readonly string[], tables: LeaseTables): string {
-  const table = quoteTable(jobs);
-  return `
-    WITH live_pids AS (
+// The worker names of a stale lease that no live lease of its host claims.
+// $1 lease id, $2 host, $3 pids, $4 stale-after (ms).
+function namesCte(tables: LeaseTables): string {
+  return `live_pids AS (
       SELECT unnest(pids) AS pid FROM ${tables.leases}
        WHERE host = $2 AND id <> $1 AND heartbeat_at >= now() - $4 * interval '1 millisecond'
     ), names AS (
       SELECT 'host:' || $2 || ' pid:' || pid AS name FROM unnest($3::int[]) AS pid
        WHERE pid NOT IN (SELECT pid FROM live_pids)
-    ), dead_locks AS (
+    )`;
+}
+
+// A job row j locked under one of those names, after any prefix.
+const heldByNames = `j.locked_by IS NOT NULL
+  AND EXISTS (SELECT 1 FROM names WHERE right(j.locked_by, length(names.name)) = names.name)`;
+
+// $1-$4 as for namesCte, $5 max rescues, $6 job table name, $7 last_error text.
+function rescueSql(jobs: readonly string[], tables: LeaseTables): string {
+  const table = quoteTable(jobs);
+  return `
+    WITH ${namesCte(tables)}, dead_locks AS (
       SELECT j.id FROM ${table} j
-       WHERE j.locked_by IS NOT NULL
-         AND EXISTS (SELECT 1 FROM names WHERE right(j.locked_by, length(names.name)) = names.name)
+       WHERE ${heldByNames}
          AND j.locked_at < (now() AT TIME ZONE 'UTC') - $4 * interval '1 millisecond'
        FOR UPDATE OF j
     ), counted AS (

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -31,12 +31,27 @@ export interface Run {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-/** Starts jobguard with these arguments; only JOBGUARD_* and DYNO come from the caller, the rest is the test's own environment. */
-export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options: { stdin?: "ignore" | "pipe" } = {}): Run {
+/** Why a test cannot give jobguard a host name of its own (`unshare --uts` needs root), or null when it can. */
+export function hostnameSkipReason(): string | null {
+  const probe = spawnSync("unshare", ["--uts", "hostname", "jobguard-probe"]);
+  return probe.status === 0 ? null : "simulated dynos need `unshare --uts` (util-linux, as root) to give each a host name";
+}
+
+/**
+ * Starts jobguard with these arguments; only JOBGUARD_* and DYNO come from the
+ * caller, the rest is the test's own environment. With `hostname`, jobguard runs
+ * in a UTS namespace of its own under that host name, like a dyno of its own.
+ */
+export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options: { stdin?: "ignore" | "pipe"; hostname?: string } = {}): Run {
   const cleanEnv = { ...process.env };
   for (const key of Object.keys(cleanEnv)) if (key.startsWith("JOBGUARD_") || key === "DYNO") delete cleanEnv[key];
   const startedAt = Date.now();
-  const child = spawn(process.execPath, [JOBGUARD, ...args], {
+  const argv = [process.execPath, JOBGUARD, ...args];
+  // unshare and sh exec in turn, so the pid spawned here is jobguard's.
+  const [file, ...rest] = options.hostname
+    ? ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', options.hostname, ...argv]
+    : argv;
+  const child = spawn(file!, rest, {
     env: { ...cleanEnv, ...env },
     stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
   });

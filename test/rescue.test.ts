@@ -1,0 +1,233 @@
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test, type TestContext } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
+import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
+import { dockerStop, fixture, hostnameSkipReason, runJobguard, tempDir, type Run } from "./support/jobguard.js";
+import { descendantsOf, isAlive } from "./support/processes.js";
+import { tcpProxy } from "./support/proxy.js";
+
+// Fast leases so that a dead dyno is found within seconds: heartbeat 0.5 s,
+// stale after 2 s, a sweep every 0.5 s.
+const FAST = ["--heartbeat", "0.5", "--stale-after", "2"];
+const STALE_MS = 2000;
+let db: FreshDatabase;
+let tables = 0;
+
+before(async () => {
+  db = await freshDatabase();
+  await createJobEventsTable(db.url);
+});
+after(async () => db?.drop());
+
+async function newTable(): Promise<string> {
+  const table = `jobs_${++tables}`;
+  await createDelayedJobsTable(db.url, table);
+  return table;
+}
+
+function env(table: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: table, JOBGUARD_LEASE_TABLE: `leases_${table}`, DATABASE_URL: db.url, DJ_TABLE: table, ...extra };
+}
+
+/** A dyno of its own: jobguard under its own host name. */
+function dyno(name: string, table: string, command: string[], extra: NodeJS.ProcessEnv = {}): Run {
+  return runJobguard([...FAST, "--", ...command], env(table, extra), { hostname: name });
+}
+
+/** Runs `jobguard rescue` once; resolves with its exit code and output. */
+async function rescue(table: string, extra: string[] = []): Promise<{ code: number | null; out: string }> {
+  const run = runJobguard([...FAST, ...extra, "rescue"], env(table));
+  let out = "";
+  run.child.stdout!.on("data", (chunk) => (out += chunk));
+  const { code } = await run.exited;
+  return { code, out };
+}
+
+/** A lease as a dyno that died an hour ago would have left it. */
+async function deadLease(table: string, lease: { id: string; host: string; pids: number[]; tag?: string | null }, createTables = true): Promise<void> {
+  // Let jobguard create its tables first, as the first jobguard of a fleet would.
+  if (createTables) assert.equal((await rescue(table)).code, 0);
+  await withClient(db.url, (c) =>
+    c.query(
+      `INSERT INTO leases_${table} (id, host, pids, session_tag, started_at, heartbeat_at)
+       VALUES ($1, $2, $3, $4, now() - interval '2 hours', now() - interval '1 hour')`,
+      [lease.id, lease.host, lease.pids, lease.tag === undefined ? `jobguard-${lease.id}` : lease.tag],
+    ),
+  );
+}
+
+const HOUR_AGO = new Date(Date.now() - 3600_000);
+
+function skipWithoutHostnames(t: TestContext): boolean {
+  const reason = hostnameSkipReason();
+  if (reason) t.skip(reason);
+  return reason === null;
+}
+
+test("a whole dyno SIGKILLed mid-job: another dyno releases its job within stale-after plus a sweep, and a real worker completes it", async (t) => {
+  if (!requireDelayedJob(t) || !skipWithoutHostnames(t)) return;
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: sleepJobHandler(60, "crash") });
+  const a = dyno("dyno-a", table, ["ruby", WORKER_SCRIPT]);
+  const [pidA] = (await waitFor(async () => (await getJobEvents(db.url, "crash")).filter((e) => e.event === "started").length > 0 && (await getJobEvents(db.url, "crash")), { timeoutMs: 20_000, what: "the job to start" })).map((e) => e.pid);
+  assert.equal((await getJob(db.url, id, table))?.locked_by, `host:dyno-a pid:${pidA}`);
+
+  // R15: every process of the dyno dies at once, jobguard included.
+  const dynoA = [a.pid, ...descendantsOf(a.pid)];
+  for (const pid of dynoA) process.kill(pid, "SIGKILL");
+  const crashedAt = Date.now();
+  await a.exited;
+  // The next run should not take a minute: the test swaps in a short job.
+  await withClient(db.url, (c) => c.query(`UPDATE ${table} SET handler = $1 WHERE id = $2`, [sleepJobHandler(0.1, "crash"), id]));
+
+  const b = dyno("dyno-b", table, ["ruby", WORKER_SCRIPT]);
+  const line = await b.waitFor(new RegExp(`event=swept swept=true released=${id} `), 15_000);
+  const rescuedAfter = Date.now() - crashedAt;
+  assert.ok(rescuedAfter < STALE_MS + 4000, `rescued ${rescuedAfter} ms after the crash: ${line}`);
+  await waitFor(async () => (await getJob(db.url, id, table)) === undefined, { timeoutMs: 15_000, what: "dyno-b's worker to complete the job" });
+  const events = await getJobEvents(db.url, "crash");
+  assert.deepEqual(events.map((e) => e.event), ["started", "started", "finished"]);
+  assert.notEqual(events[1]!.pid, pidA);
+  await dockerStop(b, 10_000);
+  assert.equal((await b.exited).code, 0);
+});
+
+test("host-name and pid reuse: a live lease's lock under the same name is never released", async (t) => {
+  if (!skipWithoutHostnames(t)) return;
+  const table = await newTable();
+  const events = join(tempDir(), "events");
+  const mine = await insertJob(db.url, { table, handler: "x" });
+  const live = dyno("dyno-r", table, ["node", fixture("pg-worker.mjs")], {
+    EVENTS: events,
+    // A long job: its lock is an hour old, as old as the dead lease's heartbeat.
+    LOCK_SQL: `UPDATE ${table} SET locked_by = $1, locked_at = now() AT TIME ZONE 'UTC' - interval '1 hour' WHERE id = ${mine} AND $2::text IS NOT NULL AND $3::int IS NOT NULL`,
+  });
+  const pid = await waitFor(() => existsSync(events) && Number(readFileSync(events, "utf8").split(" ")[1]), { what: "the worker" });
+  await waitFor(async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM leases_${table} WHERE $1 = ANY(pids)`, [pid]))).rowCount, { what: "the live lease" });
+  // Before a reboot, dyno-r ran a worker with the same pid, and one that is gone for good.
+  const gone = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-r pid:999999", lockedAt: HOUR_AGO });
+  await deadLease(table, { id: "before-reboot", host: "dyno-r", pids: [pid, 999999] });
+
+  const { code, out } = await rescue(table);
+  assert.equal(code, 0);
+  assert.match(out, /1 dead lease\(s\) removed, 1 job\(s\) released/);
+  assert.equal((await getJob(db.url, mine, table))?.locked_by, `host:dyno-r pid:${pid}`, "the live worker's lock was released");
+  assert.equal((await getJob(db.url, gone, table))?.locked_by, null);
+  await dockerStop(live, 3000);
+  await live.exited;
+});
+
+test("jobguard killed but its worker lives on: the orphan keeps its lock until it dies too", async (t) => {
+  if (!skipWithoutHostnames(t)) return;
+  const table = await newTable();
+  const events = join(tempDir(), "events");
+  const id = await insertJob(db.url, { table, handler: "x" });
+  const run = dyno("dyno-o", table, ["node", fixture("pg-worker.mjs")], {
+    EVENTS: events,
+    LOCK_SQL: `UPDATE ${table} SET locked_by = $1, locked_at = now() AT TIME ZONE 'UTC' - interval '1 hour' WHERE id = ${id} AND $2::text IS NOT NULL AND $3::int IS NOT NULL`,
+  });
+  const worker = await waitFor(() => existsSync(events) && Number(readFileSync(events, "utf8").split(" ")[1]), { what: "the worker" });
+  await sleep(700); // a heartbeat with the worker's pid
+  run.child.kill("SIGKILL");
+  await run.exited;
+  await sleep(STALE_MS + 500);
+  assert.ok(isAlive(worker), "the orphan worker died");
+
+  const first = await rescue(table);
+  assert.match(first.out, /0 dead lease\(s\) removed, 0 job\(s\) released/);
+  assert.match(first.out, /stale but alive/);
+  assert.equal((await getJob(db.url, id, table))?.locked_by, `host:dyno-o pid:${worker}`);
+
+  process.kill(worker, "SIGKILL");
+  await waitFor(() => !isAlive(worker), { what: "the orphan to die" });
+  const second = await waitFor(async () => {
+    const r = await rescue(table);
+    return /1 job\(s\) released/.test(r.out) && r;
+  }, { timeoutMs: 5000, what: "the rescue after the orphan died" });
+  assert.match(second.out, /released: \d+/);
+  assert.equal((await getJob(db.url, id, table))?.locked_by, null);
+});
+
+test("a lock taken after the lease's last heartbeat waits until it is stale itself", async () => {
+  const table = await newTable();
+  const fresh = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242" });
+  const old = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242", lockedAt: HOUR_AGO });
+  await deadLease(table, { id: "late-lock", host: "dyno-l", pids: [4242] });
+  const { out } = await rescue(table);
+  assert.match(out, /0 dead lease\(s\) removed, 1 job\(s\) released/);
+  assert.notEqual((await getJob(db.url, fresh, table))?.locked_by, null, "a lock newer than stale-after was released");
+  assert.equal((await getJob(db.url, old, table))?.locked_by, null);
+  const leases = await withClient(db.url, async (c) => (await c.query(`SELECT id FROM leases_${table}`)).rows);
+  assert.deepEqual(leases, [{ id: "late-lock" }], "the lease went before all its locks could be rescued");
+});
+
+test("a lease without a session tag (the user's own PGAPPNAME) is never rescued", async () => {
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-u pid:77", lockedAt: HOUR_AGO });
+  await deadLease(table, { id: "untagged", host: "dyno-u", pids: [77], tag: null });
+  const { out } = await rescue(table);
+  assert.match(out, /stale, left alone .*: untagged/);
+  assert.notEqual((await getJob(db.url, id, table))?.locked_by, null);
+});
+
+test("20 jobguards sweeping at once release each lock exactly once", async () => {
+  const table = await newTable();
+  const ids: number[] = [];
+  assert.equal((await rescue(table)).code, 0);
+  for (let lease = 0; lease < 5; lease++) {
+    const pids = [1000 + lease * 10, 1001 + lease * 10];
+    for (const pid of pids) {
+      for (let j = 0; j < 2; j++) ids.push(await insertJob(db.url, { table, handler: "x", lockedBy: `host:dyno-s${lease} pid:${pid}`, lockedAt: HOUR_AGO }));
+    }
+    await deadLease(table, { id: `stampede-${lease}`, host: `dyno-s${lease}`, pids }, false);
+  }
+  const results = await Promise.all(Array.from({ length: 20 }, () => rescue(table)));
+  assert.ok(results.every((r) => r.code === 0));
+  const released = results.flatMap((r) => /released: ([\d,]+)/.exec(r.out)?.[1]?.split(",").map(Number) ?? []);
+  assert.deepEqual(released.sort((a, b) => a - b), ids);
+  const counts = await withClient(db.url, async (c) => (await c.query(`SELECT job_id, rescues FROM leases_${table}_rescues`)).rows);
+  assert.equal(counts.length, 20);
+  assert.ok(counts.every((r) => r.rescues === 1), "a job was counted twice");
+});
+
+test("a poison job that keeps killing its dyno is marked failed after max-rescues", async () => {
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: "x" });
+  for (let crash = 1; crash <= 4; crash++) {
+    await withClient(db.url, (c) => c.query(`UPDATE ${table} SET locked_by = $1, locked_at = $2 WHERE id = $3`, [`host:dyno-p${crash} pid:5`, HOUR_AGO, id]));
+    await deadLease(table, { id: `poison-${crash}`, host: `dyno-p${crash}`, pids: [5] });
+    const { out } = await rescue(table, ["--max-rescues", "3"]);
+    if (crash <= 3) assert.match(out, new RegExp(`released: ${id}`), `crash ${crash}`);
+    else assert.match(out, new RegExp(`failed \\(rescued more than 3 times\\): ${id}`));
+  }
+  const job = await getJob(db.url, id, table);
+  assert.equal(job?.locked_by, null);
+  assert.notEqual(job?.failed_at, null);
+  assert.match(job?.last_error ?? "", /^jobguard: rescued from dead workers more than 3 times/);
+});
+
+test("the database down during heartbeats: the worker runs on, and heartbeats resume", async () => {
+  const table = await newTable();
+  const proxy = await tcpProxy(db.url);
+  const events = join(tempDir(), "events");
+  const run = runJobguard([...FAST, "--", fixture("worker.sh")], { ...env(table), JOBGUARD_DATABASE_URL: proxy.url, EVENTS: events });
+  const heartbeatAt = async () =>
+    withClient(db.url, async (c) => (await c.query(`SELECT max(heartbeat_at) AS at FROM leases_${table}`)).rows[0]?.at as Date | null);
+  await waitFor(heartbeatAt, { what: "the first heartbeat" });
+  proxy.close();
+  await run.waitFor(/event=heartbeat_failed error="heartbeat failed, the worker runs on: /);
+  const during = await heartbeatAt();
+  await sleep(1500);
+  assert.ok(isAlive(run.pid) && readFileSync(events, "utf8").includes("READY"));
+  assert.doesNotMatch(readFileSync(events, "utf8"), /TERM/, "the worker was told to stop");
+  await proxy.reopen();
+  await run.waitFor(/event=heartbeat_resumed/, 5000);
+  assert.ok((await heartbeatAt())! > during!, "no heartbeat after the database came back");
+  assert.doesNotMatch(run.stderr(), /s3cret-pw/);
+  await dockerStop(run, 3000);
+  assert.equal((await run.exited).code, 0);
+  proxy.close();
+});
