@@ -19,6 +19,11 @@ let tables = 0;
 before(async () => {
   db = await freshDatabase();
   await createJobEventsTable(db.url);
+  // No sweep runs on a server younger than stale-after, and the test run may have just started it.
+  await waitFor(
+    async () => withClient(db.url, async (c) => (await c.query(`SELECT pg_postmaster_start_time() < now() - interval '${STALE_MS} milliseconds' AS old`)).rows[0].old),
+    { what: "the database server to be older than stale-after" },
+  );
 });
 after(async () => db?.drop());
 

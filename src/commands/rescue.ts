@@ -31,7 +31,7 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
     await ensureSchema(client, tables);
     const result = await sweep(client, queue.table, tables, queue.rescue);
     if (!result.swept) {
-      out("jobguard rescue: another jobguard is sweeping right now; nothing done");
+      out(`jobguard rescue: nothing done: ${result.skipped}`);
       return 0;
     }
     out(`jobguard rescue: ${result.leases.length} dead lease(s) removed, ${result.released.length} job(s) released, ${result.failed.length} marked failed`);

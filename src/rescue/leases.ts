@@ -20,6 +20,8 @@ export class Leases {
   private readonly timers: NodeJS.Timeout[] = [];
   private schemaReady = false;
   private failing = false;
+  /** Since when every heartbeat has reached the database. */
+  private reachableSince = Date.now();
 
   constructor(
     private readonly database: Database,
@@ -74,7 +76,10 @@ export class Leases {
           sessionTag: this.sessionTag,
         });
       });
-      if (this.failing) this.log.info("heartbeat_resumed", { lease: this.id });
+      if (this.failing) {
+        this.log.info("heartbeat_resumed", { lease: this.id });
+        this.reachableSince = Date.now();
+      }
       this.failing = false;
     } catch (error) {
       this.database.reset();
@@ -85,6 +90,10 @@ export class Leases {
   }
 
   private async sweepOnce(): Promise<void> {
+    // Right after an outage, other dynos' heartbeats may not have come back yet:
+    // their leases look stale although their workers live. Judge others only
+    // after reaching the database for stale-after without a break.
+    if (this.failing || Date.now() - this.reachableSince < this.config.staleAfterMs) return;
     let result: SweepResult;
     try {
       result = await this.database.use(this.config.heartbeatMs, async (client) => {

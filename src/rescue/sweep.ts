@@ -5,8 +5,9 @@ import type { LeaseTables } from "./schema.js";
 
 /** What one sweep did. */
 export interface SweepResult {
-  /** False when another jobguard was sweeping: this one did nothing. */
+  /** False when this sweep did nothing, for the reason in `skipped`. */
   swept: boolean;
+  skipped?: string;
   /** Jobs put back in the queue, by id. */
   released: number[];
   /** Jobs marked failed because they were rescued too often. */
@@ -40,6 +41,11 @@ export interface SweepResult {
  * 5. One sweeper at a time (a transaction-scoped advisory lock), and each
  *    stale lease is deleted in the transaction that releases its jobs: a lock
  *    is released once, however many jobguards sweep together.
+ * 6. No sweep while the server has been up for less than stale-after: after a
+ *    restart or failover every lease looks stale and no worker has a session
+ *    yet, though they are alive and about to reconnect. (The supervisor's own
+ *    sweeps also wait until it has reached the database for stale-after
+ *    without a break: see Leases.)
  *
  * A job rescued more than max-rescues times is marked failed instead: it is
  * most likely what kills its dynos (Heroku's R15), and must not crash-loop
@@ -49,9 +55,14 @@ export async function sweep(client: Client, jobs: readonly string[], tables: Lea
   const result: SweepResult = { swept: false, released: [], failed: [], leases: [], alive: [], unprovable: [] };
   await client.query("BEGIN");
   try {
-    const lock = await client.query("SELECT pg_try_advisory_xact_lock(hashtext($1)) AS mine", [`${tables.lockKey} sweep`]);
-    if (!lock.rows[0].mine) {
+    const lock = await client.query(
+      `SELECT pg_postmaster_start_time() > now() - $2 * interval '1 millisecond' AS young,
+              pg_try_advisory_xact_lock(hashtext($1)) AS mine`,
+      [`${tables.lockKey} sweep`, config.staleAfterMs],
+    );
+    if (lock.rows[0].young || !lock.rows[0].mine) {
       await client.query("ROLLBACK");
+      result.skipped = lock.rows[0].young ? "the database server started less than stale-after ago" : "another jobguard is sweeping";
       return result;
     }
     result.swept = true;
