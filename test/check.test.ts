@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { hostname } from "node:os";
+import { after, before, test } from "node:test";
+import { createDelayedJobsTable, freshDatabase, insertJob, withClient, type FreshDatabase } from "./support/db.js";
+import { runJobguard } from "./support/jobguard.js";
+
+let db: FreshDatabase;
+before(async () => {
+  db = await freshDatabase();
+});
+after(async () => db?.drop());
+
+async function check(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  const run = runJobguard(["check"], { DATABASE_URL: db.url, ...env });
+  let out = "";
+  run.child.stdout!.on("data", (chunk) => (out += chunk));
+  const { code } = await run.exited;
+  return { code, out };
+}
+
+test("check lists the locks by worker, marks this host's dead ones, and asks for the index", async () => {
+  await createDelayedJobsTable(db.url, "listed");
+  const dead = await insertJob(db.url, { table: "listed", handler: "x", lockedBy: `delayed_job.1 host:${hostname()} pid:999999` });
+  const live = await insertJob(db.url, { table: "listed", handler: "x", lockedBy: `host:${hostname()} pid:${process.pid}` });
+  await insertJob(db.url, { table: "listed", handler: "x", lockedBy: "host:elsewhere pid:1" });
+  const { code, out } = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "listed" });
+  assert.equal(code, 1);
+  assert.match(out, new RegExp(`delayed_job\\.1 host:${hostname()} pid:999999: 1 job \\(ids ${dead}\\) .*stale lock`));
+  assert.match(out, new RegExp(`host:${hostname()} pid:${process.pid}: 1 job \\(ids ${live}\\) locked since \\S+\\n`));
+  assert.match(out, /host:elsewhere pid:1: 1 job .*Z\n/);
+  assert.match(out, /warning: no index on locked_by/);
+  assert.match(out, /CREATE INDEX CONCURRENTLY "listed_locked_by" ON "listed" \(locked_by\) WHERE locked_by IS NOT NULL;/);
+  assert.doesNotMatch(out, /postgres:\/\//);
+});
+
+test("check is happy with live locks and the recommended index", async () => {
+  await createDelayedJobsTable(db.url, "tidy");
+  await insertJob(db.url, { table: "tidy", handler: "x", lockedBy: `host:${hostname()} pid:${process.pid}` });
+  await withClient(db.url, (c) => c.query("CREATE INDEX tidy_locked_by ON tidy (locked_by) WHERE locked_by IS NOT NULL"));
+  const { code, out } = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "tidy" });
+  assert.equal(code, 0, out);
+  assert.doesNotMatch(out, /warning|error/);
+});
+
+test("check prepares the sql queue's statement and reports a broken one", async () => {
+  await withClient(db.url, (c) => c.query("CREATE TABLE own_jobs (id int, owner text)"));
+  const good = await check({ JOBGUARD_QUEUE: "sql", JOBGUARD_RELEASE_SQL: "UPDATE own_jobs SET owner = NULL WHERE owner = ANY($3)" });
+  assert.equal(good.code, 0, good.out);
+  assert.match(good.out, /release statement: prepared without error/);
+  const bad = await check({ JOBGUARD_QUEUE: "sql", JOBGUARD_RELEASE_SQL: "UPDATE no_such_table SET x = 1" });
+  assert.equal(bad.code, 1);
+  assert.match(bad.out, /error: relation "no_such_table" does not exist/);
+});
+
+test("check: a missing table, an unreachable server and a TLS mode the server cannot meet each say so", async () => {
+  const missing = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "nowhere" });
+  assert.equal(missing.code, 1);
+  assert.match(missing.out, /error: relation "nowhere" does not exist/);
+
+  const down = await check({ JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://me:pw-not-shown@127.0.0.1:1/db" });
+  assert.equal(down.code, 1);
+  assert.match(down.out, /error: cannot connect to 127\.0\.0\.1:1\/db: connect ECONNREFUSED/);
+  assert.doesNotMatch(down.out, /pw-not-shown/);
+
+  // The test server has no TLS: `require` must fail clearly, `prefer` (libpq's default) falls back.
+  const url = new URL(db.url);
+  url.searchParams.set("sslmode", "require");
+  const tls = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "tidy", DATABASE_URL: url.toString() });
+  assert.equal(tls.code, 1);
+  assert.match(tls.out, /does not support SSL/);
+  const prefer = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "tidy", PGSSLMODE: "prefer" });
+  assert.equal(prefer.code, 0, prefer.out);
+});
+
+test("an unknown sslmode is a configuration error", async () => {
+  const url = new URL(db.url);
+  url.searchParams.set("sslmode", "sometimes");
+  const run = runJobguard(["--", "true"], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: url.toString() });
+  assert.equal((await run.exited).code, 2);
+  assert.match(run.stderr(), /^jobguard: DATABASE_URL: unknown sslmode "sometimes"/);
+});
+
+test("check without a queue says jobguard never touches a database", async () => {
+  const { code, out } = await check({});
+  assert.equal(code, 0);
+  assert.match(out, /no queue configured/);
+});
