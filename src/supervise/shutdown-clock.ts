@@ -1,6 +1,8 @@
 /** The timing of one shutdown: when it began, when the deadline fires, when jobguard must be gone. */
 export class ShutdownClock {
   startedAt: number | undefined;
+  /** True once the deadline has fired. */
+  expired = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -13,7 +15,10 @@ export class ShutdownClock {
   start(): boolean {
     if (this.startedAt !== undefined) return false;
     this.startedAt = Date.now();
-    this.timer = setTimeout(this.onDeadline, this.deadlineMs);
+    this.timer = setTimeout(() => {
+      this.expired = true;
+      this.onDeadline();
+    }, this.deadlineMs);
     return true;
   }
 

@@ -36,13 +36,9 @@ const LEFTOVER_POLL_MS = 50;
 export async function supervise(command: string[], config: Config, log: Logger, cleanup?: Cleanup): Promise<number> {
   const marker = newMarker();
   const env = { ...process.env, ...cleanup?.childEnv, [TREE_ENV]: markerEnvValue(process.env[TREE_ENV], marker) };
-  let kill: Promise<KillResult> | undefined;
-  let killFinished!: (result: KillResult) => void;
-  const killed = new Promise<KillResult>((resolve) => (killFinished = resolve));
-  const clock = new ShutdownClock(config.deadlineMs, config.graceMs, () => {
-    kill = killAtDeadline();
-    void kill.then(killFinished);
-  });
+  let onDeadline!: () => void;
+  const killed = new Promise<KillResult>((resolve) => (onDeadline = () => resolve(killAtDeadline())));
+  const clock = new ShutdownClock(config.deadlineMs, config.graceMs, () => onDeadline());
   const worker = startWorker(command, env, marker);
   relaySignals(worker.child, {
     forwardSigterm: config.forwardSigterm,
@@ -90,7 +86,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   // tree's too, and jobguard does not exit before they are gone.
   async function leftoversGone(): Promise<KillResult | undefined> {
     for (;;) {
-      if (kill) return kill;
+      if (clock.expired) return killed;
       const leftovers = findTree(tree);
       if (leftovers.length === 0) return undefined;
       history.record(leftovers);
