@@ -15,18 +15,23 @@ export function workerNames(host: string, pids: readonly number[]): string[] {
 }
 
 /**
- * Unlocks the jobs locked under any of these worker names, whatever prefix
- * script/delayed_job gave them ("delayed_job.0 host:h pid:1"). The name must
- * end the column, so "pid:12" never matches "pid:123", and a job another worker
- * has locked since carries that worker's name and is left alone. attempts and
- * run_at stay as they are, so the job runs again at once.
+ * The SQL condition "locked under one of the names that `names` (a set of
+ * rows) yields", whatever prefix script/delayed_job gave the name
+ * ("delayed_job.0 host:h pid:1"). The name must end the column, so "pid:12"
+ * never matches "pid:123".
+ */
+export function lockedUnder(names: string): string {
+  return `locked_by IS NOT NULL AND EXISTS (SELECT 1 FROM ${names} AS n(name) WHERE right(locked_by, length(n.name)) = n.name)`;
+}
+
+/**
+ * Unlocks the jobs locked under any of these worker names. A job another
+ * worker has locked since carries that worker's name and is left alone.
+ * attempts and run_at stay as they are, so the job runs again at once.
  */
 export async function releaseDelayedJobs(client: Client, table: readonly string[], names: string[]): Promise<number[]> {
   const result = await client.query<{ id: string }>(
-    `UPDATE ${quoteTable(table)} SET locked_at = NULL, locked_by = NULL
-      WHERE locked_by IS NOT NULL
-        AND EXISTS (SELECT 1 FROM unnest($1::text[]) AS name WHERE right(locked_by, length(name)) = name)
-      RETURNING id`,
+    `UPDATE ${quoteTable(table)} SET locked_at = NULL, locked_by = NULL WHERE ${lockedUnder("unnest($1::text[])")} RETURNING id`,
     [names],
   );
   return result.rows.map((row) => Number(row.id));

@@ -1,6 +1,6 @@
 import type { Client } from "pg";
 import type { RescueConfig } from "../config/config.js";
-import { quoteTable } from "../release/delayed-job.js";
+import { lockedUnder, quoteTable } from "../release/delayed-job.js";
 import type { LeaseTables } from "./schema.js";
 
 /** What one sweep did. */
@@ -94,7 +94,7 @@ export async function sweep(client: Client, jobs: readonly string[], tables: Lea
       for (const row of rescued.rows) (row.failed ? result.failed : result.released).push(Number(row.id));
       // A lease whose worker locked a job after its last heartbeat stays until that lock is old enough.
       const left = await client.query(
-        `WITH ${namesCte(tables)} SELECT EXISTS (SELECT 1 FROM ${quoteTable(jobs)} j WHERE ${heldByNames}) AS held`,
+        `WITH ${namesCte(tables)} SELECT EXISTS (SELECT 1 FROM ${quoteTable(jobs)} j WHERE ${lockedUnder("names")}) AS held`,
         [lease.id, lease.host, lease.pids, config.staleAfterMs],
       );
       if (left.rows[0].held) continue;
@@ -126,17 +126,13 @@ function namesCte(tables: LeaseTables): string {
     )`;
 }
 
-// A job row j locked under one of those names, after any prefix.
-const heldByNames = `j.locked_by IS NOT NULL
-  AND EXISTS (SELECT 1 FROM names WHERE right(j.locked_by, length(names.name)) = names.name)`;
-
 // $1-$4 as for namesCte, $5 max rescues, $6 job table name, $7 last_error text.
 function rescueSql(jobs: readonly string[], tables: LeaseTables): string {
   const table = quoteTable(jobs);
   return `
     WITH ${namesCte(tables)}, dead_locks AS (
       SELECT j.id FROM ${table} j
-       WHERE ${heldByNames}
+       WHERE ${lockedUnder("names")}
          AND j.locked_at < (now() AT TIME ZONE 'UTC') - $4 * interval '1 millisecond'
        FOR UPDATE OF j
     ), counted AS (
