@@ -236,3 +236,25 @@ test("the database down during heartbeats: the worker runs on, and heartbeats re
   assert.equal((await run.exited).code, 0);
   proxy.close();
 });
+
+test("right after a database outage a jobguard judges no other dyno until it has reached the database for stale-after", async () => {
+  const table = await newTable();
+  const proxy = await tcpProxy(db.url);
+  const run = runJobguard([...FAST, "--log-level", "debug", "--", fixture("worker.sh")], { ...env(table), JOBGUARD_DATABASE_URL: proxy.url });
+  await run.waitFor(/event=swept swept=true/, 10_000); // reachable for stale-after: it sweeps
+  proxy.close();
+  await run.waitFor(/event=heartbeat_failed/);
+  // While the database is unreachable for this dyno, another dyno dies.
+  const id = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-x pid:31", lockedAt: HOUR_AGO });
+  await deadLease(table, { id: "during-outage", host: "dyno-x", pids: [31] }, false);
+  await proxy.reopen();
+  await run.waitFor(/event=heartbeat_resumed/, 5000);
+  const resumedAt = Date.now();
+  await sleep(STALE_MS / 2);
+  assert.notEqual((await getJob(db.url, id, table))?.locked_by, null, "swept before its heartbeats had been back for stale-after");
+  await run.waitFor(new RegExp(`event=swept swept=true released=${id} `), 5000);
+  assert.ok(Date.now() - resumedAt >= STALE_MS - 100);
+  await dockerStop(run, 3000);
+  assert.equal((await run.exited).code, 0);
+  proxy.close();
+});
