@@ -1,0 +1,121 @@
+/** How a measured number compares with its target. */
+export type Verdict = "met" | "missed" | "skipped" | "not measured" | "—";
+
+/** One line of the summary table. */
+export interface SummaryLine {
+  measure: string;
+  result: string;
+  target: string;
+  verdict: Verdict;
+}
+
+/** What one benchmark row produced. */
+export interface RowResult {
+  n: number;
+  title: string;
+  summary: SummaryLine[];
+  /** Markdown blocks (tables) with the details. */
+  tables: string[];
+  /** Skip reasons and remarks, printed under the row. */
+  notes: string[];
+  /** For each missed target: by how much, and what it would take. */
+  misses: string[];
+  /** How the numbers were measured. */
+  method: string;
+  /** Set when the row itself failed (a bench bug or a broken environment). */
+  error?: string;
+  seconds?: number;
+}
+
+/** Sizes of a run: the full run for humans, or the smoke run for CI. */
+export interface Sizes {
+  smoke: boolean;
+  memoryRounds: number;
+  memorySettleMs: number;
+  startupWarmup: number;
+  startupRounds: number;
+  hyperfineRuns: number;
+  usr1Runs: number;
+  termRounds: number;
+  deadlineRuns: number;
+  deadlineSec: number;
+  treeSize: number;
+  releaseRows: number;
+  releaseRuns: number;
+  releaseDeadlineSec: number;
+}
+
+export const FULL: Sizes = {
+  smoke: false,
+  memoryRounds: 10,
+  memorySettleMs: 1000,
+  startupWarmup: 3,
+  startupRounds: 60,
+  hyperfineRuns: 30,
+  usr1Runs: 300,
+  termRounds: 200,
+  deadlineRuns: 100,
+  deadlineSec: 0.5,
+  treeSize: 50,
+  releaseRows: 1_000_000,
+  releaseRuns: 25,
+  releaseDeadlineSec: 0.5,
+};
+
+export const SMOKE: Sizes = {
+  smoke: true,
+  memoryRounds: 1,
+  memorySettleMs: 100,
+  startupWarmup: 0,
+  startupRounds: 2,
+  hyperfineRuns: 2,
+  usr1Runs: 5,
+  termRounds: 2,
+  deadlineRuns: 2,
+  deadlineSec: 0.3,
+  treeSize: 50,
+  releaseRows: 2_000,
+  releaseRuns: 2,
+  releaseDeadlineSec: 0.3,
+};
+
+/** A Markdown table; cells are escaped for pipes. */
+export function table(headers: string[], rows: string[][], align: ("l" | "r")[] = []): string {
+  const esc = (cell: string) => cell.replaceAll("|", "\\|").replaceAll("\n", " ");
+  const rule = headers.map((_, i) => ((align[i] ?? (i === 0 ? "l" : "r")) === "r" ? "---:" : "---"));
+  return [headers, rule, ...rows].map((cells) => `| ${cells.map(esc).join(" | ")} |`).join("\n");
+}
+
+/** A row that could not run at all, with the reason. */
+export function skippedRow(n: number, title: string, reason: string, method = ""): RowResult {
+  return {
+    n,
+    title,
+    summary: [{ measure: title, result: reason, target: "", verdict: "skipped" }],
+    tables: [],
+    notes: [`Skipped: ${reason}`],
+    misses: [],
+    method,
+  };
+}
+
+/** The summary table over all rows. */
+export function summaryTable(rows: RowResult[]): string {
+  const lines: string[][] = [];
+  for (const row of rows) {
+    for (const s of row.summary) lines.push([String(row.n), s.measure, s.result, s.target, s.verdict]);
+    if (row.error) lines.push([String(row.n), row.title, `error: ${row.error.split("\n")[0]}`, "", "—"]);
+  }
+  return table(["#", "Measure", "Result", "Target", "Verdict"], lines, ["r", "l", "l", "l", "l"]);
+}
+
+/** The details of one row: its tables, notes and misses. */
+export function rowSection(row: RowResult): string {
+  const parts = [`### ${row.n}. ${row.title}`];
+  if (row.tables.length) parts.push(...row.tables);
+  if (row.error) parts.push(`**Error:** \`${row.error.split("\n")[0]}\``);
+  for (const note of row.notes) parts.push(`- ${note}`);
+  for (const miss of row.misses) parts.push(`- **Target missed:** ${miss}`);
+  if (row.seconds !== undefined) parts.push(`_(row took ${row.seconds.toFixed(0)} s)_`);
+  return parts.join("\n\n");
+}
