@@ -1,3 +1,4 @@
+import { recommendedIndex } from "../../src/release/delayed-job.js";
 import pg from "pg";
 
 /** A PostgreSQL server the bench may create a database on. */
@@ -68,7 +69,7 @@ export const DELAYED_JOBS_DDL = [
 ];
 
 /** The index jobguard's README recommends. */
-export const RECOMMENDED_INDEX = "CREATE INDEX delayed_jobs_locked_by ON delayed_jobs (locked_by) WHERE locked_by IS NOT NULL";
+export const RECOMMENDED_INDEX = recommendedIndex(["delayed_jobs"]).replace(" CONCURRENTLY", "").replace(/;$/, "");
 
 /** An ActiveJob job as delayed_job stores it; format() fills class, job id, queue, record id and an argument. */
 const HANDLER_TEMPLATE = [

@@ -11,7 +11,7 @@ const TARGET_LABELS = { without: "p99 < 1 s", with: "p99 < 20 ms" } as const;
 type Variant = keyof typeof TARGETS;
 const LABELS: Record<Variant, string> = {
   without: "delayed_job's own index only",
-  with: "+ delayed_jobs_locked_by (recommended)",
+  with: "+ delayed_jobs_jobguard_worker (recommended)",
 };
 
 interface Sample {
@@ -68,7 +68,7 @@ export async function releaseRow(sizes: Sizes): Promise<RowResult> {
       `Database: ${server.source}; table ${size.size}, ${otherLocks} jobs locked by other workers; set up in ${setupSec.toFixed(0)} s.`,
     ];
     const setIndex = async (v: Variant) =>
-      client.query(v === "with" ? RECOMMENDED_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS") : "DROP INDEX IF EXISTS delayed_jobs_locked_by");
+      client.query(v === "with" ? RECOMMENDED_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS") : "DROP INDEX IF EXISTS delayed_jobs_jobguard_worker");
 
     await setIndex("without");
     notes.push(`\`jobguard check\` without the recommended index: ${check(url)}`);

@@ -3,7 +3,7 @@ import type { QueueConfig } from "../config/config.js";
 import { isDead, readProcess } from "../process-tree/proc.js";
 import { connect, describeDatabase, safeMessage } from "../release/connect.js";
 import { prepareCustomRelease } from "../release/custom-sql.js";
-import { hasLockedByIndex, listLocks, recommendedIndex, type LockedBy } from "../release/delayed-job.js";
+import { hasWorkerIndex, listLocks, recommendedIndex, type LockedBy } from "../release/delayed-job.js";
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -41,8 +41,8 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
       const mark = dead.includes(lock) ? "  <- no such process on this host: stale lock" : "";
       out(`  ${lock.lockedBy}: ${lock.jobs} job${lock.jobs === 1 ? "" : "s"} (ids ${ids}) locked since ${lock.since.toISOString()}${mark}`);
     }
-    if (!(await hasLockedByIndex(client, queue.table))) {
-      out("warning: no index on locked_by: each release reads the whole table. Create one with:");
+    if (!(await hasWorkerIndex(client, queue.table))) {
+      out("warning: no index on the worker names in locked_by: each release reads the whole table. Create one with:");
       out(`  ${recommendedIndex(queue.table)}`);
     }
     if (dead.length) out(`error: ${dead.length} worker name(s) of this host hold locks but their processes are gone`);

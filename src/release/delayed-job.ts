@@ -14,14 +14,19 @@ export function workerNames(host: string, pids: readonly number[]): string[] {
   return pids.map((pid) => `host:${host} pid:${pid}`);
 }
 
+// The worker's name without the prefix script/delayed_job may give it
+// ("delayed_job.0 host:h pid:1" -> "host:h pid:1"): from its first "host:" on,
+// since a host name has no colon. A prefix that itself held "host:" would only
+// make a lock unmatched, never match another worker's.
+const WORKER = "substring(locked_by from position('host:' in locked_by))";
+
 /**
- * The SQL condition "locked under one of the names that `names` (a set of
- * rows) yields", whatever prefix script/delayed_job gave the name
- * ("delayed_job.0 host:h pid:1"). The name must end the column, so "pid:12"
- * never matches "pid:123".
+ * The SQL condition "locked under one of the names in `names`" (an SQL
+ * text[] expression). Names are compared whole, so "pid:12" never matches
+ * "pid:123", and the recommended index turns the lookup into a seek.
  */
 export function lockedUnder(names: string): string {
-  return `locked_by IS NOT NULL AND EXISTS (SELECT 1 FROM ${names} AS n(name) WHERE right(locked_by, length(n.name)) = n.name)`;
+  return `locked_by IS NOT NULL AND ${WORKER} = ANY(${names})`;
 }
 
 /**
@@ -31,7 +36,7 @@ export function lockedUnder(names: string): string {
  */
 export async function releaseDelayedJobs(client: Client, table: readonly string[], names: string[]): Promise<number[]> {
   const result = await client.query<{ id: string }>(
-    `UPDATE ${quoteTable(table)} SET locked_at = NULL, locked_by = NULL WHERE ${lockedUnder("unnest($1::text[])")} RETURNING id`,
+    `UPDATE ${quoteTable(table)} SET locked_at = NULL, locked_by = NULL WHERE ${lockedUnder("$1::text[]")} RETURNING id`,
     [names],
   );
   return result.rows.map((row) => Number(row.id));
@@ -57,18 +62,18 @@ export async function listLocks(client: Client, table: readonly string[]): Promi
   return result.rows.map((r) => ({ lockedBy: r.locked_by, jobs: Number(r.jobs), ids: r.ids.map(Number), since: r.since }));
 }
 
-/** The index jobguard's README recommends, so the release need not read the whole table. */
+/** The index jobguard's README recommends: it makes the release a seek rather than a read of every locked row. */
 export function recommendedIndex(table: readonly string[]): string {
-  const name = quoteTable([`${table[table.length - 1]}_locked_by`]);
-  return `CREATE INDEX CONCURRENTLY ${name} ON ${quoteTable(table)} (locked_by) WHERE locked_by IS NOT NULL;`;
+  const name = quoteTable([`${table[table.length - 1]}_jobguard_worker`]);
+  return `CREATE INDEX CONCURRENTLY ${name} ON ${quoteTable(table)} ((${WORKER})) WHERE locked_by IS NOT NULL;`;
 }
 
-/** True when some index of the table starts with locked_by. */
-export async function hasLockedByIndex(client: Client, table: readonly string[]): Promise<boolean> {
+/** True when the table has an index on the worker-name expression. */
+export async function hasWorkerIndex(client: Client, table: readonly string[]): Promise<boolean> {
   const result = await client.query(
-    `SELECT 1 FROM pg_index i
-       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-      WHERE i.indrelid = $1::regclass AND a.attname = 'locked_by'`,
+    `SELECT 1 FROM pg_index
+      WHERE indrelid = $1::regclass AND indexprs IS NOT NULL
+        AND pg_get_indexdef(indexrelid) ILIKE '%position%host:%locked_by%'`,
     [quoteTable(table)],
   );
   return (result.rowCount ?? 0) > 0;

@@ -94,7 +94,7 @@ export async function sweep(client: Client, jobs: readonly string[], tables: Lea
       for (const row of rescued.rows) (row.failed ? result.failed : result.released).push(Number(row.id));
       // A lease whose worker locked a job after its last heartbeat stays until that lock is old enough.
       const left = await client.query(
-        `WITH ${namesCte(tables)} SELECT EXISTS (SELECT 1 FROM ${quoteTable(jobs)} j WHERE ${lockedUnder("names")}) AS held`,
+        `WITH ${namesCte(tables)} SELECT EXISTS (SELECT 1 FROM ${quoteTable(jobs)} j WHERE ${lockedUnder("ARRAY(SELECT name FROM names)")}) AS held`,
         [lease.id, lease.host, lease.pids, config.staleAfterMs],
       );
       if (left.rows[0].held) continue;
@@ -132,7 +132,7 @@ function rescueSql(jobs: readonly string[], tables: LeaseTables): string {
   return `
     WITH ${namesCte(tables)}, dead_locks AS (
       SELECT j.id FROM ${table} j
-       WHERE ${lockedUnder("names")}
+       WHERE ${lockedUnder("ARRAY(SELECT name FROM names)")}
          AND j.locked_at < (now() AT TIME ZONE 'UTC') - $4 * interval '1 millisecond'
        FOR UPDATE OF j
     ), counted AS (
