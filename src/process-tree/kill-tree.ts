@@ -2,8 +2,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { ProcessInfo } from "./proc.js";
 import { findTree, rootHoldsPid, type TreeIdentity } from "./tree.js";
 
-/** How often a tree is re-read while jobguard waits for it to go. */
-export const KILL_POLL_MS = 10;
+// Re-reads of the tree after a kill: quick at first, since SIGKILL usually
+// takes a millisecond or two, then every 10 ms.
+const POLL_MS = [1, 2, 4, 8, 10];
 
 /** What a kill left: every pid it signalled, and the processes still alive when time ran out. */
 export interface KillResult {
@@ -13,21 +14,29 @@ export interface KillResult {
 
 /**
  * SIGKILLs the whole tree and waits until none of it is alive, or until `untilMs`
- * (a Date.now() value). The tree is re-read after every round because a process
- * may fork between the read and the kill.
+ * (a Date.now() value). `beforeKill` sees the tree as it was just before the
+ * kill: afterwards re-parented zombies no longer show who they were. The tree
+ * is re-read after every round because a process may fork between the read
+ * and the kill.
  */
-export async function killTree(tree: TreeIdentity, untilMs: number): Promise<KillResult> {
+export async function killTree(
+  tree: TreeIdentity,
+  untilMs: number,
+  beforeKill: (members: ProcessInfo[]) => void = () => {},
+): Promise<KillResult> {
   const killed = new Set<number>();
-  for (;;) {
-    const members = findTree(tree);
-    if (members.length === 0) return { killed: [...killed], survivors: [] };
+  let members = findTree(tree);
+  beforeKill(members);
+  for (let round = 0; members.length > 0; round++) {
     if (Date.now() >= untilMs) return { killed: [...killed], survivors: members };
     // While the root still holds its pid, its process group id cannot belong to
     // anyone else, and one group kill stops even processes forked a moment ago.
     if (rootHoldsPid(tree)) signal(-tree.rootPid);
     for (const member of members) if (signal(member.pid)) killed.add(member.pid);
-    await sleep(KILL_POLL_MS);
+    await sleep(POLL_MS[Math.min(round, POLL_MS.length - 1)]);
+    members = findTree(tree);
   }
+  return { killed: [...killed], survivors: [] };
 }
 
 /** Sends SIGTERM once to each living process of the tree; returns the pids signalled. */

@@ -1,4 +1,3 @@
-import { randomBytes } from "node:crypto";
 import { environmentHas, isDead, listProcesses, readProcess, type ProcessInfo } from "./proc.js";
 
 /** The environment variable that marks every process of a worker tree. */
@@ -11,9 +10,13 @@ export interface TreeIdentity {
   marker: string;
 }
 
-/** A marker unique to this jobguard run. */
+/**
+ * A marker unique to this jobguard run: no other process holds its pid now,
+ * and none held it at the same millisecond. (No node:crypto: it would cost
+ * memory for the whole run, and the marker needs no secrecy.)
+ */
 export function newMarker(): string {
-  return `${process.pid}-${randomBytes(6).toString("hex")}`;
+  return `${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 /** The child's JOBGUARD_TREE value: a nested jobguard keeps the outer markers so the outer one still finds its tree. */

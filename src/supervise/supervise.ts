@@ -76,8 +76,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   });
 
   async function killAtDeadline(): Promise<KillResult> {
-    history.record(findTree(tree));
-    const result = await killTree(tree, clock.exitBy);
+    const result = await killTree(tree, clock.exitBy, (members) => history.record(members));
     log.info("deadline_exceeded", { deadline: config.deadlineMs / 1000, killed: result.killed.join(",") });
     return result;
   }

@@ -105,19 +105,21 @@ export async function herokuRestart(run: Run, graceMs: number, times = 1): Promi
   return finishGrace(run, start + graceMs, () => [...everyone, ...(isAlive(run.pid) ? descendantsOf(run.pid) : [])]);
 }
 
-/** `docker stop`: SIGTERM to jobguard alone (`times` times), SIGKILL after the grace period. */
+/** `docker stop`: SIGTERM to jobguard alone (`times` times), SIGKILL to the whole container after the grace period. */
 export async function dockerStop(run: Run, graceMs: number, times = 1): Promise<PlatformStop> {
   const start = Date.now();
+  const container = [run.pid, ...descendantsOf(run.pid)];
   for (let round = 0; round < times; round++) {
     signal(run.pid, "SIGTERM");
     if (round < times - 1) await sleep(100);
   }
-  return finishGrace(run, start + graceMs, () => [run.pid]);
+  return finishGrace(run, start + graceMs, () => [...container, ...(isAlive(run.pid) ? descendantsOf(run.pid) : [])]);
 }
 
 async function finishGrace(run: Run, killAt: number, targets: () => number[]): Promise<PlatformStop> {
   const exitedInTime = await Promise.race([run.exited.then(() => true), sleep(Math.max(0, killAt - Date.now())).then(() => false)]);
-  const sigkilled = targets().filter((pid) => isAlive(pid));
+  // The platform's SIGKILL ends everything left in the dyno or container.
+  const sigkilled = [...new Set(targets())].filter((pid) => isAlive(pid));
   for (const pid of sigkilled) signal(pid, "SIGKILL");
   return { sigkilledJobguard: !exitedInTime, sigkilled };
 }
