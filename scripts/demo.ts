@@ -4,22 +4,25 @@
  * and the next worker takes it at once.
  *
  * Uses DATABASE_URL when set (in a table of its own, dropped at the end), otherwise an embedded
- * PostgreSQL it starts and stops itself. `node build/scripts/demo.js --worker` is the small Node
+ * PostgreSQL it starts and stops itself. scripts/demo-worker.ts is the small Node
  * stand-in for delayed_job's `rake jobs:work` that the demo runs, so no Ruby is needed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
-import { constants, hostname } from "node:os";
+import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Client } from "pg";
 import { connect, safeMessage } from "../src/release/connect.js";
+import type { WorkerEvent } from "./demo-worker.js";
+import { delayedJobsTableSql } from "./delayed-jobs-table.js";
 import { describeUrl, startEmbeddedPostgres, type TestDatabase } from "./test.js";
 
 const SELF = fileURLToPath(import.meta.url);
 const JOBGUARD = join(dirname(SELF), "..", "src", "cli.js");
+const WORKER = join(dirname(SELF), "demo-worker.js");
 
 // Time is compressed: Heroku gives a dyno 30 s between SIGTERM and SIGKILL.
 const HEROKU_GRACE_S = 3;
@@ -27,84 +30,6 @@ const JOBGUARD_DEADLINE_S = 2;
 const JOB_SECONDS = 60;
 const POLL_MS = 200; // delayed_job's sleep_delay, 5 s by default
 const WATCH_MS = 2000; // how long scenario A watches the fresh worker ignore the job
-
-// ─── the worker: a Node stand-in for delayed_job's `rake jobs:work` ──────────────────────────
-
-/** delayed_job_active_record's reserve on PostgreSQL (timestamps are naive UTC, as ActiveRecord writes them). */
-function reserveSql(table: string): string {
-  const now = "(now() AT TIME ZONE 'UTC')";
-  return `UPDATE ${table} SET locked_at = ${now}, locked_by = $1
-    WHERE id IN (SELECT id FROM ${table}
-                  WHERE ((run_at <= ${now} AND (locked_at IS NULL OR locked_at < ${now} - interval '4 hours'))
-                         OR locked_by = $1)
-                    AND failed_at IS NULL
-                  ORDER BY priority ASC, run_at ASC
-                  LIMIT 1
-                  FOR UPDATE SKIP LOCKED)
-    RETURNING *`;
-}
-
-/** What a worker tells the demo, one JSON line on stdout each. */
-interface WorkerEvent {
-  pid: number;
-  at: number;
-  ev: "ready" | "locked" | "signal" | "done" | "exit";
-  job?: number;
-  lockedBy?: string;
-  signal?: string;
-}
-
-async function runWorker(): Promise<number> {
-  const url = process.env.DATABASE_URL;
-  const table = process.env.DEMO_TABLE;
-  if (!url || !table) {
-    process.stderr.write("demo worker: DATABASE_URL and DEMO_TABLE must be set\n");
-    return 2;
-  }
-  const emit = (e: Omit<WorkerEvent, "pid" | "at">) =>
-    process.stdout.write(`${JSON.stringify({ pid: process.pid, at: Date.now(), ...e })}\n`);
-  const name = `host:${hostname()} pid:${process.pid}`; // Delayed::Worker#name
-  let stopping = false;
-  let current: number | undefined;
-  // delayed_job on TERM/INT: stop taking jobs, but finish the one being worked.
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.on(signal, () => {
-      stopping = true;
-      emit({ ev: "signal", signal, job: current });
-    });
-  }
-  const parent = process.ppid;
-  let client: Client | undefined;
-  try {
-    // node-postgres takes application_name from PGAPPNAME, as libpq does: jobguard's tag.
-    client = await connect(url, process.env);
-    client.on("error", () => {}); // the query in progress fails too, and ends the loop
-    emit({ ev: "ready" });
-    const reserve = reserveSql(table);
-    while (!stopping && process.ppid === parent) {
-      const { rows } = await client.query<{ id: string; handler: string }>(reserve, [name]);
-      const job = rows[0];
-      if (!job) {
-        await sleep(POLL_MS);
-        continue;
-      }
-      current = Number(job.id);
-      emit({ ev: "locked", job: current, lockedBy: name });
-      await sleep(Number(/seconds: (\d+)/.exec(job.handler)?.[1] ?? 1) * 1000);
-      await client.query(`DELETE FROM ${table} WHERE id = $1`, [current]); // a done job is destroyed
-      emit({ ev: "done", job: current });
-      current = undefined;
-    }
-    emit({ ev: "exit" });
-    return 0;
-  } catch (error) {
-    // The demo dropped the table or stopped the server: an orphaned worker ends here.
-    process.stderr.write(`demo worker: ${safeMessage(error, url)}\n`);
-    return 1;
-  } finally {
-    await client?.end().catch(() => {});
-  }
-}
 
 // ─── the demo ────────────────────────────────────────────────────────────────────────────────
 
@@ -231,25 +156,11 @@ function childEnv(url: string, table: string, extra: Record<string, string> = {}
   for (const key of Object.keys(env)) {
     if ((key.startsWith("JOBGUARD_") && key !== "JOBGUARD_TREE") || key === "DYNO") delete env[key];
   }
-  return { ...env, DATABASE_URL: url, DEMO_TABLE: table, ...extra };
+  return { ...env, DATABASE_URL: url, DEMO_TABLE: table, DEMO_POLL_MS: String(POLL_MS), ...extra };
 }
 
-/** delayed_jobs as delayed_job_active_record's migration creates it. */
 async function createTable(db: Client, table: string): Promise<void> {
-  await db.query(`CREATE TABLE ${table} (
-    id bigserial PRIMARY KEY,
-    priority integer DEFAULT 0 NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    handler text NOT NULL,
-    last_error text,
-    run_at timestamp,
-    locked_at timestamp,
-    failed_at timestamp,
-    locked_by character varying,
-    queue character varying,
-    created_at timestamp(6),
-    updated_at timestamp(6))`);
-  await db.query(`CREATE INDEX ${table}_priority ON ${table} (priority, run_at)`);
+  for (const statement of delayedJobsTableSql(table)) await db.query(statement);
 }
 
 async function lockedBy(db: Client, table: string, id: number): Promise<string | null | undefined> {
@@ -270,7 +181,7 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
     [`--- !ruby/object:DemoReportJob\nseconds: ${JOB_SECONDS}\n`],
   );
   const id = Number(rows[0]!.id);
-  const workerArgs = [SELF, "--worker"];
+  const workerArgs = [WORKER];
   say(`Job #${id}, which takes ${JOB_SECONDS} s, is queued in table ${table}.`);
 
   // ── A ──
@@ -313,7 +224,7 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
   say(`  Job #${id} is unlocked by hand for a second try.`);
   const tableVar = table === "delayed_jobs" ? "" : ` JOBGUARD_TABLE=${table}`;
   say(`  $ DYNO=worker.1 JOBGUARD_QUEUE=delayed_job${tableVar} DATABASE_URL=... \\`);
-  say(`      jobguard --deadline ${JOBGUARD_DEADLINE_S} --grace ${HEROKU_GRACE_S} -- node demo.js --worker`);
+  say(`      jobguard --deadline ${JOBGUARD_DEADLINE_S} --grace ${HEROKU_GRACE_S} -- node demo-worker.js`);
   const jg = startProc(
     [JOBGUARD, "--deadline", String(JOBGUARD_DEADLINE_S), "--grace", String(HEROKU_GRACE_S), "--", process.execPath, ...workerArgs],
     childEnv(url, table, { DYNO: "worker.1", JOBGUARD_QUEUE: "delayed_job", ...(tableVar ? { JOBGUARD_TABLE: table } : {}) }),
@@ -443,8 +354,7 @@ async function main(): Promise<number> {
 }
 
 if (process.argv[1] && process.argv[1] === SELF) {
-  const run = process.argv.includes("--worker") ? runWorker : main;
-  run().then(
+  main().then(
     (code) => process.exit(interrupted ? 128 + constants.signals[interrupted] : code),
     (err: unknown) => {
       if (interrupted) return; // the signal handler exits once the cleanup is done

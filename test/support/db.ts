@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
+import { delayedJobsTableSql } from "../../scripts/delayed-jobs-table.js";
 
 /** A throwaway database on the test server; `drop()` removes it (terminating leftover connections). */
 export interface FreshDatabase {
@@ -72,25 +73,10 @@ export async function freshDatabase(): Promise<FreshDatabase> {
   };
 }
 
-/** Creates delayed_job's table exactly as delayed_job_active_record's migration template (AR 6.1 on PostgreSQL). */
+/** Creates delayed_job's table as its migration does (scripts/delayed-jobs-table.ts). */
 export async function createDelayedJobsTable(url: string, table = "delayed_jobs"): Promise<void> {
   await withClient(url, async (c) => {
-    const t = c.escapeIdentifier(table);
-    await c.query(`CREATE TABLE ${t} (
-      id bigserial PRIMARY KEY,
-      priority integer DEFAULT 0 NOT NULL,
-      attempts integer DEFAULT 0 NOT NULL,
-      handler text NOT NULL,
-      last_error text,
-      run_at timestamp,
-      locked_at timestamp,
-      failed_at timestamp,
-      locked_by character varying,
-      queue character varying,
-      created_at timestamp(6),
-      updated_at timestamp(6)
-    )`);
-    await c.query(`CREATE INDEX ${c.escapeIdentifier(`${table}_priority`)} ON ${t} (priority, run_at)`);
+    for (const statement of delayedJobsTableSql(table)) await c.query(statement);
   });
 }
 
