@@ -24,6 +24,10 @@ const BAD: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
   ["a release statement for delayed_job", [], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x", JOBGUARD_RELEASE_SQL: "select 1" }, /JOBGUARD_RELEASE_SQL is only used with JOBGUARD_QUEUE=sql/],
   ["a table name with a quote", [], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x", JOBGUARD_TABLE: 'jobs"; drop table x; --' }, /JOBGUARD_TABLE must be a table name or schema.table/],
   ["a database setting without a queue", [], { JOBGUARD_TABLE: "jobs" }, /JOBGUARD_TABLE is set but no queue is/],
+  ["a stale-after under two heartbeats", ["--heartbeat", "10", "--stale-after", "15"], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x" }, /the stale-after time \(15 s\) must be at least twice the heartbeat \(10 s\)/],
+  ["a fractional rescue limit", [], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x", JOBGUARD_MAX_RESCUES: "2.5" }, /JOBGUARD_MAX_RESCUES must be a whole number, got "2.5"/],
+  ["a lease setting for the sql queue", ["--heartbeat", "5"], { JOBGUARD_QUEUE: "sql", DATABASE_URL: "postgres://localhost/x", JOBGUARD_RELEASE_SQL: "select 1" }, /--heartbeat is only used with JOBGUARD_QUEUE=delayed_job/],
+  ["a lease table with a space", [], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x", JOBGUARD_LEASE_TABLE: "my leases" }, /JOBGUARD_LEASE_TABLE must be a table name or schema.table/],
 ];
 
 for (const [name, args, env, sentence] of BAD) {
