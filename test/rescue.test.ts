@@ -231,7 +231,7 @@ test("the database down during heartbeats: the worker runs on, and heartbeats re
   await proxy.reopen();
   await run.waitFor(/event=heartbeat_resumed/, 5000);
   assert.ok((await heartbeatAt())! > during!, "no heartbeat after the database came back");
-  assert.doesNotMatch(run.stderr(), /s3cret-pw/);
+  assert.ok(!run.stderr().includes(proxy.password), "the password was logged");
   await dockerStop(run, 3000);
   assert.equal((await run.exited).code, 0);
   proxy.close();

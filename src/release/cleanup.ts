@@ -28,7 +28,9 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
   const database = new Database(queue.databaseUrl, env, async (client) => {
     if (queue.kind === "sql") await prepareCustomRelease(client, queue.releaseSql!);
   });
-  const leases = queue.rescue && new Leases(database, queue, tag, env.DYNO, log);
+  // The lease keeps a connection of its own, so a long sweep never stands
+  // between a SIGTERM and the release.
+  const leases = queue.rescue && new Leases(new Database(queue.databaseUrl, env), queue, tag, env.DYNO, log);
   const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
 
   async function releaseOnce(client: Client, pids: number[]): Promise<{ count: number; ids: string[] }> {
@@ -50,6 +52,7 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
     },
 
     prepare() {
+      leases?.stopSweeping();
       database.get(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
     },
 
@@ -92,6 +95,7 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
 
     async finish(timeoutMs) {
       await leases?.drop(timeoutMs);
+      database.reset();
     },
   };
 }

@@ -17,7 +17,9 @@ export class Leases {
   private readonly id = `lease-${randomBytes(8).toString("hex")}`;
   private readonly tables: LeaseTables;
   private readonly config: RescueConfig;
-  private readonly timers: NodeJS.Timeout[] = [];
+  private heartbeats: NodeJS.Timeout | undefined;
+  private sweeps: NodeJS.Timeout | undefined;
+  private sweeping = true;
   private schemaReady = false;
   private failing = false;
   /** Since when every heartbeat has reached the database. */
@@ -38,19 +40,25 @@ export class Leases {
   start(treePids: () => number[]): void {
     const beat = () => void this.beat(treePids);
     beat();
-    this.timers.push(setInterval(beat, this.config.heartbeatMs).unref());
+    this.heartbeats = setInterval(beat, this.config.heartbeatMs).unref();
     // A fleet that booted together should not sweep in lockstep: jitter each interval.
     const sweepEvery = Math.max(this.config.heartbeatMs, this.config.staleAfterMs / 4);
     const next = () => {
-      this.timers.push(setTimeout(() => void this.sweepOnce().finally(next), sweepEvery * (0.8 + Math.random() * 0.4)).unref());
+      if (this.sweeping) this.sweeps = setTimeout(() => void this.sweepOnce().finally(next), sweepEvery * (0.8 + Math.random() * 0.4)).unref();
     };
-    void this.sweepOnce().finally(next);
+    next();
+  }
+
+  /** A shutdown has begun: this dyno has other things to do than judge the others. */
+  stopSweeping(): void {
+    this.sweeping = false;
+    clearTimeout(this.sweeps);
   }
 
   /** No more heartbeats or sweeps: the worker tree is gone. */
   stop(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.length = 0;
+    this.stopSweeping();
+    clearInterval(this.heartbeats);
   }
 
   /** Removes the lease once the tree's locks are released; if that fails, the lease goes stale and is swept. */
@@ -66,7 +74,7 @@ export class Leases {
 
   private async beat(treePids: () => number[]): Promise<void> {
     try {
-      await this.database.use(this.config.heartbeatMs, async (client) => {
+      await this.database.use(this.connectTimeoutMs, async (client) => {
         await this.ready(client);
         await heartbeat(client, this.tables, {
           id: this.id,
@@ -96,7 +104,7 @@ export class Leases {
     if (this.failing || Date.now() - this.reachableSince < this.config.staleAfterMs) return;
     let result: SweepResult;
     try {
-      result = await this.database.use(this.config.heartbeatMs, async (client) => {
+      result = await this.database.use(this.connectTimeoutMs, async (client) => {
         await this.ready(client);
         return sweep(client, this.queue.table, this.tables, this.config);
       });
@@ -105,6 +113,11 @@ export class Leases {
       return;
     }
     logSweep(this.log, result);
+  }
+
+  // A heartbeat interval is short for a connection on a busy machine or network.
+  private get connectTimeoutMs(): number {
+    return Math.max(this.config.heartbeatMs, 10_000);
   }
 
   private async ready(client: Parameters<typeof ensureSchema>[0]): Promise<void> {

@@ -14,7 +14,7 @@ import { EXIT } from "../exit-codes.js";
 export interface Cleanup {
   /** Variables the worker's environment gets (a PGAPPNAME tag). */
   childEnv: Record<string, string>;
-  /** The worker runs: start its lease; treePids() records the tree and returns every pid it has had. */
+  /** The worker runs: start its lease; treePids() returns every pid the tree has had (recorded every few seconds). */
   start(treePids: () => number[]): void;
   /** The first shutdown signal came: get ready, so that the release costs one round trip. */
   prepare(): void;
@@ -70,10 +70,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   const history = new TreeHistory();
   history.record(findTree(tree));
   const recorder = cleanup && setInterval(() => history.record(findTree(tree)), RECORD_EVERY_MS).unref();
-  cleanup?.start(() => {
-    history.record(findTree(tree));
-    return history.all();
-  });
+  cleanup?.start(() => history.all());
 
   async function killAtDeadline(): Promise<KillResult> {
     const result = await killTree(tree, clock.exitBy, (members) => history.record(members));

@@ -5,6 +5,7 @@ export interface Proxy {
   port: number;
   /** The URL through the proxy, with a password that must never show in a log. */
   url: string;
+  password: string;
   close(): void;
   reopen(): Promise<void>;
 }
@@ -30,10 +31,12 @@ export async function tcpProxy(databaseUrl: string): Promise<Proxy> {
   const port = await listen(0);
   const url = new URL(databaseUrl);
   url.port = String(port);
-  url.password = "s3cret-pw";
+  // A server that trusts local connections takes any password: give the URL one to hide.
+  if (!url.password) url.password = "s3cret-pw";
   return {
     port,
     url: url.toString(),
+    password: decodeURIComponent(url.password),
     close() {
       server?.close();
       for (const s of sockets) s.destroy();
