@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
 import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
-import { dockerStop, fixture, herokuRestart, runJobguard, tempDir, type Run } from "./support/jobguard.js";
+import { dockerStop, herokuRestart, runJobguard, tempDir, type Run } from "./support/jobguard.js";
+import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { isAlive } from "./support/processes.js";
 import { tcpProxy } from "./support/proxy.js";
 
@@ -157,15 +157,15 @@ test("the database down at release time: the worker is still killed, one clear e
   const id = await insertJob(db.url, { table, handler: "x" });
   const proxy = await tcpProxy(db.url);
   const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", "node", fixture("pg-worker.mjs")], {
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
     JOBGUARD_QUEUE: "delayed_job",
     JOBGUARD_TABLE: table,
     JOBGUARD_DATABASE_URL: proxy.url,
     DATABASE_URL: db.url,
     EVENTS: events,
-    LOCK_SQL: `UPDATE ${table} SET locked_by = $1, locked_at = now() WHERE id = ${id} AND $2::text IS NOT NULL AND $3::int IS NOT NULL`,
+    LOCK_SQL: lockJobSql(table, id),
   });
-  const workerPid = await waitFor(() => existsSync(events) && Number(readFileSync(events, "utf8").split(" ")[1]), { what: "the worker" });
+  const { pid: workerPid } = await workerReady(events);
   proxy.close(); // from now on the database cannot be reached
   const signalledAt = Date.now();
   const stop = await dockerStop(run, 3000);
@@ -188,7 +188,7 @@ test("the sql queue runs the user's own statement with host, pids and worker nam
   );
   await withClient(db.url, (c) => c.query("INSERT INTO custom_jobs (owner_host, owner_pid) VALUES (NULL, NULL), ('elsewhere', 1)"));
   const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", "node", fixture("pg-worker.mjs")], {
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
     JOBGUARD_QUEUE: "sql",
     JOBGUARD_RELEASE_SQL:
       "UPDATE custom_jobs SET owner_host = NULL, owner_pid = NULL, owner_name = NULL WHERE owner_host = $1 AND owner_pid = ANY($2) AND owner_name = ANY($3) RETURNING id",
@@ -196,7 +196,7 @@ test("the sql queue runs the user's own statement with host, pids and worker nam
     EVENTS: events,
     LOCK_SQL: "UPDATE custom_jobs SET owner_name = $1, owner_host = $2, owner_pid = $3 WHERE id = 1",
   });
-  await waitFor(() => existsSync(events), { what: "the worker" });
+  await workerReady(events);
   await dockerStop(run, 3000);
   assert.equal((await run.exited).code, 124);
   assert.match(run.stderr(), /event=locks_released queue=sql jobs=1 ids=1 /);
@@ -208,16 +208,15 @@ test("a worker stuck in a long query: its tagged sessions are terminated and rep
   const table = await newTable();
   const id = await insertJob(db.url, { table, handler: "x" });
   const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", "node", fixture("pg-worker.mjs")], {
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
     JOBGUARD_QUEUE: "delayed_job",
     JOBGUARD_TABLE: table,
     DATABASE_URL: db.url,
     EVENTS: events,
     LONG_QUERY: "1",
-    LOCK_SQL: `UPDATE ${table} SET locked_by = $1, locked_at = now() WHERE id = ${id} AND $2::text IS NOT NULL AND $3::int IS NOT NULL`,
+    LOCK_SQL: lockJobSql(table, id),
   });
-  const ready = await waitFor(() => existsSync(events) && readFileSync(events, "utf8").trim(), { what: "the worker" });
-  const tag = ready.split(" ")[2]!;
+  const { app: tag } = await workerReady(events);
   assert.match(tag, /^jobguard-[0-9a-f]{16}$/, "the worker's sessions were not tagged");
   const stuck = async () =>
     withClient(db.url, async (c) => (await c.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%'", [tag])).rows);
@@ -233,15 +232,14 @@ test("a worker stuck in a long query: its tagged sessions are terminated and rep
 
 test("a PGAPPNAME the user set is kept, and then no session is terminated", async () => {
   const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", "node", fixture("pg-worker.mjs")], {
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
     JOBGUARD_QUEUE: "delayed_job",
     JOBGUARD_TABLE: await newTable(),
     DATABASE_URL: db.url,
     EVENTS: events,
     PGAPPNAME: "my-worker",
   });
-  const ready = await waitFor(() => existsSync(events) && readFileSync(events, "utf8").trim(), { what: "the worker" });
-  assert.equal(ready.split(" ")[2], "my-worker");
+  assert.equal((await workerReady(events)).app, "my-worker");
   await dockerStop(run, 3000);
   assert.equal((await run.exited).code, 124);
   assert.doesNotMatch(run.stderr(), /sessions_terminated/);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -7,6 +7,7 @@ import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, t
 import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
 import { dockerStop, fixture, hostnameSkipReason, runJobguard, tempDir, type Run } from "./support/jobguard.js";
 import { descendantsOf, isAlive } from "./support/processes.js";
+import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { tcpProxy } from "./support/proxy.js";
 
 // Fast leases so that a dead dyno is found within seconds: heartbeat 0.5 s,
@@ -105,12 +106,9 @@ test("host-name and pid reuse: a live lease's lock under the same name is never 
   const table = await newTable();
   const events = join(tempDir(), "events");
   const mine = await insertJob(db.url, { table, handler: "x" });
-  const live = dyno("dyno-r", table, ["node", fixture("pg-worker.mjs")], {
-    EVENTS: events,
-    // A long job: its lock is an hour old, as old as the dead lease's heartbeat.
-    LOCK_SQL: `UPDATE ${table} SET locked_by = $1, locked_at = now() AT TIME ZONE 'UTC' - interval '1 hour' WHERE id = ${mine} AND $2::text IS NOT NULL AND $3::int IS NOT NULL`,
-  });
-  const pid = await waitFor(() => existsSync(events) && Number(readFileSync(events, "utf8").split(" ")[1]), { what: "the worker" });
+  // A long job: its lock is an hour old, as old as the dead lease's heartbeat.
+  const live = dyno("dyno-r", table, PG_WORKER, { EVENTS: events, LOCK_SQL: lockJobSql(table, mine, "1 hour") });
+  const { pid } = await workerReady(events);
   await waitFor(async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM leases_${table} WHERE $1 = ANY(pids)`, [pid]))).rowCount, { what: "the live lease" });
   // Before a reboot, dyno-r ran a worker with the same pid, and one that is gone for good.
   const gone = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-r pid:999999", lockedAt: HOUR_AGO });
@@ -130,11 +128,8 @@ test("jobguard killed but its worker lives on: the orphan keeps its lock until i
   const table = await newTable();
   const events = join(tempDir(), "events");
   const id = await insertJob(db.url, { table, handler: "x" });
-  const run = dyno("dyno-o", table, ["node", fixture("pg-worker.mjs")], {
-    EVENTS: events,
-    LOCK_SQL: `UPDATE ${table} SET locked_by = $1, locked_at = now() AT TIME ZONE 'UTC' - interval '1 hour' WHERE id = ${id} AND $2::text IS NOT NULL AND $3::int IS NOT NULL`,
-  });
-  const worker = await waitFor(() => existsSync(events) && Number(readFileSync(events, "utf8").split(" ")[1]), { what: "the worker" });
+  const run = dyno("dyno-o", table, PG_WORKER, { EVENTS: events, LOCK_SQL: lockJobSql(table, id, "1 hour") });
+  const { pid: worker } = await workerReady(events);
   await sleep(700); // a heartbeat with the worker's pid
   run.child.kill("SIGKILL");
   await run.exited;
