@@ -67,10 +67,13 @@ export async function supervise(command: string[], config: Config, log: Logger, 
     queue: config.queue?.kind,
   });
 
+  // The pid history serves only the release: without a queue, /proc is not read until a shutdown.
   const history = new TreeHistory();
-  history.record(findTree(tree));
   const recorder = cleanup && setInterval(() => history.record(findTree(tree)), RECORD_EVERY_MS).unref();
-  cleanup?.start(() => history.all());
+  if (cleanup) {
+    history.record(findTree(tree));
+    cleanup.start(() => history.all());
+  }
 
   async function killAtDeadline(): Promise<KillResult> {
     const result = await killTree(tree, clock.exitBy, (members) => history.record(members));
