@@ -8,13 +8,15 @@
  */
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { killEverything, REPO_ROOT } from "./lib/common.js";
+import { REPO_ROOT } from "./lib/common.js";
+import { killEverything } from "./lib/processes.js";
 import { describeMachine, load } from "./lib/machine.js";
 import { FULL, rowSection, SMOKE, summaryTable, type RowResult, type Sizes } from "./lib/report.js";
 import { deadlineRow } from "./rows/deadline.js";
 import { forwardRow } from "./rows/forward.js";
 import { memoryRow } from "./rows/memory.js";
 import { releaseRow } from "./rows/release.js";
+import { rescueRow } from "./rows/rescue.js";
 import { startupRow } from "./rows/startup.js";
 
 interface Options {
@@ -30,7 +32,7 @@ const ROWS: { n: number; title: string; run(sizes: Sizes): Promise<RowResult> }[
   { n: 3, title: "Forward latency", run: forwardRow },
   { n: 4, title: "Deadline precision", run: deadlineRow },
   { n: 5, title: "Release latency", run: releaseRow },
-  { n: 6, title: "Rescue cost", run: async () => rescueRow() },
+  { n: 6, title: "Rescue cost", run: rescueRow },
 ];
 
 const BENCHMARKS_MD = join(REPO_ROOT, "BENCHMARKS.md");
@@ -56,22 +58,6 @@ function parseOptions(argv: string[]): Options {
   if (options.smoke && options.out === BENCHMARKS_MD) throw new Error("a smoke run must not overwrite BENCHMARKS.md");
   if (!options.smoke && !options.out) options.out = BENCHMARKS_MD;
   return options;
-}
-
-function rescueRow(): RowResult {
-  const reason = "not measured: the rescue issue has not landed";
-  return {
-    n: 6,
-    title: "Rescue cost",
-    summary: [
-      { measure: "Rescue: one sweep, 1,000 leases, 1,000,000 jobs", result: reason, target: "—", verdict: "not measured" },
-      { measure: "Rescue: heartbeat load of 100 simulated dynos", result: reason, target: "—", verdict: "not measured" },
-    ],
-    tables: [],
-    notes: [`${reason[0]!.toUpperCase()}${reason.slice(1)}.`],
-    misses: [],
-    method: "To be written with the rescue feature: one sweep over 1,000 leases and 1,000,000 jobs, and the database load of heartbeats from 100 simulated dynos.",
-  };
 }
 
 async function main(): Promise<number> {

@@ -23,7 +23,7 @@ test("npm run bench -- --smoke writes a Markdown table with every row, and leave
   const out = join(dir, "bench.md");
   const before = fingerprint(BENCHMARKS_MD);
 
-  // TEST_DATABASE_URL (set by scripts/test.ts) gives the release row its server.
+  // TEST_DATABASE_URL (set by scripts/test.ts) gives rows 5 and 6 their server.
   const child = spawn(process.execPath, [BENCH, "--smoke", "--out", out], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -40,6 +40,9 @@ test("npm run bench -- --smoke writes a Markdown table with every row, and leave
     assert.match(markdown, new RegExp(`^\\| ${row} \\| .+\\|$`, "m"), `row ${row} is missing from the summary table`);
   }
   assert.doesNotMatch(markdown, /\| error: /, "a row failed");
+  // Row 6 (rescue) runs on the test database like row 5: a sweep and the heartbeats were both measured.
+  assert.match(markdown, /^\| 6 \| Rescue: one sweep, .+ \| — \|$/m, "row 6 did not measure a sweep");
+  assert.match(markdown, /^\| 6 \| Rescue: heartbeat load of .+ writes\/s.+ \| — \|$/m, "row 6 did not measure the heartbeats");
   assert.match(markdown, /^## Machine$/m);
   assert.match(markdown, /Smoke run/);
   assert.equal(fingerprint(BENCHMARKS_MD), before, "a smoke run must not touch BENCHMARKS.md");

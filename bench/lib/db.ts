@@ -1,16 +1,50 @@
+import type pg from "pg";
 import { recommendedIndex } from "../../src/release/delayed-job.js";
-import pg from "pg";
+import { delayedJobsTableSql } from "../../scripts/delayed-jobs-table.js";
+import { withClient } from "../../test/support/db.js";
+import { skippedRow, type RowResult } from "./report.js";
 
-/** A PostgreSQL server the bench may create a database on. */
-export interface BenchServer {
+/** A database of a row's own on the bench's PostgreSQL. */
+export interface BenchDatabase {
   url: string;
-  /** Where it came from, without credentials. */
+  /** Where the server came from, without credentials. */
   source: string;
-  stop(): Promise<void>;
 }
 
-/** BENCH_DATABASE_URL, else TEST_DATABASE_URL, else an embedded PostgreSQL (scripts/test.ts). */
-export async function benchServer(): Promise<BenchServer> {
+/**
+ * Runs `measure` on a database of its own (dropped afterwards) on BENCH_DATABASE_URL's server,
+ * else TEST_DATABASE_URL's, else an embedded PostgreSQL (scripts/test.ts); with none, the row is skipped.
+ */
+export async function onBenchDatabase(
+  row: { n: number; title: string; method: string },
+  smoke: boolean,
+  measure: (db: BenchDatabase) => Promise<RowResult>,
+): Promise<RowResult> {
+  let server: { url: string; source: string; stop(): Promise<void> };
+  try {
+    server = await benchServer();
+  } catch (error) {
+    return skippedRow(row.n, row.title, `no PostgreSQL for the bench: ${(error as Error).message.split("\n")[0]}`, row.method);
+  }
+  const name = smoke ? `jobguard_bench_smoke_${process.pid}` : "jobguard_bench";
+  const drop = () =>
+    withClient(server.url, async (c) => {
+      await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
+    });
+  try {
+    await drop(); // a leftover of an interrupted run
+    await withClient(server.url, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
+    const url = new URL(server.url);
+    url.pathname = `/${name}`;
+    return await measure({ url: url.toString(), source: server.source });
+  } finally {
+    await drop().catch(() => {});
+    await server.stop();
+  }
+}
+
+async function benchServer(): Promise<{ url: string; source: string; stop(): Promise<void> }> {
+  // Imported only here: scripts/test.ts brings in the embedded server.
   const { describeUrl, startEmbeddedPostgres } = await import("../../scripts/test.js");
   for (const name of ["BENCH_DATABASE_URL", "TEST_DATABASE_URL"] as const) {
     const url = process.env[name];
@@ -20,57 +54,27 @@ export async function benchServer(): Promise<BenchServer> {
   return { url: db.url, source: `embedded PostgreSQL on ${describeUrl(db.url)}`, stop: db.stop };
 }
 
-/** Runs fn with a connected client, always closing it. */
-export async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
-/** The URL of another database on the same server. */
-export function databaseUrl(serverUrl: string, name: string): string {
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-/** Creates database `name` (dropping a leftover of the same name first) and returns a function that drops it. */
-export async function createDatabase(serverUrl: string, name: string): Promise<() => Promise<void>> {
-  const drop = () =>
-    withClient(serverUrl, async (c) => {
-      await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
-    });
-  await drop();
-  await withClient(serverUrl, (c) => c.query(`CREATE DATABASE ${c.escapeIdentifier(name)}`));
-  return drop;
-}
-
-/** delayed_job's table as delayed_job_active_record's migration creates it on PostgreSQL, with its one index. */
-export const DELAYED_JOBS_DDL = [
-  `CREATE TABLE delayed_jobs (
-    id bigserial PRIMARY KEY,
-    priority integer DEFAULT 0 NOT NULL,
-    attempts integer DEFAULT 0 NOT NULL,
-    handler text NOT NULL,
-    last_error text,
-    run_at timestamp,
-    locked_at timestamp,
-    failed_at timestamp,
-    locked_by character varying,
-    queue character varying,
-    created_at timestamp(6),
-    updated_at timestamp(6)
-  )`,
-  `CREATE INDEX delayed_jobs_priority ON delayed_jobs (priority, run_at)`,
-];
-
 /** The index jobguard's README recommends. */
 export const RECOMMENDED_INDEX = recommendedIndex(["delayed_jobs"]).replace(" CONCURRENTLY", "").replace(/;$/, "");
 
+/** That index's name, unquoted. */
+export const RECOMMENDED_INDEX_NAME = /^CREATE INDEX "([^"]+)"/.exec(RECOMMENDED_INDEX)![1]!;
+
+/** Creates delayed_jobs as delayed_job's migration does (only its own index) and fills it with `rows` jobs (fillSql). */
+export async function fillJobs(client: pg.Client, rows: number): Promise<void> {
+  for (const ddl of delayedJobsTableSql()) await client.query(ddl);
+  const fill = fillSql(rows);
+  await client.query(fill.sql, fill.params);
+}
+
+/** The size of delayed_jobs, and how many of its jobs are locked. */
+export async function jobsTableFacts(client: pg.Client): Promise<{ size: string; locked: number }> {
+  const r = (await client.query<{ size: string; locked: string }>(
+    `SELECT pg_size_pretty(pg_total_relation_size('delayed_jobs')) AS size,
+            count(*) FILTER (WHERE locked_by IS NOT NULL) AS locked FROM delayed_jobs`,
+  )).rows[0]!;
+  return { size: r.size, locked: Number(r.locked) };
+}
 /** An ActiveJob job as delayed_job stores it; format() fills class, job id, queue, record id and an argument. */
 const HANDLER_TEMPLATE = [
   "--- !ruby/object:ActiveJob::QueueAdapters::DelayedJobAdapter::JobWrapper",
@@ -97,7 +101,7 @@ const HANDLER_TEMPLATE = [
  * one of 20 workers on other hosts (each Heroku dyno has a hostname of its own):
  * releasing any of those would be a bug.
  */
-export function fillSql(rows: number): { sql: string; params: unknown[] } {
+function fillSql(rows: number): { sql: string; params: unknown[] } {
   return {
     sql: `
 WITH pool AS (SELECT string_agg(md5(i::text), '') AS s FROM generate_series(1, 200) i)

@@ -43,6 +43,23 @@ export interface Sizes {
   releaseRows: number;
   releaseRuns: number;
   releaseDeadlineSec: number;
+  /** Row 6 (a): leases in the table, of which dead; jobs each dead lease holds; runs per set-up. */
+  rescueLeases: number;
+  rescueDead: number;
+  rescueJobsPerDead: number;
+  /** Timed sweeps (sweep() called directly) and `jobguard rescue` runs with the recommended index. */
+  rescueRuns: number;
+  rescueCliRuns: number;
+  /** Sweeps with delayed_job's own index only, and their dead leases: each dead lease costs two reads of the whole table. */
+  rescueNoIndexRuns: number;
+  rescueNoIndexDead: number;
+  /** Sweeps that find no stale lease (what every jobguard does every stale-after/4). */
+  rescueIdleRuns: number;
+  rescueStaleAfterSec: number;
+  /** Row 6 (b): simulated dynos, their heartbeat interval, and the length of the idle and the loaded window. */
+  heartbeatDynos: number;
+  heartbeatSec: number;
+  heartbeatWindowSec: number;
 }
 
 export const FULL: Sizes = {
@@ -60,6 +77,18 @@ export const FULL: Sizes = {
   releaseRows: 1_000_000,
   releaseRuns: 25,
   releaseDeadlineSec: 0.5,
+  rescueLeases: 1000,
+  rescueDead: 100,
+  rescueJobsPerDead: 2,
+  rescueRuns: 5,
+  rescueCliRuns: 3,
+  rescueNoIndexRuns: 3,
+  rescueNoIndexDead: 10,
+  rescueIdleRuns: 5,
+  rescueStaleAfterSec: 60,
+  heartbeatDynos: 100,
+  heartbeatSec: 1,
+  heartbeatWindowSec: 15,
 };
 
 export const SMOKE: Sizes = {
@@ -77,6 +106,18 @@ export const SMOKE: Sizes = {
   releaseRows: 2_000,
   releaseRuns: 2,
   releaseDeadlineSec: 0.3,
+  rescueLeases: 20,
+  rescueDead: 5,
+  rescueJobsPerDead: 2,
+  rescueRuns: 2,
+  rescueCliRuns: 1,
+  rescueNoIndexRuns: 1,
+  rescueNoIndexDead: 5,
+  rescueIdleRuns: 1,
+  rescueStaleAfterSec: 2,
+  heartbeatDynos: 3,
+  heartbeatSec: 0.5,
+  heartbeatWindowSec: 1.5,
 };
 
 /** A Markdown table; cells are escaped for pipes. */

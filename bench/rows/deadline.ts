@@ -3,7 +3,9 @@ import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, descendants, field, fmtMs, JOBGUARD, killHard, msBetween, now, poll, signal, start, summarize, within } from "../lib/common.js";
+import { descendantsOf } from "../../test/support/processes.js";
+import { cleanEnv, field, fmtMs, JOBGUARD, msBetween, now, summarize } from "../lib/common.js";
+import { killHard, poll, signal, start, within } from "../lib/processes.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
 
 const TARGET_P99_MS = 50;
@@ -123,7 +125,7 @@ async function runOnce(sizes: Sizes, fifoRoot: string, fifoAll: string): Promise
   );
   const sockets: Socket[] = [];
   try {
-    await poll(() => descendants(p.pid).length >= sizes.treeSize, 15_000, `a tree of ${sizes.treeSize} processes`);
+    await poll(() => descendantsOf(p.pid).length >= sizes.treeSize, 15_000, `a tree of ${sizes.treeSize} processes`);
     // Only now, with every writer present, is end-of-file a real end.
     const eof = (fd: number) =>
       new Promise<bigint>((resolve, reject) => {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { fixture, fmtDelta, fmtMs, killHard, now, rotate, signal, start, summarize, within, type Started } from "../lib/common.js";
+import { fixture, fmtDelta, fmtMs, now, rotate, summarize } from "../lib/common.js";
+import { killHard, signal, start, within, type Started } from "../lib/processes.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
 import { supervisors } from "../lib/supervisors.js";
 

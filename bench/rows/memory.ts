@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { comm, descendants, fmt, fmtRatio, killHard, poll, quantile, rotate, smapsRollup, start, summarize } from "../lib/common.js";
+import { descendantsOf } from "../../test/support/processes.js";
+import { fmt, fmtRatio, quantile, rotate, summarize } from "../lib/common.js";
+import { comm, killHard, poll, smapsRollup, start } from "../lib/processes.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
 import { supervisors, WRAPPER_ID, type Supervisor } from "../lib/supervisors.js";
 
@@ -118,7 +120,7 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
 async function measureOnce(sup: Supervisor, settleMs: number, talked: Set<string>): Promise<{ rssKb: number; pssKb: number; ussKb: number }> {
   const p = start(sup.argv(["sleep", "100000"]), { stderr: "pipe" });
   try {
-    await poll(() => descendants(p.pid).some((pid) => comm(pid) === "sleep"), 15_000, `${sup.label} to start sleep`);
+    await poll(() => descendantsOf(p.pid).some((pid) => comm(pid) === "sleep"), 15_000, `${sup.label} to start sleep`);
     await sleep(settleMs);
     const m = smapsRollup(p.pid);
     if (!m || Number.isNaN(m.rssKb)) throw new Error(`cannot read /proc/${p.pid}/smaps_rollup of ${sup.label}`);

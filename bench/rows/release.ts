@@ -2,16 +2,17 @@ import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { cleanEnv, field, fmtMs, JOBGUARD, killHard, msBetween, now, signal, start, summarize, within } from "../lib/common.js";
-import { benchServer, createDatabase, databaseUrl, DELAYED_JOBS_DDL, fillSql, RECOMMENDED_INDEX, type BenchServer } from "../lib/db.js";
-import { skippedRow, table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
+import { cleanEnv, field, fmtMs, JOBGUARD, msBetween, now, summarize } from "../lib/common.js";
+import { killHard, signal, start, within } from "../lib/processes.js";
+import { fillJobs, jobsTableFacts, onBenchDatabase, RECOMMENDED_INDEX, RECOMMENDED_INDEX_NAME, type BenchDatabase } from "../lib/db.js";
+import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
 
 const TARGETS = { without: 1000, with: 20 } as const;
 const TARGET_LABELS = { without: "p99 < 1 s", with: "p99 < 20 ms" } as const;
 type Variant = keyof typeof TARGETS;
 const LABELS: Record<Variant, string> = {
   without: "delayed_job's own index only",
-  with: "+ delayed_jobs_jobguard_worker (recommended)",
+  with: `+ ${RECOMMENDED_INDEX_NAME} (recommended)`,
 };
 
 interface Sample {
@@ -39,36 +40,25 @@ export async function releaseRow(sizes: Sizes): Promise<RowResult> {
     `(release only) is shown beside it. Each run checks that the job was released; the other workers' locks are ` +
     `counted at the end. The two index set-ups alternate run by run (the index is created or dropped between runs), ` +
     `after one discarded warm-up run each. The database is dropped at the end.`;
-  let server: BenchServer;
+  return onBenchDatabase({ n: 5, title: TITLE, method }, sizes.smoke, (db) => measure(db, sizes, method));
+}
+
+async function measure({ url, source }: BenchDatabase, sizes: Sizes, method: string): Promise<RowResult> {
+  const client = new pg.Client({ connectionString: url });
   try {
-    server = await benchServer();
-  } catch (error) {
-    return skippedRow(5, TITLE, `no PostgreSQL for the bench: ${(error as Error).message.split("\n")[0]}`, method);
-  }
-  const name = sizes.smoke ? `jobguard_bench_smoke_${process.pid}` : "jobguard_bench";
-  let drop: (() => Promise<void>) | undefined;
-  const client = new pg.Client({ connectionString: databaseUrl(server.url, name) });
-  try {
-    drop = await createDatabase(server.url, name);
-    const url = databaseUrl(server.url, name);
     await client.connect();
     const setupStart = Date.now();
-    for (const ddl of DELAYED_JOBS_DDL) await client.query(ddl);
-    const fill = fillSql(sizes.releaseRows);
-    await client.query(fill.sql, fill.params);
+    await fillJobs(client, sizes.releaseRows);
     await client.query("VACUUM ANALYZE delayed_jobs");
     const setupSec = (Date.now() - setupStart) / 1000;
-    const size = (await client.query<{ size: string; locked: string }>(
-      `SELECT pg_size_pretty(pg_total_relation_size('delayed_jobs')) AS size,
-              count(*) FILTER (WHERE locked_by IS NOT NULL) AS locked FROM delayed_jobs`,
-    )).rows[0]!;
-    const otherLocks = Number(size.locked);
+    const size = await jobsTableFacts(client);
+    const otherLocks = size.locked;
 
     const notes: string[] = [
-      `Database: ${server.source}; table ${size.size}, ${otherLocks} jobs locked by other workers; set up in ${setupSec.toFixed(0)} s.`,
+      `Database: ${source}; table ${size.size}, ${otherLocks} jobs locked by other workers; set up in ${setupSec.toFixed(0)} s.`,
     ];
     const setIndex = async (v: Variant) =>
-      client.query(v === "with" ? RECOMMENDED_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS") : "DROP INDEX IF EXISTS delayed_jobs_jobguard_worker");
+      client.query(v === "with" ? RECOMMENDED_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS") : `DROP INDEX IF EXISTS ${RECOMMENDED_INDEX_NAME}`);
 
     await setIndex("without");
     notes.push(`\`jobguard check\` without the recommended index: ${check(url)}`);
@@ -183,8 +173,6 @@ export async function releaseRow(sizes: Sizes): Promise<RowResult> {
     };
   } finally {
     await client.end().catch(() => {});
-    if (drop) await drop().catch(() => {});
-    await server.stop();
   }
 }
 

@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fmtMs, fmtRatio, msBetween, now, quantile, rotate, start, summarize, which } from "../lib/common.js";
+import { fmtMs, fmtRatio, msBetween, now, quantile, rotate, summarize, which } from "../lib/common.js";
+import { start } from "../lib/processes.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
 import { supervisors, WRAPPER_ID, type Supervisor } from "../lib/supervisors.js";
 

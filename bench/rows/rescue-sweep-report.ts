@@ -1,0 +1,135 @@
+import { fmtMs, summarize } from "../lib/common.js";
+import { RECOMMENDED_INDEX_NAME } from "../lib/db.js";
+import { table, type Sizes, type SummaryLine } from "../lib/report.js";
+import { KINDS, type Timed } from "./rescue-timing.js";
+
+/** The two index set-ups row 6 (a) sweeps under. */
+export type Variant = "without" | "with";
+
+/** How the report names each set-up. */
+export const LABELS: Record<Variant, string> = {
+  without: "delayed_job's own index only",
+  with: `+ ${RECOMMENDED_INDEX_NAME} (recommended)`,
+};
+
+/** What row 6 (a) measured. */
+export interface SweepRuns {
+  sizes: Sizes;
+  /** Sweeps that found no stale lease, and sweeps of `dead` dead leases, by set-up. */
+  idle: Record<Variant, Timed[]>;
+  full: Record<Variant, Timed[]>;
+  dead: Record<Variant, number>;
+  /** `jobguard rescue`, end to end, with the recommended index. */
+  cliMs: number[];
+  /** The scans of the rescue UPDATE and of the "any lock left?" EXISTS, by set-up. */
+  plans: Record<Variant, { rescue: string; left: string }>;
+  /** Jobs the live leases hold. */
+  liveLocks: number;
+  /** The heartbeat of the jobguard the sweeps stand for. */
+  heartbeatMs: number;
+}
+
+/** Row 6 (a)'s summary lines and tables; its remarks go to `notes`. */
+export function sweepReport(
+  { sizes, idle, full, dead, cliMs, plans, liveLocks, heartbeatMs }: SweepRuns,
+  notes: string[],
+): { summary: SummaryLine[]; tables: string[]; idleMs: Record<Variant, number> } {
+  const live = sizes.rescueLeases - sizes.rescueDead;
+  const jobs = sizes.releaseRows.toLocaleString("en");
+  const idleMs = { without: summarize(idle.without.map((t) => t.ms)).median, with: summarize(idle.with.map((t) => t.ms)).median };
+  const sw = summarize(full.without.map((t) => t.ms));
+  const si = summarize(full.with.map((t) => t.ms));
+  const sc = summarize(cliMs);
+  const medianRun = (ts: Timed[]) => [...ts].sort((x, y) => x.ms - y.ms)[Math.ceil(ts.length / 2) - 1];
+  const mw = medianRun(full.without);
+  const mi = medianRun(full.with);
+  // What each dead lease adds to a sweep, from the median sweep of each set-up.
+  const perDead = (t: Timed | undefined, v: Variant) => (t ? (t.ms - idleMs[v]) / dead[v] : NaN);
+  const pdw = perDead(mw, "without");
+  const pdi = perDead(mi, "with");
+  const extrapolated = idleMs.without + pdw * sizes.rescueDead;
+
+  const rows: string[][] = [];
+  const line = (v: Variant, deadLeases: number, how: string, ms: number[], released: string) => {
+    const s = summarize(ms);
+    const leases = live + deadLeases;
+    rows.push([LABELS[v], `${deadLeases} of ${leases.toLocaleString("en")}`, how, fmtMs(s.min), fmtMs(s.median), fmtMs(s.p99), fmtMs(s.max), released, String(s.n)]);
+  };
+  const releasedOf = (ts: Timed[]) => [...new Set(ts.map((t) => t.result.released.length))].join(", ");
+  line("without", 0, "sweep() alone", idle.without.map((t) => t.ms), releasedOf(idle.without));
+  line("without", dead.without, "sweep() alone", full.without.map((t) => t.ms), releasedOf(full.without));
+  if (dead.without !== sizes.rescueDead) {
+    rows.push([LABELS.without, `${sizes.rescueDead} of ${sizes.rescueLeases.toLocaleString("en")}`, "extrapolated: no stale lease + dead × per dead lease", "", fmtMs(extrapolated), "", "", String(sizes.rescueDead * sizes.rescueJobsPerDead), "–"]);
+  }
+  line("with", 0, "sweep() alone", idle.with.map((t) => t.ms), releasedOf(idle.with));
+  line("with", dead.with, "sweep() alone", full.with.map((t) => t.ms), releasedOf(full.with));
+  line("with", dead.with, "`jobguard rescue`, CLI end to end", cliMs, String(dead.with * sizes.rescueJobsPerDead));
+
+  const kindRows = KINDS.map(({ kind, label }) => {
+    const cell = (t: Timed | undefined) => {
+      const k = t?.byKind.get(kind);
+      return k ? `${k.n} × ${fmtMs(k.ms / k.n)} = ${fmtMs(k.ms)}` : "–";
+    };
+    return [label, cell(mw), cell(mi)];
+  });
+  kindRows.push(["whole sweep", fmtMs(mw?.ms), fmtMs(mi?.ms)]);
+
+  const label = `one sweep, ${sizes.rescueLeases.toLocaleString("en")} leases (${sizes.rescueDead} dead), ${jobs} jobs`;
+  const summary: SummaryLine[] = [
+    {
+      measure: `Rescue: ${label}, ${LABELS.without}`,
+      result:
+        (dead.without === sizes.rescueDead
+          ? `median ${fmtMs(sw.median)}, p99 ${fmtMs(sw.p99)} (sweep() alone; n=${sw.n})`
+          : `≈ ${fmtMs(extrapolated)}, extrapolated from ${dead.without} dead leases: median ${fmtMs(sw.median)}, p99 ${fmtMs(sw.p99)} (sweep() alone; n=${sw.n})`) +
+        `; ${fmtMs(pdw)} per dead lease; a sweep that finds no stale lease: ${fmtMs(idleMs.without)}`,
+      target: "none set",
+      verdict: "—",
+    },
+    {
+      measure: `Rescue: ${label}, ${LABELS.with}`,
+      result:
+        `median ${fmtMs(si.median)}, p99 ${fmtMs(si.p99)} (sweep() alone; n=${si.n}); \`jobguard rescue\` end to end median ` +
+        `${fmtMs(sc.median)}, p99 ${fmtMs(sc.p99)} (n=${sc.n}); ${fmtMs(pdi)} per dead lease; no stale lease: ${fmtMs(idleMs.with)}`,
+      target: "none set",
+      verdict: "—",
+    },
+  ];
+  const scans = (t: Timed | undefined) => (t ? (t.byKind.get("rescue")?.ms ?? 0) + (t.byKind.get("left")?.ms ?? 0) : NaN);
+  const pass = (t: Timed | undefined, v: Variant) => fmtMs(scans(t) / Math.max(1, 2 * dead[v]));
+  const rest = (t: Timed | undefined, v: Variant) =>
+    t ? fmtMs(((t.byKind.get("sessions")?.ms ?? 0) + (t.byKind.get("drop")?.ms ?? 0)) / dead[v]) : "–";
+  notes.push(
+    `How a sweep scales: one read to see whether any lease is stale, then one transaction of 5 statements plus 4 per stale lease (${mi ? [...mi.byKind.values()].reduce((n, k) => n + k.n, 0) : "–"} ` +
+      `for ${dead.with} dead leases), so it takes ≈ (a sweep with no stale lease) + stale leases × (cost per dead lease): ` +
+      `${fmtMs(pdw)} per dead lease without the recommended index, ${fmtMs(pdi)} with it. Most of that is the two ` +
+      `lookups of the lease's worker names in the jobs table, the rescue UPDATE and the "any lock left?" EXISTS: ` +
+      `${fmtMs(scans(mw))} of the ${fmtMs(mw?.ms)} sweep without the index (${pass(mw, "without")} a lookup) and ` +
+      `${fmtMs(scans(mi))} of the ${fmtMs(mi?.ms)} one with it (${pass(mi, "with")} a lookup, with ` +
+      `${(liveLocks + sizes.rescueDead * sizes.rescueJobsPerDead).toLocaleString("en")} jobs locked). Their plans ` +
+      `(EXPLAIN of the statements the sweep sent) — without the index: UPDATE ${plans.without.rescue}; EXISTS ` +
+      `${plans.without.left}; with it: UPDATE ${plans.with.rescue}; EXISTS ${plans.with.left}. ` +
+      `The other two statements per stale lease (a pg_stat_activity count and the DELETE) take ${rest(mw, "without")} / ` +
+      `${rest(mi, "with")}. Live leases cost only their share of the one SELECT of stale leases; a sweep that finds none ` +
+      `takes ${fmtMs(idleMs.without)} without and ${fmtMs(idleMs.with)} with the index.`,
+  );
+  if (extrapolated > heartbeatMs) {
+    notes.push(
+      `A sweep of ${fmtMs(extrapolated)} (${sizes.rescueDead} dead leases without the index) would run on the one ` +
+        `connection a running jobguard keeps, whose users queue (Database.use): that jobguard's heartbeats — and a ` +
+        `release at SIGTERM — wait behind it, and the sweep lock and the stale leases' rows are held as long.`,
+    );
+  }
+  return {
+    summary,
+    tables: [
+      table(["Indexes", "dead leases", "measured", "min", "median", "p99", "max", "jobs released", "n"], rows),
+      table(
+        ["Statement kind (the median sweep)", `${LABELS.without}, ${dead.without} dead`, `${LABELS.with}, ${dead.with} dead`],
+        kindRows,
+        ["l", "r", "r"],
+      ),
+    ],
+    idleMs,
+  };
+}
