@@ -30,7 +30,7 @@ export function createLogger(level: LogLevel): Logger {
 }
 
 /** `jobguard event=<event> key=value ...`, quoting values that need it. */
-export function formatLine(event: string, fields: Fields): string {
+function formatLine(event: string, fields: Fields): string {
   let line = `jobguard event=${event}`;
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;

@@ -113,7 +113,7 @@ test("the worker as a grandchild, and two workers in one tree: every lock is rel
   assert.equal(new Set(pids).size, 2, "both workers took a job");
   await herokuRestart(run, 4000);
   assert.equal((await run.exited).code, 124);
-  for (const id of ids) assert.equal((await getJob(db.url, id, table))?.locked_by, null, `job ${id} is still locked`);
+  for (const id of ids) assert.equal((await getJob(db.url, id, table))?.locked_by, null, `job ${id} is still locked (workers ${pids}):\n${run.stderr()}`);
   assert.match(run.stderr(), /event=locks_released queue=delayed_job jobs=2 /);
 });
 
@@ -244,4 +244,18 @@ test("a PGAPPNAME the user set is kept, and then no session is terminated", asyn
   assert.equal((await run.exited).code, 124);
   assert.doesNotMatch(run.stderr(), /sessions_terminated/);
   assert.match(run.stderr(), /event=locks_released queue=delayed_job jobs=0 /);
+});
+
+test("a pid that a newer process took: the dead worker's lock is released, one taken since is not", async () => {
+  const table = await newTable();
+  const { releaseDelayedJobs } = await import("../src/release/delayed-job.js");
+  const reusedSince = Date.now() - 60_000;
+  const before = await insertJob(db.url, { table, handler: "x", lockedBy: "host:h pid:41", lockedAt: new Date(reusedSince - 5_000) });
+  const since = await insertJob(db.url, { table, handler: "x", lockedBy: "host:h pid:42", lockedAt: new Date(reusedSince + 5_000) });
+  const plain = await insertJob(db.url, { table, handler: "x", lockedBy: "host:h pid:43", lockedAt: new Date() });
+  const released = await withClient(db.url, (c) =>
+    releaseDelayedJobs(c, [table], "h", [{ pid: 41, reusedSince }, { pid: 42, reusedSince }, { pid: 43 }]),
+  );
+  assert.deepEqual(released.sort(), [before, plain].sort());
+  assert.equal((await getJob(db.url, since, table))?.locked_by, "host:h pid:42");
 });

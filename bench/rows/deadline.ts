@@ -80,10 +80,11 @@ export async function deadlineRow(sizes: Sizes): Promise<RowResult> {
     if (s.p99 >= TARGET_P99_MS) {
       misses.push(
         `${what} comes ${fmtMs(s.p99)} after the deadline at p99, ${fmtMs(s.p99 - TARGET_P99_MS)} over the target. ` +
-          `What it would take: after the deadline timer fires, jobguard reads the whole of /proc (stat of every ` +
-          `process, environ of the newer ones) twice before the first kill, and polls every 10 ms after it; sending ` +
-          `the process-group SIGKILL first and reading /proc afterwards to find escapees would take those reads out ` +
-          `of the kill latency.`,
+          `What it would take: at the deadline jobguard reads /proc once (stat of every process, environ of those ` +
+          `started after the worker) to record and kill the tree, then re-reads it after 1, 2, 4, 8 and every 10 ms; ` +
+          `on a host with hundreds of processes each read costs milliseconds. A cgroup per worker tree ` +
+          `(cgroup.kill, cgroup.procs) would make both the kill and the check constant-time, where the platform ` +
+          `delegates one.`,
       );
     }
   }

@@ -67,8 +67,9 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
         sup.id === "jobguard+queue" && talked.size > 0
           ? `Most of the difference is pg, loaded at start: jobguard tried to reach the database before any SIGTERM ` +
             `(it logged \`${[...talked][0]}\`), for the rescue's lease heartbeat; "+ import pg" shows what pg alone costs. ` +
-            `What it would take: no pg before the first SIGTERM — a heartbeat over a far smaller client (one prepared ` +
-            `UPDATE needs little of the protocol), or a separate target for the queue-configured case that includes pg.`
+            `The lease is how dead dynos are rescued (issue 4), so pg cannot wait for a SIGTERM any more. What it ` +
+            `would take: a heartbeat over a far smaller client (one prepared UPDATE needs little of the protocol), ` +
+            `or a separate target for the queue-configured case that includes pg.`
           : `What it would take: load less JavaScript before the first SIGTERM (the "+ import" rows show what a module ` +
             `graph costs) — import the kill and release code only when a shutdown starts — and scan /proc less at start.`;
       misses.push(

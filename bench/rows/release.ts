@@ -136,24 +136,14 @@ async function measure({ url, source }: BenchDatabase, sizes: Sizes, method: str
                 `jobguard's own share (ms=) is ${own.p99} ms at p99: a sequential scan of the whole table. What it would ` +
                 `take: the recommended index (\`jobguard check\` says when it is missing), or a faster disk/more cache for the scan.`
             : `with the index the release takes ${fmtMs(t.p99)} at p99, ${fmtMs(t.p99 - TARGETS[v])} over. ` +
-                `${fmtMs(gone.median)} (median) go before the release, from the deadline to \`tree_gone\`: that path reads ` +
-                `all of /proc twice before the group SIGKILL (findTree for the history, then again in killTree), sleeps ` +
-                `KILL_POLL_MS (10 ms) before it looks again, and reads /proc a third time. ` +
+                `${fmtMs(gone.median)} (median) go before the release, from the deadline to \`tree_gone\`: the kill ` +
+                `reads /proc once to record and kill the tree and re-reads it until nothing of it is left (see row 4); ` +
+                `on this host, with hundreds of processes, each read costs milliseconds, on a dyno with a handful far less. ` +
                 (own.median >= 10
-                  ? `The release itself (ms=) takes ${own.median} ms at the median although the index exists, so its ` +
-                    `statement does not seek the index: when this was written, jobguard matched worker names with ` +
-                    `\`right(locked_by, length(name)) = name\` (src/release/delayed-job.ts), which makes PostgreSQL read ` +
-                    `every locked row through the partial index (${otherLocks.toLocaleString("en")} here; EXPLAIN ANALYZE on ` +
-                    `a table like this one: 28 ms, against 0.02 ms for \`locked_by = ANY($1)\`), so it grows with the ` +
-                    `fleet's locked jobs. `
+                  ? `The release itself (ms=) takes ${own.median} ms at the median although the index exists: check ` +
+                    `with EXPLAIN that the release statement (src/release/delayed-job.ts) seeks the recommended index. `
                   : `The release itself (ms=) takes ${own.median} ms at the median. `) +
-                `What it would take: SIGKILL the process group first and read /proc after it; learn that the root is ` +
-                `gone from its 'exit' event (jobguard is its parent) rather than a 10 ms poll` +
-                (own.median >= 10
-                  ? `; and a name condition the index can seek, e.g. \`locked_by = ANY(names)\` over the exact names ` +
-                    `delayed_job writes (with and without its name prefix), or an expression index on the ` +
-                    `"host:… pid:…" suffix that the condition then uses.`
-                  : ".")
+                `What it would take: a cheaper kill (row 4: a cgroup per worker tree where the platform delegates one).`
         );
       }
     }

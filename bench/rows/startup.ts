@@ -57,10 +57,11 @@ export async function startupRow(sizes: Sizes): Promise<RowResult> {
         `${sup.label} starts in ${fmtMs(med)} against the wrapper's ${fmtMs(baseMed)}: ${fmtRatio(r)}, ` +
           `${fmtMs(med - baseMed * TARGET)} over the ${TARGET}× target. ` +
           (sup.id === "jobguard+queue"
-            ? `With a queue, jobguard imports the release and rescue code at start and its lease heartbeat loads pg ` +
-              `and connects before the worker has even run (the "+ import pg" row shows pg's own share, ` +
-              `${fmtMs(pgShare)} here). What it would take: nothing database-related before the worker is spawned — ` +
-              `start the heartbeat after the spawn, and load pg in the background or on the first SIGTERM.`
+            ? `With a queue, jobguard loads the release and rescue code at start and, once the worker is spawned, ` +
+              `pg for its lease heartbeat (the "+ import pg" row shows pg's own share, ${fmtMs(pgShare)} here); and ` +
+              `\`-- true\` ends before the first heartbeat, so jobguard waits for its connection to drop the lease. The ` +
+              `worker itself starts no later. What it would take: a lease over a far smaller client than pg, or no ` +
+              `lease for workers that end within a heartbeat.`
             : `What it would take: fewer modules and less work before the worker is spawned (every ESM file is ` +
               `resolved, read and compiled on each start; a bundle of the start path into one file, or lazy imports ` +
               `of the shutdown code, would cut that).`),

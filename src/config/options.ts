@@ -23,7 +23,7 @@ export type OptionKey =
   | "leaseTable";
 
 /** Every setting; the usage text and the README's configuration table follow this order. */
-export const OPTIONS: readonly OptionSpec[] = [
+const OPTIONS: readonly OptionSpec[] = [
   { key: "deadline", flag: "--deadline", env: "JOBGUARD_DEADLINE", valueName: "SECONDS", describe: "from the first SIGTERM/SIGINT until the worker tree is killed (default 25)" },
   { key: "grace", flag: "--grace", env: "JOBGUARD_GRACE", valueName: "SECONDS", describe: "the platform's SIGKILL grace period (default 30)" },
   { key: "forward", flag: "--forward", env: "JOBGUARD_FORWARD", valueName: "MODE", describe: "forward SIGTERM to the worker: auto, always or never (default auto)" },

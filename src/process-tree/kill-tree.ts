@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { ProcessInfo } from "./proc.js";
+import { stillRunning, type ProcessInfo } from "./proc.js";
 import { findTree, rootHoldsPid, type TreeIdentity } from "./tree.js";
 
 // Re-reads of the tree after a kill: quick at first, since SIGKILL usually
@@ -34,7 +34,7 @@ export async function killTree(
     if (rootHoldsPid(tree)) signal(-tree.rootPid);
     for (const member of members) if (signal(member.pid)) killed.add(member.pid);
     await sleep(POLL_MS[Math.min(round, POLL_MS.length - 1)]);
-    members = findTree(tree);
+    members = union(findTree(tree), members.flatMap((m) => stillRunning(m.pid, m.startTime) ?? []));
   }
   return { killed: [...killed], survivors: [] };
 }
@@ -44,6 +44,13 @@ export function terminateTree(tree: TreeIdentity): number[] {
   return findTree(tree)
     .filter((member) => signal(member.pid, "SIGTERM"))
     .map((member) => member.pid);
+}
+
+/** The processes of both lists, once each. */
+export function union(a: ProcessInfo[], b: ProcessInfo[]): ProcessInfo[] {
+  const byPid = new Map(a.map((p) => [p.pid, p]));
+  for (const p of b) byPid.set(p.pid, p);
+  return [...byPid.values()];
 }
 
 function signal(pid: number, name: NodeJS.Signals = "SIGKILL"): boolean {

@@ -61,7 +61,28 @@ export function environmentHas(pid: number, name: string, value: string): boolea
   return false;
 }
 
+/**
+ * The process as it is now, if this same process (not a later one with its
+ * pid) still runs. A process tearing down after SIGKILL has no environment
+ * left to read, but runs until it is a zombie: only this check still sees it.
+ */
+export function stillRunning(pid: number, startTime: number): ProcessInfo | undefined {
+  const now = readProcess(pid);
+  return now && !isDead(now) && now.startTime === startTime ? now : undefined;
+}
+
 /** True for a process that has exited but not yet been reaped: it runs no code and holds no sockets. */
 export function isDead(info: ProcessInfo): boolean {
   return info.state === "Z" || info.state === "X";
+}
+
+// Linux reports start times in USER_HZ ticks, 100 a second on every
+// architecture Node runs on.
+const TICKS_PER_SECOND = 100;
+let bootTimeMs: number | undefined;
+
+/** When the process started, in Date.now() terms (to the tick, 10 ms). */
+export function startedAtMs(info: ProcessInfo): number {
+  bootTimeMs ??= Number(/^btime (\d+)$/m.exec(readFileSync(`${PROC}/stat`, "latin1"))![1]) * 1000;
+  return bootTimeMs + (info.startTime * 1000) / TICKS_PER_SECOND;
 }

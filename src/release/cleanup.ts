@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "pg";
 import type { QueueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
+import type { DeadProcess } from "../process-tree/tree-history.js";
 import type { Cleanup } from "../supervise/supervise.js";
 import { Leases } from "../rescue/leases.js";
 import { describeDatabase, safeMessage } from "./connect.js";
@@ -19,6 +20,7 @@ const TRANSIENT_CODES = new Set([
   "57P01", "57P02", "57P03", "53300", "40001", "40P01", "55P03",
 ]);
 const MAX_IDS_LOGGED = 100;
+const LEASE_QUERY_TIMEOUT_MS = 30_000;
 
 /** The release of a dead worker's locks in PostgreSQL, for the supervisor to call at the right moments. */
 export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.ProcessEnv, log: Logger): Cleanup {
@@ -29,18 +31,26 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
     if (queue.kind === "sql") await prepareCustomRelease(client, queue.releaseSql!);
   });
   // The lease keeps a connection of its own, so a long sweep never stands
-  // between a SIGTERM and the release.
-  const leases = queue.rescue && new Leases(new Database(queue.databaseUrl, env), queue, tag, env.DYNO, log);
+  // between a SIGTERM and the release; and a statement time limit, so a
+  // connection lost without a word (a network that drops packets) cannot
+  // stall its heartbeats for the minutes TCP takes to notice.
+  const leases =
+    queue.rescue &&
+    new Leases(new Database(queue.databaseUrl, env, undefined, Math.max(queue.rescue.heartbeatMs, LEASE_QUERY_TIMEOUT_MS)), queue, tag, env.DYNO, log);
   const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
 
-  async function releaseOnce(client: Client, pids: number[]): Promise<{ count: number; ids: string[] }> {
+  async function releaseOnce(client: Client, dead: DeadProcess[]): Promise<{ count: number; ids: string[] }> {
     const ended = tag ? await terminateSessions(client, tag) : [];
     if (ended.length > 0) {
       log.info("sessions_terminated", { tag, sessions: ended.length, backends: ended.map((s) => `${s.pid}:${s.state}`).join(",") });
     }
-    const names = workerNames(hostname(), pids);
-    if (queue.kind === "sql") return runCustomRelease(client, hostname(), pids, names);
-    const ids = pids.length ? await releaseDelayedJobs(client, queue.table, names) : [];
+    if (queue.kind === "sql") {
+      // The user's statement cannot tell a dead worker's locks from those of a
+      // newer process that took its pid: those pids are left out.
+      const pids = dead.filter((d) => d.reusedSince === undefined).map((d) => d.pid);
+      return runCustomRelease(client, hostname(), pids, workerNames(hostname(), pids));
+    }
+    const ids = dead.length ? await releaseDelayedJobs(client, queue.table, hostname(), dead) : [];
     return { count: ids.length, ids: ids.map(String) };
   }
 
@@ -56,7 +66,7 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
       database.get(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
     },
 
-    async release(pids, untilMs) {
+    async release(dead, untilMs) {
       leases?.stop();
       const started = Date.now();
       let lastError: unknown;
@@ -65,14 +75,14 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
         attempts++;
         try {
           const { count, ids } = await beforeDeadline(
-            database.use(untilMs - Date.now(), (client) => releaseOnce(client, pids)),
+            database.use(untilMs - Date.now(), (client) => releaseOnce(client, dead)),
             untilMs,
           );
           log.info("locks_released", {
             queue: queue.kind,
             jobs: count,
             ids: ids.slice(0, MAX_IDS_LOGGED).join(",") + (ids.length > MAX_IDS_LOGGED ? ",..." : ""),
-            pids: pids.join(","),
+            pids: dead.map((d) => d.pid).join(","),
             ms: Date.now() - started,
           });
           return true;

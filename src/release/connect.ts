@@ -28,7 +28,7 @@ export function sslModeOf(url: string, env: NodeJS.ProcessEnv): SslMode {
 }
 
 /** node-postgres's config for the URL, with TLS set by libpq's rules; `tls: false` forces a plain connection. */
-export async function clientConfig(url: string, env: NodeJS.ProcessEnv, tls = true): Promise<ClientConfig> {
+async function clientConfig(url: string, env: NodeJS.ProcessEnv, tls = true): Promise<ClientConfig> {
   const { parse } = await import("pg-connection-string");
   const stripped = new URL(url);
   for (const name of SSL_PARAMS) stripped.searchParams.delete(name);

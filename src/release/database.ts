@@ -11,6 +11,8 @@ export class Database {
     private readonly env: NodeJS.ProcessEnv,
     /** Runs on every new connection before it is handed out (preparing statements). */
     private readonly onOpen: (client: Client) => Promise<void> = async () => {},
+    /** Client-side limit on one statement; 0 for none. */
+    private readonly queryTimeoutMs = 0,
   ) {}
 
   /** The open connection, or a new one that must connect within timeoutMs. */
@@ -43,6 +45,7 @@ export class Database {
         connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),
         // delayed_job writes its times as UTC timestamps without a zone.
         options: "-c TimeZone=UTC",
+        query_timeout: this.queryTimeoutMs || undefined,
       });
       // An idle connection may drop while the worker runs: the next use reopens it.
       client.on("error", () => this.reset());

@@ -1,4 +1,5 @@
 import type { Client } from "pg";
+import type { DeadProcess } from "../process-tree/tree-history.js";
 
 // delayed_job's SQL. A worker locks a job by writing its name into locked_by:
 // "<name_prefix>host:<Socket.gethostname> pid:<Process.pid>" (Delayed::Worker#name),
@@ -30,14 +31,29 @@ export function lockedUnder(names: string): string {
 }
 
 /**
- * Unlocks the jobs locked under any of these worker names. A job another
- * worker has locked since carries that worker's name and is left alone.
- * attempts and run_at stay as they are, so the job runs again at once.
+ * Unlocks the jobs that these dead processes of this host had locked. A job
+ * another worker has locked since carries that worker's name and is left
+ * alone; so is a lock under a pid that a newer process took, if taken after
+ * that process started. attempts and run_at stay as they are, so the job runs
+ * again at once.
  */
-export async function releaseDelayedJobs(client: Client, table: readonly string[], names: string[]): Promise<number[]> {
+export async function releaseDelayedJobs(
+  client: Client,
+  table: readonly string[],
+  host: string,
+  dead: readonly DeadProcess[],
+): Promise<number[]> {
+  // delayed_job writes locked_at in UTC without a zone, hence the conversion.
   const result = await client.query<{ id: string }>(
-    `UPDATE ${quoteTable(table)} SET locked_at = NULL, locked_by = NULL WHERE ${lockedUnder("$1::text[]")} RETURNING id`,
-    [names],
+    `UPDATE ${quoteTable(table)} SET locked_at = NULL, locked_by = NULL
+       FROM unnest($1::text[], $2::timestamptz[]) AS dead(name, reused_since)
+      WHERE locked_by IS NOT NULL AND ${WORKER} = dead.name
+        AND (dead.reused_since IS NULL OR locked_at < dead.reused_since AT TIME ZONE 'UTC')
+      RETURNING id`,
+    [
+      workerNames(host, dead.map((d) => d.pid)),
+      dead.map((d) => (d.reusedSince === undefined ? null : new Date(d.reusedSince).toISOString())),
+    ],
   );
   return result.rows.map((row) => Number(row.id));
 }

@@ -36,7 +36,7 @@ export class Leases {
     this.tables = leaseTables(this.config.leaseTable);
   }
 
-  /** Writes the lease now and then every heartbeat; sweeps now and then every few heartbeats. */
+  /** Writes the lease now and then every heartbeat; sweeps every few heartbeats. */
   start(treePids: () => number[]): void {
     const beat = () => void this.beat(treePids);
     beat();
@@ -128,7 +128,7 @@ export class Leases {
 }
 
 /** One line for a sweep that found anything, at info; nothing for an idle one but at debug. */
-export function logSweep(log: Logger, result: SweepResult): void {
+function logSweep(log: Logger, result: SweepResult): void {
   const found = result.released.length + result.failed.length + result.leases.length + result.alive.length + result.unprovable.length;
   (found ? log.info : log.debug)("swept", {
     swept: result.swept,

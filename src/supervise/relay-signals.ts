@@ -2,10 +2,10 @@ import type { ChildProcess } from "node:child_process";
 import type { Logger } from "../log.js";
 
 /** Signals that ask the worker to shut down; the first one starts the deadline. */
-export const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
+const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
 
 /** Signals that are commands to the worker (reload, dump, stop taking jobs), relayed each time. */
-export const RELAYED_SIGNALS = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
+const RELAYED_SIGNALS = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
 /** What the relay needs from the supervisor. */
 export interface RelayOptions {

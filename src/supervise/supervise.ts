@@ -2,8 +2,8 @@ import { constants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log.js";
-import { killTree, terminateTree, type KillResult } from "../process-tree/kill-tree.js";
-import { TreeHistory } from "../process-tree/tree-history.js";
+import { killTree, terminateTree, union, type KillResult } from "../process-tree/kill-tree.js";
+import { TreeHistory, type DeadProcess } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
 import { relaySignals } from "./relay-signals.js";
 import { ShutdownClock } from "./shutdown-clock.js";
@@ -18,8 +18,8 @@ export interface Cleanup {
   start(treePids: () => number[]): void;
   /** The first shutdown signal came: get ready, so that the release costs one round trip. */
   prepare(): void;
-  /** The tree is gone: release what these dead pids held. Resolves false when it could not. */
-  release(deadPids: number[], untilMs: number): Promise<boolean>;
+  /** The tree is gone: release what these dead processes held. Resolves false when it could not. */
+  release(dead: DeadProcess[], untilMs: number): Promise<boolean>;
   /** All is cleaned up: drop the lease. */
   finish(timeoutMs: number): Promise<void>;
 }
@@ -86,7 +86,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   async function leftoversGone(): Promise<KillResult | undefined> {
     for (;;) {
       if (clock.expired) return killed;
-      const leftovers = findTree(tree);
+      const leftovers = union(findTree(tree), history.running());
       if (leftovers.length === 0) return undefined;
       history.record(leftovers);
       if (clock.start()) {
@@ -119,7 +119,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
 
   const killedSome = (ended.kill?.killed.length ?? 0) > 0;
   if (cleanup && (killedSome || status.code !== 0)) {
-    const released = await cleanup.release(history.deadPids(), clock.exitBy);
+    const released = await cleanup.release(history.dead(), clock.exitBy);
     if (!released) return finish(EXIT.CLEANUP_FAILED);
   }
   await cleanup?.finish(clock.exitBy - Date.now());
