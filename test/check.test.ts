@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, before, test } from "node:test";
 import { createDelayedJobsTable, freshDatabase, insertJob, withClient, type FreshDatabase } from "./support/db.js";
-import { runJobguard } from "./support/jobguard.js";
+import { runJobguard, killLeftovers } from "./support/jobguard.js";
+
+after(killLeftovers);
 
 let db: FreshDatabase;
 before(async () => {

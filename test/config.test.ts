@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { REPO_ROOT } from "./support/delayed-job.js";
-import { runJobguard, tempDir } from "./support/jobguard.js";
+import { runJobguard, tempDir, killLeftovers } from "./support/jobguard.js";
+
+after(killLeftovers);
 
 // Each case: arguments, environment, and the sentence jobguard must print.
 const BAD: [string, string[], NodeJS.ProcessEnv, RegExp][] = [

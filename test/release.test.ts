@@ -5,10 +5,12 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
 import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
-import { dockerStop, herokuRestart, runJobguard, tempDir, type Run } from "./support/jobguard.js";
+import { dockerStop, herokuRestart, runJobguard, tempDir, type Run, killLeftovers } from "./support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { isAlive } from "./support/processes.js";
 import { tcpProxy } from "./support/proxy.js";
+
+after(killLeftovers);
 
 const HOST = hostname();
 let db: FreshDatabase;

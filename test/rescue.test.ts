@@ -5,10 +5,12 @@ import { after, before, test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
 import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
-import { dockerStop, fixture, hostnameSkipReason, runJobguard, tempDir, type Run } from "./support/jobguard.js";
+import { dockerStop, fixture, hostnameSkipReason, runJobguard, tempDir, type Run, killLeftovers } from "./support/jobguard.js";
 import { descendantsOf, isAlive } from "./support/processes.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { tcpProxy } from "./support/proxy.js";
+
+after(killLeftovers);
 
 // Fast leases so that a dead dyno is found within seconds: heartbeat 0.5 s,
 // stale after 2 s, a sweep every 0.5 s.

@@ -2,10 +2,12 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { dockerStop, fixture, herokuRestart, JOBGUARD, runJobguard, tempDir } from "./support/jobguard.js";
+import { dockerStop, fixture, herokuRestart, JOBGUARD, runJobguard, tempDir, killLeftovers } from "./support/jobguard.js";
 import { readPids, waitGone } from "./support/processes.js";
+
+after(killLeftovers);
 
 const WORKER = fixture("worker.sh");
 

@@ -61,7 +61,7 @@ export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((done) =>
     child.on("exit", (code, signal) => done({ code, signal, at: Date.now() })),
   );
-  return {
+  const run: Run = {
     child,
     pid: child.pid!,
     startedAt,
@@ -77,6 +77,22 @@ export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options
       }
     },
   };
+  runs.push(run);
+  return run;
+}
+
+const runs: Run[] = [];
+
+/**
+ * SIGKILLs every jobguard a test started that still runs, with its whole tree,
+ * as a platform would: a test that fails half-way leaves nothing behind.
+ * Register it with node:test's after() in each file that starts jobguards.
+ */
+export function killLeftovers(): void {
+  for (const run of runs.splice(0)) {
+    if (!isAlive(run.pid)) continue;
+    for (const pid of [run.pid, ...descendantsOf(run.pid)]) signal(pid, "SIGKILL");
+  }
 }
 
 /** What a simulated platform saw: whether it had to SIGKILL jobguard at the end of the grace period. */
