@@ -1,7 +1,8 @@
 import { hostname } from "node:os";
 import type { QueueConfig } from "../config/config.js";
 import { isDead, readProcess } from "../process-tree/proc.js";
-import { connect, describeDatabase, safeMessage } from "../release/connect.js";
+import { describeDatabase, safeMessage } from "../release/connect.js";
+import { connectAsJobguard } from "../release/database.js";
 import { prepareCustomRelease } from "../release/custom-sql.js";
 import { hasWorkerIndex, listLocks, recommendedIndex, type LockedBy } from "../release/delayed-job.js";
 
@@ -22,7 +23,7 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
   out(`jobguard check: queue=${queue.kind} database=${database}${queue.kind === "delayed_job" ? ` table=${queue.table.join(".")}` : ""}`);
   let client;
   try {
-    client = await connect(queue.databaseUrl, env, { application_name: "jobguard", connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
+    client = await connectAsJobguard(queue.databaseUrl, env, CONNECT_TIMEOUT_MS);
   } catch (error) {
     out(`error: cannot connect to ${database}: ${safeMessage(error, queue.databaseUrl)}`);
     return 1;

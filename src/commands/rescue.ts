@@ -1,5 +1,6 @@
 import type { QueueConfig } from "../config/config.js";
-import { connect, describeDatabase, safeMessage } from "../release/connect.js";
+import { describeDatabase, safeMessage } from "../release/connect.js";
+import { connectAsJobguard } from "../release/database.js";
 import { ensureSchema, leaseTables } from "../rescue/schema.js";
 import { sweep } from "../rescue/sweep.js";
 
@@ -18,11 +19,7 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
   const tables = leaseTables(queue.rescue.leaseTable);
   let client;
   try {
-    client = await connect(queue.databaseUrl, env, {
-      application_name: "jobguard",
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      options: "-c TimeZone=UTC",
-    });
+    client = await connectAsJobguard(queue.databaseUrl, env, CONNECT_TIMEOUT_MS);
   } catch (error) {
     out(`jobguard rescue: cannot connect to ${describeDatabase(queue.databaseUrl)}: ${safeMessage(error, queue.databaseUrl)}`);
     return 1;

@@ -1,7 +1,18 @@
 import type { Client } from "pg";
 import { connect } from "./connect.js";
 
-/** The one connection jobguard keeps: opened on first use, reopened after it drops. */
+/** A connection as jobguard opens all of its own: named "jobguard", in UTC, connected within timeoutMs. */
+export function connectAsJobguard(url: string, env: NodeJS.ProcessEnv, timeoutMs: number, queryTimeoutMs = 0): Promise<Client> {
+  return connect(url, env, {
+    application_name: "jobguard",
+    connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),
+    // delayed_job writes its times as UTC timestamps without a zone.
+    options: "-c TimeZone=UTC",
+    query_timeout: queryTimeoutMs || undefined,
+  });
+}
+
+/** A connection jobguard keeps (the release's, the lease's): opened on first use, reopened after it drops. */
 export class Database {
   private client: Promise<Client> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
@@ -23,7 +34,7 @@ export class Database {
 
   /**
    * Runs fn with the connection, one user at a time: a heartbeat must not land
-   * inside a sweep's transaction, nor a release be rolled back with one.
+   * inside a sweep's transaction.
    */
   use<T>(timeoutMs: number, fn: (client: Client) => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => fn(await this.get(timeoutMs)));
@@ -40,13 +51,7 @@ export class Database {
   private async open(timeoutMs: number): Promise<Client> {
     let client: Client | undefined;
     try {
-      client = await connect(this.url, this.env, {
-        application_name: "jobguard",
-        connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),
-        // delayed_job writes its times as UTC timestamps without a zone.
-        options: "-c TimeZone=UTC",
-        query_timeout: this.queryTimeoutMs || undefined,
-      });
+      client = await connectAsJobguard(this.url, this.env, timeoutMs, this.queryTimeoutMs);
       // An idle connection may drop while the worker runs: the next use reopens it.
       client.on("error", () => this.reset());
       await this.onOpen(client);
