@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { dockerStop, fixture, herokuRestart, JOBGUARD, runJobguard, tempDir, killLeftovers } from "./support/jobguard.js";
+import { dockerStop, fixture, herokuRestart, JOBGUARD, OWNED, runJobguard, tempDir, killLeftovers } from "./support/jobguard.js";
 import { readPids, waitGone } from "./support/processes.js";
 
 after(killLeftovers);
@@ -186,10 +186,12 @@ test("other signals are relayed each time they arrive", async () => {
 test("Ctrl-C in a terminal reaches the worker exactly once", async () => {
   const f = files();
   // `script` gives jobguard a real terminal; ^C written to it becomes SIGINT
-  // for the terminal's foreground process group, which is jobguard's.
-  const command = `${process.execPath} ${JOBGUARD} -- ${WORKER}`;
+  // for the terminal's foreground process group. `script` runs the command
+  // through $SHELL; `exec` makes that group jobguard alone whatever the shell
+  // (dash does not exec a lone command by itself, and would die of the ^C).
+  const command = `exec ${process.execPath} ${JOBGUARD} -- ${WORKER}`;
   const term = spawn("script", ["-qefc", command, "/dev/null"], {
-    env: { ...process.env, EVENTS: f.events },
+    env: { ...process.env, ...OWNED, SHELL: "/bin/sh", EVENTS: f.events },
     stdio: ["pipe", "ignore", "ignore"],
   });
   const exited = new Promise<number | null>((done) => term.on("exit", (code) => done(code)));
@@ -208,6 +210,19 @@ test("a SIGTERM while the worker is still starting stops it, and nothing is left
     const exit = await run.exited;
     assert.ok(exit.code === 143 || exit.signal === "SIGTERM", `after ${delay} ms: ${JSON.stringify(exit)}\n${run.stderr()}`);
     assert.deepEqual(await waitGone(readPids(f.pids), 300), [], `after ${delay} ms`);
+  }
+});
+
+test("a SIGTERM the moment the worker starts is forwarded, not fatal to jobguard", async () => {
+  // The worker signals jobguard as its first act: the signal lands while
+  // jobguard is still busy spawning, and must not kill it and orphan the worker.
+  for (let i = 0; i < 10; i++) {
+    const f = files();
+    const worker = `trap 'echo TERM >> ${f.events}; exit 0' TERM; echo $$ >> ${f.pids}; kill -TERM $PPID; while :; do sleep 0.05; done`;
+    const run = runJobguard(["--deadline", "2", "--grace", "3", "--", "sh", "-c", worker]);
+    const exit = await run.exited;
+    assert.deepEqual([exit.code, events(f.events)], [0, ["TERM"]], `run ${i}: ${JSON.stringify(exit)}\n${run.stderr()}`);
+    assert.deepEqual(await waitGone(readPids(f.pids), 300), [], `run ${i}`);
   }
 });
 

@@ -24,29 +24,29 @@ export interface RelayOptions {
  * the platform did not already signal the worker itself), and repeats, which
  * Heroku does send, are not.
  */
-export function relaySignals(child: ChildProcess, options: RelayOptions): void {
+export function relaySignals(child: () => ChildProcess | undefined, options: RelayOptions): void {
   let shuttingDown = false;
   for (const signal of SHUTDOWN_SIGNALS) {
     process.on(signal, () => {
       const first = !shuttingDown;
       shuttingDown = true;
       const forward = first && (signal === "SIGINT" || options.forwardSigterm);
-      const forwarded = forward && send(child, signal);
+      const forwarded = forward && send(child(), signal);
       options.log.info("signal", { signal, forwarded, repeat: first ? undefined : true });
       if (first) options.onShutdown(signal);
     });
   }
   for (const signal of RELAYED_SIGNALS) {
     process.on(signal, () => {
-      const forwarded = send(child, signal);
+      const forwarded = send(child(), signal);
       // SIGWINCH comes with every terminal resize: not worth a line at info.
       (signal === "SIGWINCH" ? options.log.debug : options.log.info)("signal", { signal, forwarded });
     });
   }
 }
 
-function send(child: ChildProcess, signal: NodeJS.Signals): boolean {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
+function send(child: ChildProcess | undefined, signal: NodeJS.Signals): boolean {
+  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
   try {
     process.kill(child.pid, signal);
     return true;

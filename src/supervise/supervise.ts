@@ -7,7 +7,7 @@ import { TreeHistory, type DeadProcess } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
 import { relaySignals } from "./relay-signals.js";
 import { ShutdownClock } from "./shutdown-clock.js";
-import { SpawnError, startWorker, type ExitStatus } from "./start-worker.js";
+import { SpawnError, startWorker, type ExitStatus, type Worker } from "./start-worker.js";
 import { EXIT } from "../exit-codes.js";
 
 /** What jobguard does around a kill when a queue is configured: see release/. */
@@ -39,14 +39,18 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   let onDeadline!: () => void;
   const killed = new Promise<KillResult>((resolve) => (onDeadline = () => resolve(killAtDeadline())));
   const clock = new ShutdownClock(config.deadlineMs, config.graceMs, () => onDeadline());
-  const worker = startWorker(command, env, marker);
-  relaySignals(worker.child, {
+  // Handlers first: a signal that lands while the worker is being spawned
+  // would otherwise kill jobguard by default action and orphan the worker.
+  // Handlers run from the event loop, so by then the worker exists.
+  let worker: Worker | undefined;
+  relaySignals(() => worker?.child, {
     forwardSigterm: config.forwardSigterm,
     log,
     onShutdown: () => {
       if (clock.start()) cleanup?.prepare();
     },
   });
+  worker = startWorker(command, env, marker);
 
   try {
     await worker.started;

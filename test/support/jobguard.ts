@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { descendantsOf, isAlive } from "./processes.js";
+import { descendantsOf, isAlive, processesWithEnv } from "./processes.js";
 
 import { REPO_ROOT } from "./delayed-job.js";
 
@@ -52,7 +52,7 @@ export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options
     ? ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', options.hostname, ...argv]
     : argv;
   const child = spawn(file!, rest, {
-    env: { ...cleanEnv, ...env },
+    env: { ...cleanEnv, ...OWNED, ...env },
     stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -84,8 +84,15 @@ export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options
 const runs: Run[] = [];
 
 /**
+ * Marks what this test file starts: every process that inherits it belongs
+ * here, even one orphaned when its jobguard died early (a bug that happened).
+ */
+export const OWNED = { TEST_OWNER: String(process.pid) };
+
+/**
  * SIGKILLs every jobguard a test started that still runs, with its whole tree,
- * as a platform would: a test that fails half-way leaves nothing behind.
+ * and every orphan that carries OWNED, as a platform would: a test that fails
+ * half-way leaves nothing behind.
  * Register it with node:test's after() in each file that starts jobguards.
  */
 export function killLeftovers(): void {
@@ -93,6 +100,7 @@ export function killLeftovers(): void {
     if (!isAlive(run.pid)) continue;
     for (const pid of [run.pid, ...descendantsOf(run.pid)]) signal(pid, "SIGKILL");
   }
+  for (const pid of processesWithEnv("TEST_OWNER", OWNED.TEST_OWNER)) signal(pid, "SIGKILL");
 }
 
 /** What a simulated platform saw: whether it had to SIGKILL jobguard at the end of the grace period. */

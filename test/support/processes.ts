@@ -20,6 +20,22 @@ export function isAlive(pid: number): boolean {
   return parentOf(pid) !== undefined;
 }
 
+/** Every living process whose environment has name=value (readable to us: we run as the same user). */
+export function processesWithEnv(name: string, value: string): number[] {
+  const wanted = `${name}=${value}`;
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || !isAlive(pid)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(wanted)) found.push(pid);
+    } catch {
+      // Gone meanwhile, or not ours.
+    }
+  }
+  return found;
+}
+
 /** Every living descendant of pid, by parent links. */
 export function descendantsOf(pid: number): number[] {
   const parents = new Map<number, number>();
