@@ -153,6 +153,41 @@ test("jobguard killed but its worker lives on: the orphan keeps its lock until i
   assert.equal((await getJob(db.url, id, table))?.locked_by, null);
 });
 
+test("the lease forgets children that died without a lock, keeps one that died holding a lock, and the release frees its job", async () => {
+  const table = await newTable();
+  const dir = tempDir();
+  const [events, pids] = [join(dir, "events"), join(dir, "pids")];
+  const id = await insertJob(db.url, { table, handler: "x" });
+  // A child that takes a lock and dies with it, then children that shell out
+  // and die, each alive long enough for the 2 s scan of the tree to see it.
+  const worker = `${PG_WORKER.join(" ")}
+    for i in 1 2 3; do sleep 2.5 & echo $! >> ${pids}; wait; done
+    echo DONE >> ${events}; trap "" TERM; exec sleep 600`;
+  const run = runJobguard([...FAST, "--deadline", "1", "--grace", "4", "--", "sh", "-c", worker], env(table, {
+    EVENTS: events, LOCK_SQL: lockJobSql(table, id), EXIT_AFTER_MS: "2500",
+  }));
+  const { pid: locker } = await workerReady(events);
+  const leasePids = async () =>
+    ((await withClient(db.url, (c) => c.query(`SELECT pids FROM leases_${table}`))).rows[0]?.pids ?? []) as number[];
+  const everSeen = new Set<number>();
+  await waitFor(async () => {
+    for (const pid of await leasePids()) everSeen.add(pid);
+    return readFileSync(events, "utf8").includes("DONE");
+  }, { timeoutMs: 20_000, what: "the worker to be done shelling out" });
+  const children = readFileSync(pids, "utf8").split("\n").filter(Boolean).map(Number);
+  assert.ok(children.some((pid) => everSeen.has(pid)), "the lease never listed a child: the test proves nothing");
+  const lease = await waitFor(async () => {
+    const now = await leasePids();
+    return children.every((pid) => !now.includes(pid)) && now;
+  }, { timeoutMs: 5000, what: "the dead children to leave the lease" });
+  assert.ok(lease.includes(locker), `the dead worker holding a lock left the lease: ${lease}`);
+
+  await dockerStop(run, 4000);
+  assert.equal((await run.exited).code, 124);
+  assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} `));
+  assert.equal((await getJob(db.url, id, table))?.locked_by, null);
+});
+
 test("a lock taken after the lease's last heartbeat waits until it is stale itself", async () => {
   const table = await newTable();
   const fresh = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242" });

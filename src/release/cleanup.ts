@@ -19,7 +19,7 @@ const TRANSIENT_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "EAI_AGAIN", "ENOTFOUND",
   "57P01", "57P02", "57P03", "53300", "40001", "40P01", "55P03",
 ]);
-const MAX_IDS_LOGGED = 100;
+const MAX_LISTED = 100;
 const LEASE_QUERY_TIMEOUT_MS = 30_000;
 
 /** The release of a dead worker's locks in PostgreSQL, for the supervisor to call at the right moments. */
@@ -57,8 +57,8 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
   return {
     childEnv: tag ? { PGAPPNAME: tag } : {},
 
-    start(treePids) {
-      leases?.start(treePids);
+    start(history) {
+      leases?.start(history);
     },
 
     prepare() {
@@ -81,8 +81,8 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
           log.info("locks_released", {
             queue: queue.kind,
             jobs: count,
-            ids: ids.slice(0, MAX_IDS_LOGGED).join(",") + (ids.length > MAX_IDS_LOGGED ? ",..." : ""),
-            pids: dead.map((d) => d.pid).join(","),
+            ids: listed(ids),
+            pids: listed(dead.map((d) => d.pid)),
             ms: Date.now() - started,
           });
           return true;
@@ -108,6 +108,11 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
       database.reset();
     },
   };
+}
+
+/** A list for a log line, cut short: a release may concern thousands. */
+function listed(items: ReadonlyArray<string | number>): string {
+  return items.slice(0, MAX_LISTED).join(",") + (items.length > MAX_LISTED ? ",..." : "");
 }
 
 function isTransient(error: unknown): boolean {

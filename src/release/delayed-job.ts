@@ -41,7 +41,7 @@ export async function releaseDelayedJobs(
   client: Client,
   table: readonly string[],
   host: string,
-  dead: readonly DeadProcess[],
+  dead: readonly Pick<DeadProcess, "pid" | "reusedSince">[],
 ): Promise<number[]> {
   // delayed_job writes locked_at in UTC without a zone, hence the conversion.
   const result = await client.query<{ id: string }>(
@@ -56,6 +56,16 @@ export async function releaseDelayedJobs(
     ],
   );
   return result.rows.map((row) => Number(row.id));
+}
+
+/** Of these pids, those under whose names this host holds a lock (a seek per pid with the recommended index). */
+export async function pidsHoldingLocks(client: Client, table: readonly string[], host: string, pids: readonly number[]): Promise<Set<number>> {
+  const result = await client.query<{ pid: number }>(
+    `SELECT dead.pid FROM unnest($1::text[], $2::int[]) AS dead(name, pid)
+      WHERE EXISTS (SELECT 1 FROM ${quoteTable(table)} WHERE locked_by IS NOT NULL AND ${WORKER} = dead.name)`,
+    [workerNames(host, pids), pids],
+  );
+  return new Set(result.rows.map((row) => row.pid));
 }
 
 /** One worker's locks as `jobguard check` lists them. */

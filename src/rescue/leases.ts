@@ -4,6 +4,8 @@ import type { QueueConfig, RescueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
 import { safeMessage } from "../release/connect.js";
 import { beforeDeadline, type Database } from "../release/database.js";
+import { HistoryPruner } from "../release/prune-history.js";
+import type { TreeHistory } from "../process-tree/tree-history.js";
 import { dropLease, heartbeat } from "./lease.js";
 import { ensureSchema, leaseTables, type LeaseTables } from "./schema.js";
 import { sweep, type SweepResult } from "./sweep.js";
@@ -37,8 +39,9 @@ export class Leases {
   }
 
   /** Writes the lease now and then every heartbeat; sweeps every few heartbeats. */
-  start(treePids: () => number[]): void {
-    const beat = () => void this.beat(treePids);
+  start(history: TreeHistory): void {
+    const pruner = new HistoryPruner(history, this.queue.table);
+    const beat = () => void this.beat(history, pruner);
     beat();
     this.heartbeats = setInterval(beat, this.config.heartbeatMs).unref();
     // A fleet that booted together should not sweep in lockstep: jitter each interval.
@@ -72,15 +75,16 @@ export class Leases {
     }
   }
 
-  private async beat(treePids: () => number[]): Promise<void> {
+  private async beat(history: TreeHistory, pruner: HistoryPruner): Promise<void> {
     try {
       await this.database.use(this.connectTimeoutMs, async (client) => {
         await this.ready(client);
+        await pruner.prune(client);
         await heartbeat(client, this.tables, {
           id: this.id,
           host: hostname(),
           dyno: this.dyno,
-          pids: treePids(),
+          pids: history.all(),
           sessionTag: this.sessionTag,
         });
       });

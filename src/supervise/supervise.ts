@@ -14,8 +14,8 @@ import { EXIT } from "../exit-codes.js";
 export interface Cleanup {
   /** Variables the worker's environment gets (a PGAPPNAME tag). */
   childEnv: Record<string, string>;
-  /** The worker runs: start its lease; treePids() returns every pid the tree has had (recorded every few seconds). */
-  start(treePids: () => number[]): void;
+  /** The worker runs: start its lease over the tree's history (recorded every few seconds). */
+  start(history: TreeHistory): void;
   /** The first shutdown signal came: get ready, so that the release costs one round trip. */
   prepare(): void;
   /** The tree is gone: release what these dead processes held. Resolves false when it could not. */
@@ -76,7 +76,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   const recorder = cleanup && setInterval(() => history.record(findTree(tree)), RECORD_EVERY_MS).unref();
   if (cleanup) {
     history.record(findTree(tree));
-    cleanup.start(() => history.all());
+    cleanup.start(history);
   }
 
   async function killAtDeadline(): Promise<KillResult> {
