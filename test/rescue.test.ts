@@ -246,6 +246,39 @@ test("a poison job that keeps killing its dyno is marked failed after max-rescue
   assert.match(job?.last_error ?? "", /^jobguard: rescued from dead workers more than 3 times/);
 });
 
+test("a worker the OOM killer takes while jobguard lives: its job is back at once, counted, and failed after max-rescues", async () => {
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: "x" });
+  const rescues = async () =>
+    (await withClient(db.url, (c) => c.query(`SELECT rescues FROM leases_${table}_rescues WHERE job_id = $1`, [id]))).rows[0]?.rescues;
+  const crash = async () => {
+    const events = join(tempDir(), "events");
+    const run = runJobguard([...FAST, "--max-rescues", "1", "--", ...PG_WORKER], env(table, { EVENTS: events, LOCK_SQL: lockJobSql(table, id) }));
+    process.kill((await workerReady(events)).pid, "SIGKILL");
+    assert.equal((await run.exited).code, 137);
+    return run.stderr();
+  };
+
+  // A kill at the deadline of a normal restart is no crash and is not counted.
+  const events = join(tempDir(), "events");
+  const restart = runJobguard([...FAST, "--deadline", "0.5", "--grace", "3", "--", ...PG_WORKER], env(table, { EVENTS: events, LOCK_SQL: lockJobSql(table, id) }));
+  await workerReady(events);
+  await dockerStop(restart, 3000);
+  assert.equal((await restart.exited).code, 124);
+  assert.match(restart.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} pids=`));
+  assert.equal(await rescues(), undefined);
+
+  assert.match(await crash(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} rescue_counted=true pids=`));
+  assert.equal(await rescues(), 1);
+  assert.equal((await getJob(db.url, id, table))?.locked_by, null);
+
+  assert.match(await crash(), new RegExp(`event=locks_released queue=delayed_job jobs=0 ids="" rescue_counted=true failed=${id} `));
+  const job = await getJob(db.url, id, table);
+  assert.equal(job?.locked_by, null);
+  assert.notEqual(job?.failed_at, null);
+  assert.match(job?.last_error ?? "", /^jobguard: rescued from dead workers more than 1 times/);
+});
+
 test("the database down during heartbeats: the worker runs on, and heartbeats resume", async () => {
   const table = await newTable();
   const proxy = await tcpProxy(db.url);

@@ -6,6 +6,7 @@ import type { QueueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
 import type { DeadProcess } from "../process-tree/tree-history.js";
 import type { Cleanup } from "../supervise/supervise.js";
+import { releaseAfterCrash } from "../rescue/crash.js";
 import { Leases } from "../rescue/leases.js";
 import { describeDatabase, safeMessage } from "./connect.js";
 import { prepareCustomRelease, runCustomRelease } from "./custom-sql.js";
@@ -39,7 +40,7 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
     new Leases(new Database(queue.databaseUrl, env, undefined, Math.max(queue.rescue.heartbeatMs, LEASE_QUERY_TIMEOUT_MS)), queue, tag, env.DYNO, log);
   const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
 
-  async function releaseOnce(client: Client, dead: DeadProcess[]): Promise<{ count: number; ids: string[] }> {
+  async function releaseOnce(client: Client, dead: DeadProcess[], crashed: boolean): Promise<{ count: number; ids: string[]; failed?: number[] }> {
     const ended = tag ? await terminateSessions(client, tag) : [];
     if (ended.length > 0) {
       log.info("sessions_terminated", { tag, sessions: ended.length, backends: ended.map((s) => `${s.pid}:${s.state}`).join(",") });
@@ -50,7 +51,12 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
       const pids = dead.filter((d) => d.reusedSince === undefined).map((d) => d.pid);
       return runCustomRelease(client, hostname(), pids, workerNames(hostname(), pids));
     }
-    const ids = dead.length ? await releaseDelayedJobs(client, queue.table, hostname(), dead) : [];
+    if (dead.length === 0) return { count: 0, ids: [] };
+    if (crashed && queue.rescue) {
+      const { released, failed } = await releaseAfterCrash(client, queue.table, queue.rescue, hostname(), dead);
+      return { count: released.length, ids: released.map(String), failed };
+    }
+    const ids = await releaseDelayedJobs(client, queue.table, hostname(), dead);
     return { count: ids.length, ids: ids.map(String) };
   }
 
@@ -66,7 +72,7 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
       database.get(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
     },
 
-    async release(dead, untilMs) {
+    async release(dead, untilMs, crashed) {
       leases?.stop();
       const started = Date.now();
       let lastError: unknown;
@@ -74,14 +80,16 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
       while (Date.now() < untilMs) {
         attempts++;
         try {
-          const { count, ids } = await beforeDeadline(
-            database.use(untilMs - Date.now(), (client) => releaseOnce(client, dead)),
+          const { count, ids, failed } = await beforeDeadline(
+            database.use(untilMs - Date.now(), (client) => releaseOnce(client, dead, crashed)),
             untilMs,
           );
           log.info("locks_released", {
             queue: queue.kind,
             jobs: count,
             ids: listed(ids),
+            rescue_counted: failed ? true : undefined,
+            failed: failed?.length ? listed(failed) : undefined,
             pids: listed(dead.map((d) => d.pid)),
             ms: Date.now() - started,
           });

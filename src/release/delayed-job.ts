@@ -30,6 +30,24 @@ export function lockedUnder(names: string): string {
   return `locked_by IS NOT NULL AND ${WORKER} = ANY(${names})`;
 }
 
+// The dead processes of a release, as rows dead(name, reused_since): $1 their
+// names, $2 when a newer process took each pid, if one did (see deadParams).
+export const DEAD_PROCESSES = "unnest($1::text[], $2::timestamptz[]) AS dead(name, reused_since)";
+
+// A lock one of them holds: under its name, and taken before a newer process
+// took its pid. delayed_job writes locked_at in UTC without a zone, hence the
+// conversion.
+export const HELD_BY_DEAD = `locked_by IS NOT NULL AND ${WORKER} = dead.name
+        AND (dead.reused_since IS NULL OR locked_at < dead.reused_since AT TIME ZONE 'UTC')`;
+
+/** The parameters $1 and $2 of DEAD_PROCESSES for these dead processes of this host. */
+export function deadParams(host: string, dead: readonly Pick<DeadProcess, "pid" | "reusedSince">[]): [string[], (string | null)[]] {
+  return [
+    workerNames(host, dead.map((d) => d.pid)),
+    dead.map((d) => (d.reusedSince === undefined ? null : new Date(d.reusedSince).toISOString())),
+  ];
+}
+
 /**
  * Unlocks the jobs that these dead processes of this host had locked. A job
  * another worker has locked since carries that worker's name and is left
@@ -43,17 +61,11 @@ export async function releaseDelayedJobs(
   host: string,
   dead: readonly Pick<DeadProcess, "pid" | "reusedSince">[],
 ): Promise<number[]> {
-  // delayed_job writes locked_at in UTC without a zone, hence the conversion.
   const result = await client.query<{ id: string }>(
     `UPDATE ${quoteTable(table)} SET locked_at = NULL, locked_by = NULL
-       FROM unnest($1::text[], $2::timestamptz[]) AS dead(name, reused_since)
-      WHERE locked_by IS NOT NULL AND ${WORKER} = dead.name
-        AND (dead.reused_since IS NULL OR locked_at < dead.reused_since AT TIME ZONE 'UTC')
+       FROM ${DEAD_PROCESSES} WHERE ${HELD_BY_DEAD}
       RETURNING id`,
-    [
-      workerNames(host, dead.map((d) => d.pid)),
-      dead.map((d) => (d.reusedSince === undefined ? null : new Date(d.reusedSince).toISOString())),
-    ],
+    deadParams(host, dead),
   );
   return result.rows.map((row) => Number(row.id));
 }

@@ -26,11 +26,11 @@ export function leaseTables(table: readonly string[]): LeaseTables {
  *     id            text, primary key: random, unique to the run
  *     host          text: the host name delayed_job writes into locked_by
  *     dyno          text: $DYNO, when set (for people reading the table)
- *     pids          integer[]: every pid the worker tree has had
+ *     pids          integer[]: the worker tree's pids, living or dead with a lock
  *     session_tag   text: the application_name of the worker's sessions, or
  *                   NULL when the user chose PGAPPNAME (then death cannot be proven)
  *     started_at, heartbeat_at  timestamptz, by the database's clock
- *   <leases>_rescues: how often jobguard rescued each job from a dead dyno.
+ *   <leases>_rescues: how often jobguard rescued each job from a dead dyno or a crashed worker.
  *     job_table text, job_id bigint (primary key together), rescues integer, last_rescued_at timestamptz
  */
 export async function ensureSchema(client: Client, tables: LeaseTables): Promise<void> {

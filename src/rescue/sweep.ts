@@ -1,6 +1,7 @@
 import type { Client } from "pg";
 import type { RescueConfig } from "../config/config.js";
 import { lockedUnder, quoteTable } from "../release/delayed-job.js";
+import { countedRelease, rescueLimitError } from "./count.js";
 import type { LeaseTables } from "./schema.js";
 
 /** What one sweep did. */
@@ -49,7 +50,8 @@ export interface SweepResult {
  *
  * A job rescued more than max-rescues times is marked failed instead: it is
  * most likely what kills its dynos (Heroku's R15), and must not crash-loop
- * the fleet. Kills at a deadline are not counted: they go through release/.
+ * the fleet (a worker that crashes alone counts too: see crash.ts). Kills at
+ * a deadline are not counted: they go through release/.
  */
 export async function sweep(client: Client, jobs: readonly string[], tables: LeaseTables, config: RescueConfig): Promise<SweepResult> {
   const result: SweepResult = { swept: false, released: [], failed: [], leases: [], alive: [], unprovable: [] };
@@ -90,7 +92,7 @@ export async function sweep(client: Client, jobs: readonly string[], tables: Lea
         config.staleAfterMs,
         config.maxRescues,
         jobs.join("."),
-        `jobguard: rescued from dead workers more than ${config.maxRescues} times; marked failed so it cannot crash-loop the fleet (last worker: host:${lease.host})`,
+        rescueLimitError(config.maxRescues, lease.host),
       ]);
       for (const row of rescued.rows) (row.failed ? result.failed : result.released).push(Number(row.id));
       // A lease whose worker locked a job after its last heartbeat stays until that lock is old enough.
@@ -132,24 +134,11 @@ function namesCte(tables: LeaseTables): string {
 
 // $1-$4 as for namesCte, $5 max rescues, $6 job table name, $7 last_error text.
 function rescueSql(jobs: readonly string[], tables: LeaseTables): string {
-  const table = quoteTable(jobs);
   return `
     WITH ${namesCte(tables)}, dead_locks AS (
-      SELECT j.id FROM ${table} j
+      SELECT j.id FROM ${quoteTable(jobs)} j
        WHERE ${lockedUnder("ARRAY(SELECT name FROM names)")}
          AND j.locked_at < (now() AT TIME ZONE 'UTC') - $4 * interval '1 millisecond'
        FOR UPDATE OF j
-    ), counted AS (
-      INSERT INTO ${tables.rescues} AS r (job_table, job_id, rescues)
-      SELECT $6, id, 1 FROM dead_locks
-      ON CONFLICT (job_table, job_id) DO UPDATE SET rescues = r.rescues + 1, last_rescued_at = now()
-      RETURNING job_id, rescues
-    )
-    UPDATE ${table} j
-       SET locked_by = NULL, locked_at = NULL,
-           failed_at = CASE WHEN c.rescues > $5 THEN now() AT TIME ZONE 'UTC' ELSE j.failed_at END,
-           last_error = CASE WHEN c.rescues > $5 THEN $7 ELSE j.last_error END
-      FROM counted c
-     WHERE j.id = c.job_id
-    RETURNING j.id, c.rescues > $5 AS failed`;
+    ), ${countedRelease(jobs, tables, { jobTable: "$6", max: "$5", lastError: "$7" })}`;
 }

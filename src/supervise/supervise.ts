@@ -18,8 +18,11 @@ export interface Cleanup {
   start(history: TreeHistory): void;
   /** The first shutdown signal came: get ready, so that the release costs one round trip. */
   prepare(): void;
-  /** The tree is gone: release what these dead processes held. Resolves false when it could not. */
-  release(dead: DeadProcess[], untilMs: number): Promise<boolean>;
+  /**
+   * The tree is gone: release what these dead processes held; `crashed` when
+   * the worker died with no shutdown under way. Resolves false when it could not.
+   */
+  release(dead: DeadProcess[], untilMs: number, crashed: boolean): Promise<boolean>;
   /** All is cleaned up: drop the lease. */
   finish(timeoutMs: number): Promise<void>;
 }
@@ -105,8 +108,8 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   // go, or the kill gives up on survivors stuck in the kernel: jobguard must
   // not wait for a child that will never be reaped.
   const ended = await Promise.race([
-    worker.exited.then(async (status) => ({ status, kill: await leftoversGone() })),
-    killed.then((result) => ({ status: undefined, kill: result })),
+    worker.exited.then(async (status) => ({ status, crashed: clock.startedAt === undefined, kill: await leftoversGone() })),
+    killed.then((result) => ({ status: undefined, crashed: false, kill: result })),
   ]);
   clearInterval(recorder);
   clock.cancel();
@@ -123,7 +126,8 @@ export async function supervise(command: string[], config: Config, log: Logger, 
 
   const killedSome = (ended.kill?.killed.length ?? 0) > 0;
   if (cleanup && (killedSome || status.code !== 0)) {
-    const released = await cleanup.release(history.dead(), clock.exitBy);
+    const crashed = ended.crashed && statusCode(status) !== 0;
+    const released = await cleanup.release(history.dead(), clock.exitBy, crashed);
     if (!released) return finish(EXIT.CLEANUP_FAILED);
   }
   await cleanup?.finish(clock.exitBy - Date.now());
