@@ -26,9 +26,9 @@ export class TreeHistory {
     for (const p of processes) this.seen.set(p.pid, p.startTime);
   }
 
-  /** The recorded processes that still run. */
-  running(): ProcessInfo[] {
-    const now = snapshot();
+  /** The recorded processes that still run, by `processes`, a listing of /proc. */
+  running(processes: ProcessInfo[]): ProcessInfo[] {
+    const now = living(processes);
     return [...this.seen].flatMap(([pid, startTime]) => {
       const p = now.get(pid);
       return p && p.startTime === startTime ? [p] : [];
@@ -46,7 +46,7 @@ export class TreeHistory {
    * started: a lock under that pid's name taken since might be its own.
    */
   dead(): DeadProcess[] {
-    const now = snapshot();
+    const now = living(listProcesses());
     const dead: DeadProcess[] = [];
     for (const [pid, startTime] of this.seen) {
       const p = now.get(pid);
@@ -64,6 +64,6 @@ export class TreeHistory {
 
 // One read of /proc for the whole history, however long it is: a read per
 // recorded pid would cost the release a second for every 40,000 of them.
-function snapshot(): Map<number, ProcessInfo> {
-  return new Map(listProcesses().flatMap((p) => (isDead(p) ? [] : [[p.pid, p] as const])));
+function living(processes: ProcessInfo[]): Map<number, ProcessInfo> {
+  return new Map(processes.flatMap((p) => (isDead(p) ? [] : [[p.pid, p] as const])));
 }

@@ -35,9 +35,10 @@ export function rootHoldsPid(tree: TreeIdentity): boolean {
  * tree's marker in its environment. The marker is what finds descendants that
  * left the process group (setsid) and were re-parented to init (double fork),
  * where the parent chain is broken; the start-time bound keeps reused pids out.
+ * `processes` is a listing of /proc already at hand, if any.
  */
-export function findTree(tree: TreeIdentity): ProcessInfo[] {
-  const candidates = listProcesses().filter(
+export function findTree(tree: TreeIdentity, processes: ProcessInfo[] = listProcesses()): ProcessInfo[] {
+  const candidates = processes.filter(
     (p) => p.startTime >= tree.rootStartTime && p.pid !== process.pid,
   );
   const members = new Map<number, ProcessInfo>();

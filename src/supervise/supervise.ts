@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log.js";
 import { killTree, terminateTree, union, type KillResult } from "../process-tree/kill-tree.js";
+import { listProcesses } from "../process-tree/proc.js";
 import { TreeHistory, type DeadProcess } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
 import { relaySignals } from "./relay-signals.js";
@@ -93,7 +94,8 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   async function leftoversGone(): Promise<KillResult | undefined> {
     for (;;) {
       if (clock.expired) return killed;
-      const leftovers = union(findTree(tree), history.running());
+      const processes = listProcesses();
+      const leftovers = union(findTree(tree, processes), history.running(processes));
       if (leftovers.length === 0) return undefined;
       history.record(leftovers);
       if (clock.start()) {
