@@ -79,7 +79,10 @@ export class Leases {
     try {
       await this.database.use(this.connectTimeoutMs, async (client) => {
         await this.ready(client);
-        await pruner.prune(client);
+        // A failed prune (say, a jobs table not there yet) must not cost the heartbeat: it tries again next time.
+        await pruner.prune(client).catch((error: unknown) =>
+          this.log.debug("prune_failed", { error: safeMessage(error, this.queue.databaseUrl) }),
+        );
         await heartbeat(client, this.tables, {
           id: this.id,
           host: hostname(),
