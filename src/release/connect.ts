@@ -52,11 +52,25 @@ async function tlsOptions(mode: SslMode, params: URLSearchParams): Promise<Conne
 }
 
 /**
+ * pg, loaded at first use. To tell whether it runs in a Cloudflare Worker, pg
+ * looks at the global `navigator`, and where there is none, constructs a
+ * `Response`: on Node 20, where there is none, that loads Node's whole fetch
+ * implementation, about 5 MiB that stay resident for the life of a process
+ * that never fetches. Node 21 and later define `navigator`; defining it as
+ * they do spares the load.
+ */
+async function loadPg(): Promise<typeof import("pg").default> {
+  const global = globalThis as { navigator?: unknown };
+  global.navigator ??= { userAgent: `Node.js/${process.versions.node.split(".")[0]}` };
+  return (await import("pg")).default;
+}
+
+/**
  * Connects with libpq's fallback: `prefer` and `allow` try TLS first and go on
  * in plain text when the server offers none (a local PostgreSQL, say).
  */
 export async function connect(url: string, env: NodeJS.ProcessEnv, extra: ClientConfig = {}): Promise<Client> {
-  const pg = (await import("pg")).default;
+  const pg = await loadPg();
   const mode = sslModeOf(url, env);
   const open = async (tls: boolean) => {
     const client = new pg.Client({ ...(await clientConfig(url, env, tls)), ...extra });
