@@ -279,6 +279,24 @@ test("a worker the OOM killer takes while jobguard lives: its job is back at onc
   assert.match(job?.last_error ?? "", /^jobguard: rescued from dead workers more than 1 times/);
 });
 
+test("Heroku signals the worker a moment before jobguard: a worker that dies of it, or exits 1, is no crash", async () => {
+  const table = await newTable();
+  const id = await insertJob(db.url, { table, handler: "x" });
+  for (const onTerm of ["die", "exit1"]) {
+    const events = join(tempDir(), "events");
+    const run = runJobguard([...FAST, "--", ...PG_WORKER], env(table, { DYNO: "worker.1", EVENTS: events, LOCK_SQL: lockJobSql(table, id), ON_TERM: onTerm }));
+    const { pid } = await workerReady(events);
+    // The dyno manager's SIGTERM reaches every process; here the worker's comes first.
+    process.kill(pid, "SIGTERM");
+    await sleep(100);
+    run.child.kill("SIGTERM");
+    assert.equal((await run.exited).code, onTerm === "die" ? 143 : 1, run.stderr());
+    assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} pids=`), onTerm);
+  }
+  const counted = await withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM leases_${table}_rescues`)).rows[0].n);
+  assert.equal(counted, 0, "a restart was counted as a crash");
+});
+
 test("the database down during heartbeats: the worker runs on, and heartbeats resume", async () => {
   const table = await newTable();
   const proxy = await tcpProxy(db.url);

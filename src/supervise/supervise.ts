@@ -32,6 +32,8 @@ export interface Cleanup {
 // leftovers are looked for once the worker itself has exited.
 const RECORD_EVERY_MS = 2000;
 const LEFTOVER_POLL_MS = 50;
+// How long after the worker's death a SIGTERM to jobguard still means both came from one shutdown.
+const SHUTDOWN_SIGNAL_SPREAD_MS = 1000;
 
 /**
  * Runs the worker to the end: relay signals, enforce the deadline, make sure
@@ -47,10 +49,12 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   // would otherwise kill jobguard by default action and orphan the worker.
   // Handlers run from the event loop, so by then the worker exists.
   let worker: Worker | undefined;
+  let asked = false; // to shut down, by a SIGTERM or SIGINT
   relaySignals(() => worker?.child, {
     forwardSigterm: config.forwardSigterm,
     log,
     onShutdown: () => {
+      asked = true;
       if (clock.start()) cleanup?.prepare();
     },
   });
@@ -110,8 +114,8 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   // go, or the kill gives up on survivors stuck in the kernel: jobguard must
   // not wait for a child that will never be reaped.
   const ended = await Promise.race([
-    worker.exited.then(async (status) => ({ status, crashed: clock.startedAt === undefined, kill: await leftoversGone() })),
-    killed.then((result) => ({ status: undefined, crashed: false, kill: result })),
+    worker.exited.then(async (status) => ({ status, kill: await leftoversGone() })),
+    killed.then((result) => ({ status: undefined, kill: result })),
   ]);
   clearInterval(recorder);
   clock.cancel();
@@ -128,7 +132,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
 
   const killedSome = (ended.kill?.killed.length ?? 0) > 0;
   if (cleanup && (killedSome || status.code !== 0)) {
-    const crashed = ended.crashed && statusCode(status) !== 0;
+    const crashed = await crashedOnItsOwn(status);
     const released = await cleanup.release(history.dead(), clock.exitBy, crashed);
     if (!released) return finish(EXIT.CLEANUP_FAILED);
   }
@@ -138,6 +142,21 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   function finish(code: number): number {
     log.info("exit", { code, shutdown_ms: clock.elapsed() });
     return code;
+  }
+
+  /**
+   * Whether the worker crashed (the OOM killer, a segfault, an uncaught error)
+   * rather than being asked to stop. A worker ended by SIGTERM or SIGINT was
+   * asked; and on Heroku Cedar, which signals every process of the dyno, the
+   * worker may hear the SIGTERM and exit a moment before jobguard does: a
+   * shutdown that begins right after still counts.
+   */
+  async function crashedOnItsOwn(status: ExitStatus): Promise<boolean> {
+    const code = statusCode(status);
+    if (asked || code === 0 || code === 128 + constants.signals.SIGTERM || code === 128 + constants.signals.SIGINT) return false;
+    // Waiting must not eat the release's time where leftovers started the clock.
+    await sleep(Math.min(SHUTDOWN_SIGNAL_SPREAD_MS, (clock.exitBy - Date.now()) / 4));
+    return !asked;
   }
 }
 
