@@ -69,6 +69,14 @@ async function deadLease(table: string, lease: { id: string; host: string; pids:
 
 const HOUR_AGO = new Date(Date.now() - 3600_000);
 
+/** The job is out of the queue for good: unlocked, failed, with a last_error that says jobguard did it and why. */
+async function assertFailedByJobguard(table: string, id: number, maxRescues: number): Promise<void> {
+  const job = await getJob(db.url, id, table);
+  assert.equal(job?.locked_by, null);
+  assert.notEqual(job?.failed_at, null);
+  assert.match(job?.last_error ?? "", new RegExp(`^jobguard: rescued from dead workers more than ${maxRescues} times`));
+}
+
 function skipWithoutHostnames(t: TestContext): boolean {
   const reason = hostnameSkipReason();
   if (reason) t.skip(reason);
@@ -240,10 +248,7 @@ test("a poison job that keeps killing its dyno is marked failed after max-rescue
     if (crash <= 3) assert.match(out, new RegExp(`released: ${id}`), `crash ${crash}`);
     else assert.match(out, new RegExp(`failed \\(rescued more than 3 times\\): ${id}`));
   }
-  const job = await getJob(db.url, id, table);
-  assert.equal(job?.locked_by, null);
-  assert.notEqual(job?.failed_at, null);
-  assert.match(job?.last_error ?? "", /^jobguard: rescued from dead workers more than 3 times/);
+  await assertFailedByJobguard(table, id, 3);
 });
 
 test("a worker the OOM killer takes while jobguard lives: its job is back at once, counted, and failed after max-rescues", async () => {
@@ -273,10 +278,7 @@ test("a worker the OOM killer takes while jobguard lives: its job is back at onc
   assert.equal((await getJob(db.url, id, table))?.locked_by, null);
 
   assert.match(await crash(), new RegExp(`event=locks_released queue=delayed_job jobs=0 ids="" rescue_counted=true failed=${id} `));
-  const job = await getJob(db.url, id, table);
-  assert.equal(job?.locked_by, null);
-  assert.notEqual(job?.failed_at, null);
-  assert.match(job?.last_error ?? "", /^jobguard: rescued from dead workers more than 1 times/);
+  await assertFailedByJobguard(table, id, 1);
 });
 
 test("Heroku signals the worker a moment before jobguard: a worker that dies of it, or exits 1, is no crash", async () => {
