@@ -40,7 +40,7 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
     new Leases(new Database(queue.databaseUrl, env, undefined, Math.max(queue.rescue.heartbeatMs, LEASE_QUERY_TIMEOUT_MS)), queue, tag, env.DYNO, log);
   const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
 
-  async function releaseOnce(client: Client, dead: DeadProcess[], crashed: boolean): Promise<{ count: number; ids: string[]; failed?: number[] }> {
+  async function releaseOnce(client: Client, dead: DeadProcess[], counted: boolean): Promise<{ count: number; ids: string[]; failed?: number[] }> {
     const ended = tag ? await terminateSessions(client, tag) : [];
     if (ended.length > 0) {
       log.info("sessions_terminated", { tag, sessions: ended.length, backends: ended.map((s) => `${s.pid}:${s.state}`).join(",") });
@@ -52,7 +52,7 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
       return runCustomRelease(client, hostname(), pids, workerNames(hostname(), pids));
     }
     if (dead.length === 0) return { count: 0, ids: [] };
-    if (crashed && queue.rescue) {
+    if (counted && queue.rescue) {
       const { released, failed } = await releaseAfterCrash(client, queue.table, queue.rescue, hostname(), dead);
       return { count: released.length, ids: released.map(String), failed };
     }
@@ -74,6 +74,8 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
 
     async release(dead, untilMs, crashed) {
       leases?.stop();
+      // Only a queue with leases (delayed_job) counts rescues; telling a crash takes up to a second.
+      const counted = queue.rescue !== undefined && (await crashed());
       const started = Date.now();
       let lastError: unknown;
       let attempts = 0;
@@ -81,7 +83,7 @@ export function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.P
         attempts++;
         try {
           const { count, ids, failed } = await beforeDeadline(
-            database.use(untilMs - Date.now(), (client) => releaseOnce(client, dead, crashed)),
+            database.use(untilMs - Date.now(), (client) => releaseOnce(client, dead, counted)),
             untilMs,
           );
           log.info("locks_released", {

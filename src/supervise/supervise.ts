@@ -20,10 +20,11 @@ export interface Cleanup {
   /** The first shutdown signal came: get ready, so that the release costs one round trip. */
   prepare(): void;
   /**
-   * The tree is gone: release what these dead processes held; `crashed` when
-   * the worker died with no shutdown under way. Resolves false when it could not.
+   * The tree is gone: release what these dead processes held; `crashed()`
+   * tells, if asked, whether the worker crashed rather than being asked to
+   * stop. Resolves false when it could not.
    */
-  release(dead: DeadProcess[], untilMs: number, crashed: boolean): Promise<boolean>;
+  release(dead: DeadProcess[], untilMs: number, crashed: () => Promise<boolean>): Promise<boolean>;
   /** All is cleaned up: drop the lease. */
   finish(timeoutMs: number): Promise<void>;
 }
@@ -132,8 +133,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
 
   const killedSome = (ended.kill?.killed.length ?? 0) > 0;
   if (cleanup && (killedSome || status.code !== 0)) {
-    const crashed = await crashedOnItsOwn(status);
-    const released = await cleanup.release(history.dead(), clock.exitBy, crashed);
+    const released = await cleanup.release(history.dead(), clock.exitBy, () => crashedOnItsOwn(status));
     if (!released) return finish(EXIT.CLEANUP_FAILED);
   }
   await cleanup?.finish(clock.exitBy - Date.now());
