@@ -1,4 +1,4 @@
-import { quoteTable } from "../src/release/delayed-job.js";
+import { quoteTable } from "../src/db/sql.js";
 
 /**
  * delayed_job's table as delayed_job_active_record's migration template creates

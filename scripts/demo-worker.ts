@@ -8,7 +8,8 @@
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "pg";
-import { connect, safeMessage } from "../src/release/connect.js";
+import { connect } from "../src/db/connect.js";
+import { safeMessage } from "../src/db/redact.js";
 
 /** delayed_job_active_record's reserve on PostgreSQL (timestamps are naive UTC, as ActiveRecord writes them). */
 function reserveSql(table: string): string {

@@ -28,8 +28,10 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
   if (args.action === "rescue") return (await import("./commands/rescue.js")).rescue(config.queue, env);
   const log = createLogger(config.logLevel);
-  // Only a run with a queue loads the release code; pg itself loads at the first SIGTERM.
-  const cleanup = config.queue && (await import("./release/cleanup.js")).createCleanup(config.queue, config.graceMs, env, log);
+  // Only a run with a queue loads the release code and the queue's adapter.
+  const cleanup =
+    config.queue &&
+    (await import("./release/cleanup.js")).createCleanup(config.queue, await (await import("./queues/index.js")).loadAdapter(config.queue), config.graceMs, env, log);
   return supervise(args.command, config, log, cleanup || undefined);
 }
 

@@ -250,14 +250,13 @@ test("a PGAPPNAME the user set is kept, and then no session is terminated", asyn
 
 test("a pid that a newer process took: the dead worker's lock is released, one taken since is not", async () => {
   const table = await newTable();
-  const { releaseDelayedJobs } = await import("../src/release/delayed-job.js");
+  const { delayedJob } = await import("../src/queues/delayed-job/index.js");
   const reusedSince = Date.now() - 60_000;
   const before = await insertJob(db.url, { table, handler: "x", lockedBy: "host:h pid:41", lockedAt: new Date(reusedSince - 5_000) });
   const since = await insertJob(db.url, { table, handler: "x", lockedBy: "host:h pid:42", lockedAt: new Date(reusedSince + 5_000) });
   const plain = await insertJob(db.url, { table, handler: "x", lockedBy: "host:h pid:43", lockedAt: new Date() });
-  const released = await withClient(db.url, (c) =>
-    releaseDelayedJobs(c, [table], "h", [{ pid: 41, reusedSince }, { pid: 42, reusedSince }, { pid: 43 }]),
-  );
-  assert.deepEqual(released.sort(), [before, plain].sort());
+  const dead = [{ pid: 41, startTime: 1, reusedSince }, { pid: 42, startTime: 1, reusedSince }, { pid: 43, startTime: 1 }];
+  const released = await withClient(db.url, (c) => delayedJob([table]).release(c, { host: "h", dead }));
+  assert.deepEqual(released.ids.map(Number).sort(), [before, plain].sort());
   assert.equal((await getJob(db.url, since, table))?.locked_by, "host:h pid:42");
 });

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { recommendedIndex } from "../../src/release/delayed-job.js";
+import { recommendedIndex } from "../../src/queues/delayed-job/sql.js";
 import { delayedJobsTableSql } from "../../scripts/delayed-jobs-table.js";
 import { withClient } from "../../test/support/db.js";
 import { skippedRow, type RowResult } from "./report.js";

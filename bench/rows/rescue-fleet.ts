@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { connect } from "../../src/release/connect.js";
-import { heartbeat, type Lease } from "../../src/rescue/lease.js";
-import { leaseTables } from "../../src/rescue/schema.js";
+import { connect } from "../../src/db/connect.js";
+import { heartbeat, type Lease } from "../../src/lease/lease.js";
+import { leaseTables } from "../../src/lease/schema.js";
 import { cleanEnv, JOBGUARD, msBetween, now } from "../lib/common.js";
 import { killHard, start } from "../lib/processes.js";
 
@@ -56,7 +56,7 @@ export async function startFleet(url: string, leaseTable: string[], dynos: numbe
     const lease = newLease(i);
     const beat = () => {
       const t0 = now();
-      heartbeat(db, tables, lease).then(
+      heartbeat(db, tables, lease, false).then(
         () => on && times.push(msBetween(t0, now())),
         (e: unknown) => errors.push(String(e)),
       );

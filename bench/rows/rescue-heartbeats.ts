@@ -1,7 +1,7 @@
 import { readdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { ensureSchema, leaseTables } from "../../src/rescue/schema.js";
+import { ensureSchema, leaseTables } from "../../src/lease/schema.js";
 import { fmt, fmtMs, summarize } from "../lib/common.js";
 import { table, type Sizes, type SummaryLine } from "../lib/report.js";
 import { clockTickMs, postmasterOf } from "../lib/server-cpu.js";

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import type { RescueConfig } from "../../src/config/config.js";
-import { heartbeat } from "../../src/rescue/lease.js";
-import { ensureSchema, leaseTables } from "../../src/rescue/schema.js";
+import { heartbeat } from "../../src/lease/lease.js";
+import { ensureSchema, leaseTables } from "../../src/lease/schema.js";
 import { fillJobs, jobsTableFacts, RECOMMENDED_INDEX, RECOMMENDED_INDEX_NAME } from "../lib/db.js";
 import type { Sizes, SummaryLine } from "../lib/report.js";
 import { LABELS, sweepReport, type Variant } from "./rescue-sweep-report.js";
@@ -41,7 +41,7 @@ export async function sweepCost(
   await client.query("VACUUM ANALYZE delayed_jobs");
   await ensureSchema(client, tables);
   for (let k = 1; k <= live; k++) {
-    await heartbeat(client, tables, { id: `lease-live-${k}`, host: `live-${k}`, dyno: `worker.${k}`, pids: [4, 5, 6], sessionTag: `jobguard-live-${k}` });
+    await heartbeat(client, tables, { id: `lease-live-${k}`, host: `live-${k}`, dyno: `worker.${k}`, pids: [4, 5, 6], sessionTag: `jobguard-live-${k}` }, false);
   }
   const facts = await jobsTableFacts(client);
   const liveLocks = facts.locked;
@@ -85,7 +85,7 @@ export async function sweepCost(
       slot += dead;
     }
     // One statement for all of them: what heartbeat() would write, without a round trip per lease.
-    await client.query(`UPDATE ${tables.leases} SET heartbeat_at = now() WHERE id LIKE 'lease-live-%'`);
+    await client.query(`UPDATE ${tables.leases} SET heartbeat_at = now(), reachable_since = now() - interval '1 day' WHERE id LIKE 'lease-live-%'`);
   };
   const check = (what: string, dead: number, released: number, removed: number, failed: number) => {
     const want = dead * sizes.rescueJobsPerDead;

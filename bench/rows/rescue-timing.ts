@@ -1,7 +1,8 @@
 import type pg from "pg";
 import type { RescueConfig } from "../../src/config/config.js";
-import type { LeaseTables } from "../../src/rescue/schema.js";
-import { sweep, type SweepResult } from "../../src/rescue/sweep.js";
+import type { LeaseTables } from "../../src/lease/schema.js";
+import { sweep, type SweepResult } from "../../src/lease/sweep.js";
+import { delayedJob } from "../../src/queues/delayed-job/index.js";
 import { cleanEnv, JOBGUARD, msBetween, now } from "../lib/common.js";
 import { start } from "../lib/processes.js";
 
@@ -11,12 +12,11 @@ import { start } from "../lib/processes.js";
 /** What sweep() sends, by kind, in the order a sweep sends it. */
 export const KINDS: { kind: string; label: string; test: RegExp }[] = [
   { kind: "tx", label: "BEGIN / COMMIT", test: /^(BEGIN|COMMIT|ROLLBACK)$/ },
-  { kind: "lock", label: "advisory lock + server-age check", test: /pg_postmaster_start_time/ },
-  { kind: "stale", label: "stale leases (SELECT … FOR UPDATE)", test: /^SELECT id, host, pids, session_tag/ },
-  { kind: "sessions", label: "per stale lease: its tagged sessions (pg_stat_activity)", test: /pg_stat_activity/ },
-  { kind: "rescue", label: "per stale lease: rescue its locks (UPDATE … RETURNING)", test: /dead_locks AS/ },
-  { kind: "left", label: "per stale lease: any lock left? (EXISTS)", test: /AS held/ },
-  { kind: "drop", label: "per stale lease: DELETE the lease", test: /^DELETE FROM \S+ WHERE id = \$1/ },
+  { kind: "lock", label: "advisory lock + witness check", test: /pg_try_advisory_xact_lock/ },
+  { kind: "stale", label: "stale leases with their sessions and dead pids (SELECT … FOR UPDATE)", test: /^WITH tagged AS/ },
+  { kind: "rescue", label: "rescue the locks of every dead lease (UPDATE … RETURNING)", test: /dead_claims AS/ },
+  { kind: "left", label: "which dead leases still hold a lock? (EXISTS)", test: /^SELECT dead\.name FROM unnest/ },
+  { kind: "drop", label: "DELETE the dead leases", test: /^DELETE FROM \S+ WHERE id = ANY/ },
   { kind: "forget", label: "forget the counts of jobs that are gone", test: /NOT EXISTS \(SELECT 1 FROM/ },
 ];
 
@@ -50,7 +50,7 @@ export async function timedSweep(client: pg.Client, tables: LeaseTables, config:
     },
   } as unknown as pg.Client;
   const t0 = now();
-  const result = await sweep(timed, ["delayed_jobs"], tables, config);
+  const result = await sweep(timed, delayedJob(["delayed_jobs"]).rescue!, tables, config);
   return { ms: msBetween(t0, now()), result, byKind, statements };
 }
 

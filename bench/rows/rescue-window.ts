@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import type { LeaseTables } from "../../src/rescue/schema.js";
+import type { LeaseTables } from "../../src/lease/schema.js";
 import { msBetween, now } from "../lib/common.js";
 import { machineTicks, processTicks, serverTicks } from "../lib/server-cpu.js";
 

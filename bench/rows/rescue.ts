@@ -1,4 +1,4 @@
-import { connect } from "../../src/release/connect.js";
+import { connect } from "../../src/db/connect.js";
 import { fmt, fmtMs } from "../lib/common.js";
 import { onBenchDatabase } from "../lib/db.js";
 import type { RowResult, Sizes } from "../lib/report.js";

@@ -1,8 +1,9 @@
 import type { QueueConfig } from "../config/config.js";
-import { describeDatabase, safeMessage } from "../release/connect.js";
-import { connectAsJobguard } from "../release/database.js";
-import { ensureSchema, leaseTables } from "../rescue/schema.js";
-import { sweep } from "../rescue/sweep.js";
+import { connectAsJobguard } from "../db/connect.js";
+import { describeDatabase, safeMessage } from "../db/redact.js";
+import { ensureSchema, leaseTables } from "../lease/schema.js";
+import { sweep } from "../lease/sweep.js";
+import { loadAdapter } from "../queues/index.js";
 
 const CONNECT_TIMEOUT_MS = 10_000;
 
@@ -12,8 +13,9 @@ const CONNECT_TIMEOUT_MS = 10_000;
  */
 export async function rescue(queue: QueueConfig | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  if (!queue?.rescue) {
-    out("jobguard rescue: needs JOBGUARD_QUEUE=delayed_job and a database");
+  const adapter = queue?.rescue && (await loadAdapter(queue)).rescue;
+  if (!queue?.rescue || !adapter) {
+    out("jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=delayed_job) and a database");
     return 1;
   }
   const tables = leaseTables(queue.rescue.leaseTable);
@@ -26,7 +28,7 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
   }
   try {
     await ensureSchema(client, tables);
-    const result = await sweep(client, queue.table, tables, queue.rescue);
+    const result = await sweep(client, adapter, tables, queue.rescue);
     if (!result.swept) {
       out(`jobguard rescue: nothing done: ${result.skipped}`);
       return 0;

@@ -1,21 +1,22 @@
 import { UsageError, type OptionKey, type ParsedArgs, type RawValue } from "./options.js";
 import type { LogLevel } from "../log.js";
-import { sslModeOf } from "../release/connect.js";
+import { sslModeOf } from "../db/tls.js";
 
 /** Whether jobguard re-sends SIGTERM to the worker. */
 export type ForwardMode = "auto" | "always" | "never";
 
-/** Which queue's locks jobguard releases. */
-export type QueueKind = "delayed_job" | "sql";
+/** Which queue's claims jobguard releases; each has an adapter in queues/. */
+export const QUEUE_KINDS = ["delayed_job", "solid_queue", "sql"] as const;
+export type QueueKind = (typeof QUEUE_KINDS)[number];
 
 /** Where and how to release a dead worker's locks. */
 export interface QueueConfig {
   kind: QueueKind;
   databaseUrl: string;
-  /** delayed_job's table as [schema, table] or [table]. */
+  /** delayed_job's table, or Solid Queue's table prefix, as [schema, name] or [name]. */
   table: string[];
   releaseSql?: string;
-  /** Leases and rescue (delayed_job only). */
+  /** Leases and rescue (not for sql). */
   rescue?: RescueConfig;
 }
 
@@ -99,13 +100,15 @@ function oneOf<T extends string>(raw: RawValue | undefined, allowed: readonly T[
 }
 
 function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.ProcessEnv): QueueConfig | undefined {
-  const onlyWithQueue = (["databaseUrl", "table", "releaseSql", "heartbeat", "staleAfter", "maxRescues", "leaseTable"] as const).find((key) => raw[key] && !raw.queue);
+  const onlyWithQueue = (["databaseUrl", "table", "tablePrefix", "releaseSql", "heartbeat", "staleAfter", "maxRescues", "leaseTable"] as const).find(
+    (key) => raw[key] && !raw.queue,
+  );
   if (!raw.queue) {
     // A database setting without a queue would silently do nothing.
     if (onlyWithQueue) throw new UsageError(`${raw[onlyWithQueue]!.source} is set but no queue is (set JOBGUARD_QUEUE)`);
     return undefined;
   }
-  const kind = oneOf(raw.queue, ["delayed_job", "sql"] as const, "delayed_job");
+  const kind = oneOf(raw.queue, QUEUE_KINDS, "delayed_job");
   const url: RawValue | undefined =
     raw.databaseUrl ?? (env.DATABASE_URL ? { value: env.DATABASE_URL, source: "DATABASE_URL" } : undefined);
   if (!url) throw new UsageError(`${raw.queue.source}=${kind} needs a database: set JOBGUARD_DATABASE_URL or DATABASE_URL`);
@@ -113,19 +116,24 @@ function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.Proc
   if (kind === "sql" && !raw.releaseSql) {
     throw new UsageError(`${raw.queue.source}=sql needs the release statement in JOBGUARD_RELEASE_SQL`);
   }
-  if (kind === "delayed_job" && raw.releaseSql) {
-    throw new UsageError(`${raw.releaseSql.source} is only used with JOBGUARD_QUEUE=sql`);
-  }
-  const delayedJobOnly = (["table", "heartbeat", "staleAfter", "maxRescues", "leaseTable"] as const).find((key) => raw[key]);
-  if (kind === "sql" && delayedJobOnly) {
-    throw new UsageError(`${raw[delayedJobOnly]!.source} is only used with JOBGUARD_QUEUE=delayed_job`);
+  // Each setting that only one kind of queue reads, and which.
+  const only: [keyof typeof raw, QueueKind[]][] = [
+    ["releaseSql", ["sql"]],
+    ["table", ["delayed_job"]],
+    ["tablePrefix", ["solid_queue"]],
+    ...(["heartbeat", "staleAfter", "maxRescues", "leaseTable"] as const).map((key): [keyof typeof raw, QueueKind[]] => [key, ["delayed_job", "solid_queue"]]),
+  ];
+  for (const [key, kinds] of only) {
+    if (raw[key] && !kinds.includes(kind)) {
+      throw new UsageError(`${raw[key]!.source} is only used with ${kinds.map((k) => `JOBGUARD_QUEUE=${k}`).join(" or ")}`);
+    }
   }
   return {
     kind,
     databaseUrl: url.value,
-    table: tableName(raw.table, "delayed_jobs"),
+    table: kind === "solid_queue" ? tableName(raw.tablePrefix, "solid_queue_", PREFIX) : tableName(raw.table, "delayed_jobs"),
     releaseSql: raw.releaseSql?.value,
-    rescue: kind === "delayed_job" ? rescueConfig(raw) : undefined,
+    rescue: kind === "sql" ? undefined : rescueConfig(raw),
   };
 }
 
@@ -164,12 +172,15 @@ function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
+// A table prefix may be empty (Solid Queue's tables without a prefix) or end in "_".
+const PREFIX = /^([A-Za-z_][A-Za-z0-9_$]*)?$/;
 
-function tableName(raw: RawValue | undefined, fallback: string): string[] {
+function tableName(raw: RawValue | undefined, fallback: string, last = IDENTIFIER): string[] {
   if (!raw) return [fallback];
   const parts = raw.value.split(".");
-  if (parts.length > 2 || !parts.every((part) => IDENTIFIER.test(part))) {
-    throw new UsageError(`${raw.source} must be a table name or schema.table, got ${JSON.stringify(raw.value)}`);
+  if (parts.length > 2 || !parts.slice(0, -1).every((part) => IDENTIFIER.test(part)) || !last.test(parts[parts.length - 1]!)) {
+    const what = last === PREFIX ? "a table prefix or schema.prefix" : "a table name or schema.table";
+    throw new UsageError(`${raw.source} must be ${what}, got ${JSON.stringify(raw.value)}`);
   }
   return parts;
 }

@@ -16,6 +16,7 @@ export type OptionKey =
   | "queue"
   | "databaseUrl"
   | "table"
+  | "tablePrefix"
   | "releaseSql"
   | "heartbeat"
   | "staleAfter"
@@ -28,11 +29,12 @@ const OPTIONS: readonly OptionSpec[] = [
   { key: "grace", flag: "--grace", env: "JOBGUARD_GRACE", valueName: "SECONDS", describe: "the platform's SIGKILL grace period (default 30)" },
   { key: "forward", flag: "--forward", env: "JOBGUARD_FORWARD", valueName: "MODE", describe: "forward SIGTERM to the worker: auto, always or never (default auto)" },
   { key: "logLevel", flag: "--log-level", env: "JOBGUARD_LOG_LEVEL", valueName: "LEVEL", describe: "silent, info or debug (default info)" },
-  { key: "queue", flag: "--queue", env: "JOBGUARD_QUEUE", valueName: "KIND", describe: "release the killed worker's locks: delayed_job or sql (default: none)" },
+  { key: "queue", flag: "--queue", env: "JOBGUARD_QUEUE", valueName: "KIND", describe: "release the killed worker's claims: delayed_job, solid_queue or sql (default: none)" },
   { key: "databaseUrl", flag: "--database-url", env: "JOBGUARD_DATABASE_URL", valueName: "URL", describe: "PostgreSQL URL (default $DATABASE_URL)" },
   { key: "table", flag: "--table", env: "JOBGUARD_TABLE", valueName: "NAME", describe: "delayed_job's table, schema-qualified allowed (default delayed_jobs)" },
+  { key: "tablePrefix", flag: "--table-prefix", env: "JOBGUARD_TABLE_PREFIX", valueName: "PREFIX", describe: "Solid Queue's table prefix, schema-qualified allowed (default solid_queue_)" },
   { key: "releaseSql", flag: "--release-sql", env: "JOBGUARD_RELEASE_SQL", valueName: "SQL", describe: "the release statement for --queue sql ($1 host, $2 pids, $3 worker names)" },
-  { key: "heartbeat", flag: "--heartbeat", env: "JOBGUARD_HEARTBEAT", valueName: "SECONDS", describe: "how often the worker's lease is renewed (delayed_job; default 10)" },
+  { key: "heartbeat", flag: "--heartbeat", env: "JOBGUARD_HEARTBEAT", valueName: "SECONDS", describe: "how often the worker's lease is renewed (delayed_job, solid_queue; default 10)" },
   { key: "staleAfter", flag: "--stale-after", env: "JOBGUARD_STALE_AFTER", valueName: "SECONDS", describe: "a lease this old belongs to a dead dyno and is rescued (default 60)" },
   { key: "maxRescues", flag: "--max-rescues", env: "JOBGUARD_MAX_RESCUES", valueName: "N", describe: "rescues of one job before it is marked failed (default 3)" },
   { key: "leaseTable", flag: "--lease-table", env: "JOBGUARD_LEASE_TABLE", valueName: "NAME", describe: "jobguard's own lease table, schema-qualified allowed (default jobguard_leases)" },

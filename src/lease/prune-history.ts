@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import type { Client } from "pg";
 import type { DeadProcess, TreeHistory } from "../process-tree/tree-history.js";
-import { pidsHoldingLocks } from "./delayed-job.js";
+import type { RescueSupport } from "../queues/adapter.js";
 
 /**
  * Keeps the tree's history as small as the tree: a dead process that holds
@@ -15,7 +15,7 @@ export class HistoryPruner {
 
   constructor(
     private readonly history: TreeHistory,
-    private readonly table: readonly string[],
+    private readonly queue: RescueSupport,
   ) {}
 
   /** Forgets the processes dead since the previous call that hold no lock now; one query, none if nothing died. */
@@ -26,7 +26,7 @@ export class HistoryPruner {
     const settled = dead.filter((d) => this.deadBefore.has(key(d)));
     this.deadBefore = new Set(dead.map(key));
     if (settled.length === 0) return;
-    const holding = await pidsHoldingLocks(client, this.table, hostname(), settled.map((d) => d.pid));
+    const holding = await this.queue.holding(client, hostname(), settled.map((d) => d.pid));
     this.history.forget(settled.filter((d) => !holding.has(d.pid)));
   }
 }

@@ -1,16 +1,13 @@
 import type { Client } from "pg";
-import type { DeadProcess } from "../process-tree/tree-history.js";
+import type { DeadProcess } from "../../process-tree/tree-history.js";
+import { quoteTable } from "../../db/sql.js";
 
 // delayed_job's SQL. A worker locks a job by writing its name into locked_by:
 // "<name_prefix>host:<Socket.gethostname> pid:<Process.pid>" (Delayed::Worker#name),
 // with locked_at set to the time; the columns are those of delayed_job's migration.
+// `jobs` is always the table's name as quoted by db/sql.ts.
 
-/** A table name, quoted part by part. */
-export function quoteTable(table: readonly string[]): string {
-  return table.map((part) => `"${part.replace(/"/g, '""')}"`).join(".");
-}
-
-/** delayed_job's worker names for these pids on this host, without the optional prefix. */
+/** delayed_job's worker names for these pids on a host, without the optional prefix. */
 export function workerNames(host: string, pids: readonly number[]): string[] {
   return pids.map((pid) => `host:${host} pid:${pid}`);
 }
@@ -57,47 +54,27 @@ export function deadParams(host: string, dead: readonly Pick<DeadProcess, "pid" 
  */
 export async function releaseDelayedJobs(
   client: Client,
-  table: readonly string[],
+  jobs: string,
   host: string,
   dead: readonly Pick<DeadProcess, "pid" | "reusedSince">[],
-): Promise<number[]> {
+): Promise<string[]> {
   const result = await client.query<{ id: string }>(
-    `UPDATE ${quoteTable(table)} SET locked_at = NULL, locked_by = NULL
+    `UPDATE ${jobs} SET locked_at = NULL, locked_by = NULL
        FROM ${DEAD_PROCESSES} WHERE ${HELD_BY_DEAD}
       RETURNING id`,
     deadParams(host, dead),
   );
-  return result.rows.map((row) => Number(row.id));
+  return result.rows.map((row) => String(row.id));
 }
 
-/** Of these pids, those under whose names this host holds a lock (a seek per pid with the recommended index). */
-export async function pidsHoldingLocks(client: Client, table: readonly string[], host: string, pids: readonly number[]): Promise<Set<number>> {
-  const result = await client.query<{ pid: number }>(
-    `SELECT dead.pid FROM unnest($1::text[], $2::int[]) AS dead(name, pid)
-      WHERE EXISTS (SELECT 1 FROM ${quoteTable(table)} WHERE locked_by IS NOT NULL AND ${WORKER} = dead.name)`,
-    [workerNames(host, pids), pids],
+/** Of these names, those under which a lock is held (a seek per name with the recommended index). */
+export async function namesHoldingLocks(client: Client, jobs: string, names: readonly string[]): Promise<Set<string>> {
+  const result = await client.query<{ name: string }>(
+    `SELECT dead.name FROM unnest($1::text[]) AS dead(name)
+      WHERE EXISTS (SELECT 1 FROM ${jobs} WHERE locked_by IS NOT NULL AND ${WORKER} = dead.name)`,
+    [names],
   );
-  return new Set(result.rows.map((row) => row.pid));
-}
-
-/** One worker's locks as `jobguard check` lists them. */
-export interface LockedBy {
-  lockedBy: string;
-  jobs: number;
-  ids: number[];
-  since: Date;
-}
-
-/** Every lock in the table, grouped by the worker that holds it. */
-export async function listLocks(client: Client, table: readonly string[]): Promise<LockedBy[]> {
-  const result = await client.query<{ locked_by: string; jobs: string; ids: string[]; since: Date }>(
-    `SELECT locked_by, count(*) AS jobs, (array_agg(id ORDER BY id))[1:20] AS ids, min(locked_at) AS since
-       FROM ${quoteTable(table)}
-      WHERE locked_by IS NOT NULL
-      GROUP BY locked_by
-      ORDER BY locked_by`,
-  );
-  return result.rows.map((r) => ({ lockedBy: r.locked_by, jobs: Number(r.jobs), ids: r.ids.map(Number), since: r.since }));
+  return new Set(result.rows.map((row) => row.name));
 }
 
 /** The index jobguard's README recommends: it makes the release a seek rather than a read of every locked row. */
@@ -107,12 +84,12 @@ export function recommendedIndex(table: readonly string[]): string {
 }
 
 /** True when the table has an index on the worker-name expression. */
-export async function hasWorkerIndex(client: Client, table: readonly string[]): Promise<boolean> {
+export async function hasWorkerIndex(client: Client, jobs: string): Promise<boolean> {
   const result = await client.query(
     `SELECT 1 FROM pg_index
       WHERE indrelid = $1::regclass AND indexprs IS NOT NULL
         AND pg_get_indexdef(indexrelid) ILIKE '%position%host:%locked_by%'`,
-    [quoteTable(table)],
+    [jobs],
   );
   return (result.rowCount ?? 0) > 0;
 }

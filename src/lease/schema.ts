@@ -1,5 +1,5 @@
 import type { Client } from "pg";
-import { quoteTable } from "../release/delayed-job.js";
+import { quoteTable } from "../db/sql.js";
 
 /** jobguard's own tables: the leases, and the rescue count of each job. */
 export interface LeaseTables {
@@ -30,14 +30,20 @@ export function leaseTables(table: readonly string[]): LeaseTables {
  *     session_tag   text: the application_name of the worker's sessions, or
  *                   NULL when the user chose PGAPPNAME (then death cannot be proven)
  *     started_at, heartbeat_at  timestamptz, by the database's clock
+ *     reachable_since  timestamptz: since when this jobguard's heartbeats
+ *                   have reached the database without a failure (a sweep
+ *                   needs one lease that has for stale-after: see sweep.ts)
  *   <leases>_rescues: how often jobguard rescued each job from a dead dyno or a crashed worker.
  *     job_table text, job_id bigint (primary key together), rescues integer, last_rescued_at timestamptz
  */
 export async function ensureSchema(client: Client, tables: LeaseTables): Promise<void> {
-  const exists = await client.query("SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AS ok", [
-    tables.leases,
-    tables.rescues,
-  ]);
+  // reachable_since came in a later version: a table without it is brought up to date.
+  const exists = await client.query(
+    `SELECT to_regclass($2) IS NOT NULL AND EXISTS (
+       SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'reachable_since' AND NOT attisdropped
+     ) AS ok`,
+    [tables.leases, tables.rescues],
+  );
   if (exists.rows[0].ok) return;
   await client.query("BEGIN");
   try {
@@ -49,8 +55,10 @@ export async function ensureSchema(client: Client, tables: LeaseTables): Promise
       pids integer[] NOT NULL,
       session_tag text,
       started_at timestamptz NOT NULL DEFAULT now(),
-      heartbeat_at timestamptz NOT NULL DEFAULT now()
+      heartbeat_at timestamptz NOT NULL DEFAULT now(),
+      reachable_since timestamptz DEFAULT now()
     )`);
+    await client.query(`ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS reachable_since timestamptz DEFAULT now()`);
     await client.query(`CREATE TABLE IF NOT EXISTS ${tables.rescues} (
       job_table text NOT NULL,
       job_id bigint NOT NULL,

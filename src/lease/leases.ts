@@ -1,12 +1,14 @@
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
-import type { QueueConfig, RescueConfig } from "../config/config.js";
+import type { RescueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
-import { safeMessage } from "../release/connect.js";
-import { beforeDeadline, type Database } from "../release/database.js";
-import { HistoryPruner } from "../release/prune-history.js";
+import type { Database } from "../db/connection.js";
+import { safeMessage } from "../db/redact.js";
+import { beforeDeadline } from "../db/retry.js";
+import type { RescueSupport } from "../queues/adapter.js";
 import type { TreeHistory } from "../process-tree/tree-history.js";
 import { dropLease, heartbeat } from "./lease.js";
+import { HistoryPruner } from "./prune-history.js";
 import { ensureSchema, leaseTables, type LeaseTables } from "./schema.js";
 import { sweep, type SweepResult } from "./sweep.js";
 
@@ -18,32 +20,42 @@ import { sweep, type SweepResult } from "./sweep.js";
 export class Leases {
   private readonly id = `lease-${randomBytes(8).toString("hex")}`;
   private readonly tables: LeaseTables;
-  private readonly config: RescueConfig;
   private heartbeats: NodeJS.Timeout | undefined;
   private sweeps: NodeJS.Timeout | undefined;
+  private running = true;
   private sweeping = true;
   private schemaReady = false;
-  private failing = false;
-  /** Since when every heartbeat has reached the database. */
-  private reachableSince = Date.now();
+  /** The previous heartbeat failed, or there was none yet: the next one starts reachable_since anew. */
+  private failing = true;
+  private failures = 0;
 
   constructor(
     private readonly database: Database,
-    private readonly queue: QueueConfig,
+    private readonly queue: RescueSupport,
+    private readonly config: RescueConfig,
+    private readonly url: string,
     private readonly sessionTag: string | undefined,
     private readonly dyno: string | undefined,
     private readonly log: Logger,
   ) {
-    this.config = queue.rescue!;
-    this.tables = leaseTables(this.config.leaseTable);
+    this.tables = leaseTables(config.leaseTable);
+  }
+
+  /** The tables a counted release writes its rescue counts to. */
+  get countsTable(): string {
+    return this.tables.rescues;
   }
 
   /** Writes the lease now and then every heartbeat; sweeps every few heartbeats. */
   start(history: TreeHistory): void {
-    const pruner = new HistoryPruner(history, this.queue.table);
-    const beat = () => void this.beat(history, pruner);
+    const pruner = new HistoryPruner(history, this.queue);
+    // Each heartbeat is scheduled when the previous one has ended: behind a
+    // stalled connection, beats must not queue up and fire in a burst.
+    const beat = () =>
+      void this.beat(history, pruner).finally(() => {
+        if (this.running) this.heartbeats = setTimeout(beat, this.config.heartbeatMs).unref();
+      });
     beat();
-    this.heartbeats = setInterval(beat, this.config.heartbeatMs).unref();
     // A fleet that booted together should not sweep in lockstep: jitter each interval.
     const sweepEvery = Math.max(this.config.heartbeatMs, this.config.staleAfterMs / 4);
     const next = () => {
@@ -61,7 +73,13 @@ export class Leases {
   /** No more heartbeats or sweeps: the worker tree is gone. */
   stop(): void {
     this.stopSweeping();
-    clearInterval(this.heartbeats);
+    this.running = false;
+    clearTimeout(this.heartbeats);
+  }
+
+  /** Makes sure jobguard's tables exist (a counted release writes to them). */
+  ensureSchema(client: Parameters<typeof ensureSchema>[0]): Promise<void> {
+    return this.ready(client);
   }
 
   /** Removes the lease once the tree's locks are released; if that fails, the lease goes stale and is swept. */
@@ -71,7 +89,7 @@ export class Leases {
       const work = this.database.use(timeoutMs, (client) => dropLease(client, this.tables, this.id));
       await beforeDeadline(work, Date.now() + timeoutMs);
     } catch (error) {
-      this.log.debug("lease_drop_failed", { error: safeMessage(error, this.queue.databaseUrl) });
+      this.log.debug("lease_drop_failed", { error: safeMessage(error, this.url) });
     }
   }
 
@@ -80,43 +98,34 @@ export class Leases {
       await this.database.use(this.connectTimeoutMs, async (client) => {
         await this.ready(client);
         // A failed prune (say, a jobs table not there yet) must not cost the heartbeat: it tries again next time.
-        await pruner.prune(client).catch((error: unknown) =>
-          this.log.debug("prune_failed", { error: safeMessage(error, this.queue.databaseUrl) }),
-        );
-        await heartbeat(client, this.tables, {
-          id: this.id,
-          host: hostname(),
-          dyno: this.dyno,
-          pids: history.all(),
-          sessionTag: this.sessionTag,
-        });
+        await pruner.prune(client).catch((error: unknown) => this.log.debug("prune_failed", { error: safeMessage(error, this.url) }));
+        const lease = { id: this.id, host: hostname(), dyno: this.dyno, pids: history.all(), sessionTag: this.sessionTag };
+        await heartbeat(client, this.tables, lease, this.failing);
       });
-      if (this.failing) {
-        this.log.info("heartbeat_resumed", { lease: this.id });
-        this.reachableSince = Date.now();
-      }
+      if (this.failures > 0) this.log.info("heartbeat_resumed", { lease: this.id, failed: this.failures });
       this.failing = false;
+      this.failures = 0;
     } catch (error) {
       this.database.reset();
-      const message = `heartbeat failed, the worker runs on: ${safeMessage(error, this.queue.databaseUrl)}`;
-      (this.failing ? this.log.debug : this.log.info)("heartbeat_failed", { error: message });
+      const message = `heartbeat failed, the worker runs on: ${safeMessage(error, this.url)}`;
+      (this.failures > 0 ? this.log.debug : this.log.info)("heartbeat_failed", { error: message });
       this.failing = true;
+      this.failures++;
     }
   }
 
   private async sweepOnce(): Promise<void> {
-    // Right after an outage, other dynos' heartbeats may not have come back yet:
-    // their leases look stale although their workers live. Judge others only
-    // after reaching the database for stale-after without a break.
-    if (this.failing || Date.now() - this.reachableSince < this.config.staleAfterMs) return;
+    // Judging others needs a database that answers: sweep.ts also asks for a
+    // witness that has reached it without a break for stale-after.
+    if (this.failing) return;
     let result: SweepResult;
     try {
       result = await this.database.use(this.connectTimeoutMs, async (client) => {
         await this.ready(client);
-        return sweep(client, this.queue.table, this.tables, this.config);
+        return sweep(client, this.queue, this.tables, this.config);
       });
     } catch (error) {
-      this.log.debug("sweep_failed", { error: safeMessage(error, this.queue.databaseUrl) });
+      this.log.debug("sweep_failed", { error: safeMessage(error, this.url) });
       return;
     }
     logSweep(this.log, result);
@@ -139,6 +148,7 @@ function logSweep(log: Logger, result: SweepResult): void {
   const found = result.released.length + result.failed.length + result.leases.length + result.alive.length + result.unprovable.length;
   (found ? log.info : log.debug)("swept", {
     swept: result.swept,
+    skipped: result.skipped,
     released: result.released.join(","),
     failed: result.failed.join(","),
     leases: result.leases.length,

@@ -1,16 +1,5 @@
 import type { Client } from "pg";
-import { connect } from "./connect.js";
-
-/** A connection as jobguard opens all of its own: named "jobguard", in UTC, connected within timeoutMs. */
-export function connectAsJobguard(url: string, env: NodeJS.ProcessEnv, timeoutMs: number, queryTimeoutMs = 0): Promise<Client> {
-  return connect(url, env, {
-    application_name: "jobguard",
-    connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),
-    // delayed_job writes its times as UTC timestamps without a zone.
-    options: "-c TimeZone=UTC",
-    query_timeout: queryTimeoutMs || undefined,
-  });
-}
+import { connectAsJobguard } from "./connect.js";
 
 /** A connection jobguard keeps (the release's, the lease's): opened on first use, reopened after it drops. */
 export class Database {
@@ -62,13 +51,4 @@ export class Database {
       throw error;
     }
   }
-}
-
-/** Rejects when untilMs comes first: no statement or connection may hold jobguard past the grace period. */
-export function beforeDeadline<T>(work: Promise<T>, untilMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timed out before the grace period ends")), Math.max(0, untilMs - Date.now()));
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,0 +1,60 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Client } from "pg";
+import type { Database } from "./connection.js";
+
+// Errors worth another try while the grace period lasts: the network, a
+// restarting or overloaded server, a lock still held by a session being ended.
+const TRANSIENT_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "EAI_AGAIN", "ENOTFOUND",
+  "57P01", "57P02", "57P03", "53300", "40001", "40P01", "55P03",
+]);
+
+/** True for an error that another attempt, on a new connection, may not meet. */
+export function isTransient(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code;
+  // Class 08 is connection trouble, but for 08P01, a protocol violation, which another try repeats.
+  if (code && (TRANSIENT_CODES.has(code) || (code.startsWith("08") && code !== "08P01"))) return true;
+  const message = error instanceof Error ? error.message : "";
+  return /Connection terminated|timeout expired|timed out/i.test(message);
+}
+
+/** Rejects when untilMs comes first: no statement or connection may hold jobguard past the grace period. */
+export function beforeDeadline<T>(work: Promise<T>, untilMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out before the grace period ends")), Math.max(0, untilMs - Date.now()));
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** How a run of attempts ended. */
+export type Attempts<T> = { ok: true; value: T; attempts: number } | { ok: false; error: unknown; attempts: number };
+
+/**
+ * Runs fn on the database's connection until it succeeds, an error is not
+ * transient, or untilMs comes. After each failure the connection is dropped,
+ * so the next attempt runs on a new one, after a backoff that grows by 100 ms
+ * an attempt.
+ */
+export async function retryUntil<T>(
+  database: Database,
+  untilMs: number,
+  fn: (client: Client) => Promise<T>,
+  onRetry: (attempt: number, error: unknown) => void = () => {},
+): Promise<Attempts<T>> {
+  let error: unknown = new Error("no time left");
+  let attempts = 0;
+  while (Date.now() < untilMs) {
+    attempts++;
+    try {
+      return { ok: true, value: await beforeDeadline(database.use(untilMs - Date.now(), fn), untilMs), attempts };
+    } catch (caught) {
+      error = caught;
+      database.reset();
+      if (!isTransient(caught)) break;
+      onRetry(attempts, caught);
+      await sleep(Math.min(100 * attempts, Math.max(0, untilMs - Date.now())));
+    }
+  }
+  return { ok: false, error, attempts };
+}

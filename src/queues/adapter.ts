@@ -1,0 +1,68 @@
+import type { Client } from "pg";
+import type { DeadProcess } from "../process-tree/tree-history.js";
+
+/**
+ * What one queue knows: how a dead worker's claims are found and handed back.
+ * Everything queue-specific lives behind this seam, one folder a queue; the
+ * release, the leases and the commands are written against it alone.
+ */
+export interface QueueAdapter {
+  /** Runs on each new connection of the release, before its first use (the sql queue prepares its statement there). */
+  prepare?(client: Client): Promise<void>;
+  /** After the kill: hands back what the dead processes of this worker tree held. */
+  release(client: Client, worker: DeadWorker, counting?: RescueCounting): Promise<Released>;
+  /** For `jobguard check`: writes what it finds; resolves the number of problems. */
+  check(client: Client, out: (line: string) => void): Promise<number>;
+  /** Present when the queue takes part in leases and sweeps. */
+  rescue?: RescueSupport;
+}
+
+/** The evidence of a worker tree's death that a release may act on. */
+export interface DeadWorker {
+  /** This host's name, as os.hostname() (and Ruby's Socket.gethostname) give it. */
+  host: string;
+  /** The tree's dead processes; a pid a newer process took carries the time that process started. */
+  dead: readonly DeadProcess[];
+}
+
+/** What a release or a rescue did. */
+export interface Released {
+  /** Rows handed back; the ids where the queue has them. */
+  count: number;
+  ids: string[];
+  /** Jobs marked failed instead, rescued more than max-rescues times (counted releases only). */
+  failed?: string[];
+}
+
+/**
+ * Counting rescues: a job that keeps killing its worker (dyno or process) is
+ * marked failed after max-rescues rather than crash-loop the fleet.
+ */
+export interface RescueCounting {
+  /** jobguard's table of rescue counts, quoted: (job_table, job_id, rescues, last_rescued_at). */
+  countsTable: string;
+  maxRescues: number;
+}
+
+/** A dead process of a stale lease that no live lease of its host claims. */
+export interface DeadLeasePid {
+  lease: string;
+  host: string;
+  pid: number;
+}
+
+/** What a queue with leases adds. */
+export interface RescueSupport {
+  /** Of these dead pids of this host, those under which the queue still holds claims. */
+  holding(client: Client, host: string, pids: readonly number[]): Promise<Set<number>>;
+  /**
+   * In a sweep's transaction: hands back the claims of these dead processes
+   * that are older than staleAfterMs (a younger one shows its worker was alive
+   * after the lease's last heartbeat), counting each as a rescue.
+   */
+  rescue(client: Client, dead: readonly DeadLeasePid[], staleAfterMs: number, counting: RescueCounting): Promise<Released>;
+  /** The leases among `dead` that still hold claims: they stay until those claims are old enough. */
+  stillHolding(client: Client, dead: readonly DeadLeasePid[]): Promise<Set<string>>;
+  /** Forgets the rescue counts of jobs that no longer exist. */
+  forgetCounts(client: Client, countsTable: string): Promise<void>;
+}

@@ -1,0 +1,45 @@
+import { hostname } from "node:os";
+import { quoteTable } from "../../db/sql.js";
+import type { QueueAdapter } from "../adapter.js";
+import { forgetCountsSql } from "../rescue-count.js";
+import { checkDelayedJobs } from "./check.js";
+import { names, releaseAfterCrash, rescueDeadLeases } from "./rescue.js";
+import { namesHoldingLocks, releaseDelayedJobs, workerNames } from "./sql.js";
+
+/** delayed_job (delayed_job_active_record): locks are the worker's name in locked_by. */
+export function delayedJob(table: readonly string[]): QueueAdapter {
+  const jobs = quoteTable(table);
+  // The key of this table's jobs in jobguard's rescue counts.
+  const jobTable = table.join(".");
+  return {
+    async release(client, worker, counting) {
+      if (worker.dead.length === 0) return { count: 0, ids: [] };
+      if (counting) {
+        const { released, failed } = await releaseAfterCrash(client, jobs, jobTable, worker, counting);
+        return { count: released.length, ids: released, failed };
+      }
+      const ids = await releaseDelayedJobs(client, jobs, worker.host, worker.dead);
+      return { count: ids.length, ids };
+    },
+
+    check: (client, out) => checkDelayedJobs(client, table, jobs, hostname(), out),
+
+    rescue: {
+      async holding(client, host, pids) {
+        const held = await namesHoldingLocks(client, jobs, workerNames(host, pids));
+        return new Set(pids.filter((pid) => held.has(workerNames(host, [pid])[0]!)));
+      },
+      async rescue(client, dead, staleAfterMs, counting) {
+        const { released, failed } = await rescueDeadLeases(client, jobs, jobTable, dead, staleAfterMs, counting);
+        return { count: released.length, ids: released, failed };
+      },
+      async stillHolding(client, dead) {
+        const held = await namesHoldingLocks(client, jobs, names(dead));
+        return new Set(dead.filter((d) => held.has(names([d])[0]!)).map((d) => d.lease));
+      },
+      async forgetCounts(client, countsTable) {
+        await client.query(forgetCountsSql(countsTable, jobs), [jobTable]);
+      },
+    },
+  };
+}

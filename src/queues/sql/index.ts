@@ -1,0 +1,23 @@
+import type { QueueAdapter } from "../adapter.js";
+import { workerNames } from "../delayed-job/sql.js";
+import { prepareCustomRelease, runCustomRelease } from "./statement.js";
+
+/** Your own queue: JOBGUARD_RELEASE_SQL, run with the dead worker's host, pids and delayed_job-style names. */
+export function customSql(releaseSql: string): QueueAdapter {
+  return {
+    prepare: (client) => prepareCustomRelease(client, releaseSql),
+
+    release(client, worker) {
+      // The user's statement cannot tell a dead worker's locks from those of a
+      // newer process that took its pid: those pids are left out.
+      const pids = worker.dead.filter((d) => d.reusedSince === undefined).map((d) => d.pid);
+      return runCustomRelease(client, worker.host, pids, workerNames(worker.host, pids));
+    },
+
+    async check(client, out) {
+      await prepareCustomRelease(client, releaseSql);
+      out("release statement: prepared without error");
+      return 0;
+    },
+  };
+}
