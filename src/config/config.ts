@@ -6,7 +6,7 @@ import { sslModeOf } from "../db/tls.js";
 export type ForwardMode = "auto" | "always" | "never";
 
 /** Which queue's claims jobguard releases; each has an adapter in queues/. */
-export const QUEUE_KINDS = ["delayed_job", "solid_queue", "sql"] as const;
+export const QUEUE_KINDS = ["delayed_job", "solid_queue", "good_job", "que", "sql"] as const;
 export type QueueKind = (typeof QUEUE_KINDS)[number];
 
 /** Where and how to release a dead worker's locks. */
@@ -119,7 +119,7 @@ function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.Proc
   // Each setting that only one kind of queue reads, and which.
   const only: [keyof typeof raw, QueueKind[]][] = [
     ["releaseSql", ["sql"]],
-    ["table", ["delayed_job"]],
+    ["table", ["delayed_job", "que"]],
     ["tablePrefix", ["solid_queue"]],
     ...(["heartbeat", "staleAfter", "maxRescues", "leaseTable"] as const).map((key): [keyof typeof raw, QueueKind[]] => [key, ["delayed_job", "solid_queue"]]),
   ];
@@ -131,9 +131,13 @@ function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.Proc
   return {
     kind,
     databaseUrl: url.value,
-    table: kind === "solid_queue" ? tableName(raw.tablePrefix, "solid_queue_", PREFIX) : tableName(raw.table, "delayed_jobs"),
+    table:
+      kind === "solid_queue"
+        ? tableName(raw.tablePrefix, "solid_queue_", PREFIX)
+        : tableName(raw.table, kind === "que" ? "que_lockers" : "delayed_jobs"),
     releaseSql: raw.releaseSql?.value,
-    rescue: kind === "sql" ? undefined : rescueConfig(raw),
+    // Leases and sweeps serve queues whose claims outlive the worker's sessions.
+    rescue: kind === "delayed_job" || kind === "solid_queue" ? rescueConfig(raw) : undefined,
   };
 }
 

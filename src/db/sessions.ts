@@ -4,21 +4,28 @@ import type { Client } from "pg";
 export interface EndedSession {
   pid: number;
   state: string | null;
+  /** Advisory locks it held (GoodJob's and Que's job locks are advisory locks). */
+  advisoryLocks: number;
 }
 
 /**
- * Ends every session tagged with the dead worker's application_name. A killed
- * client's idle session ends as soon as PostgreSQL reads the closed socket, but
- * one busy in a long query holds its row and advisory locks until the query
- * finishes; pg_terminate_backend ends it now.
+ * Ends the dead worker's sessions: those tagged with its application_name,
+ * and those backends an adapter found by other means (Que's locker names its
+ * own session). A killed client's idle session ends as soon as PostgreSQL
+ * reads the closed socket, but one busy in a long query holds its row and
+ * advisory locks until the query finishes; pg_terminate_backend ends it now.
  */
-export async function terminateSessions(client: Client, tag: string): Promise<EndedSession[]> {
+export async function terminateSessions(client: Client, tag: string | undefined, backends: readonly number[] = []): Promise<EndedSession[]> {
+  if (tag === undefined && backends.length === 0) return [];
   // In the select list, not the WHERE clause: PostgreSQL may evaluate WHERE
   // conditions in any order, and must never terminate a session of someone else.
-  const result = await client.query<{ pid: number; state: string | null; ended: boolean }>(
-    `SELECT pid, state, pg_terminate_backend(pid) AS ended FROM pg_stat_activity
-      WHERE application_name = $1 AND pid <> pg_backend_pid()`,
-    [tag],
+  const result = await client.query<{ pid: number; state: string | null; advisory: number; ended: boolean }>(
+    `SELECT a.pid, a.state,
+            (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'advisory' AND l.granted)::int AS advisory,
+            pg_terminate_backend(a.pid) AS ended
+       FROM pg_stat_activity a
+      WHERE (a.application_name = $1 OR a.pid = ANY($2::int[])) AND a.pid <> pg_backend_pid()`,
+    [tag ?? null, backends],
   );
-  return result.rows.filter((row) => row.ended).map(({ pid, state }) => ({ pid, state }));
+  return result.rows.filter((row) => row.ended).map(({ pid, state, advisory }) => ({ pid, state, advisoryLocks: advisory }));
 }

@@ -9,7 +9,12 @@ import type { DeadProcess } from "../process-tree/tree-history.js";
 export interface QueueAdapter {
   /** Runs on each new connection of the release, before its first use (the sql queue prepares its statement there). */
   prepare?(client: Client): Promise<void>;
-  /** After the kill: hands back what the dead processes of this worker tree held. */
+  /**
+   * The backends of the dead worker's sessions that carry no jobguard tag
+   * (Que's locker names its own session), for jobguard to end with the tagged ones.
+   */
+  sessions?(client: Client, worker: DeadWorker): Promise<number[]>;
+  /** After the kill and the end of its sessions: hands back what the dead processes of this worker tree held. */
   release(client: Client, worker: DeadWorker, counting?: RescueCounting): Promise<Released>;
   /** For `jobguard check`: writes what it finds; resolves the number of problems. */
   check(client: Client, out: (line: string) => void): Promise<number>;

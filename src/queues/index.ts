@@ -11,6 +11,10 @@ export async function loadAdapter(queue: QueueConfig): Promise<QueueAdapter> {
       return (await import("./delayed-job/index.js")).delayedJob(queue.table);
     case "solid_queue":
       return (await import("./solid-queue/index.js")).solidQueue(queue.table);
+    case "good_job":
+      return (await import("./good-job/index.js")).goodJob();
+    case "que":
+      return (await import("./que/index.js")).que(queue.table);
     case "sql":
       return (await import("./sql/index.js")).customSql(queue.releaseSql!);
   }

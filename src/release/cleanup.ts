@@ -43,11 +43,16 @@ export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs
   const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
 
   async function releaseOnce(client: Parameters<QueueAdapter["release"]>[0], dead: DeadProcess[], counted: boolean): Promise<Released> {
-    const ended = tag ? await terminateSessions(client, tag) : [];
-    if (ended.length > 0) {
-      log.info("sessions_terminated", { tag, sessions: ended.length, backends: ended.map((s) => `${s.pid}:${s.state}`).join(",") });
-    }
     const worker = { host: hostname(), dead };
+    const ended = await terminateSessions(client, tag, (await adapter.sessions?.(client, worker)) ?? []);
+    if (ended.length > 0) {
+      log.info("sessions_terminated", {
+        tag,
+        sessions: ended.length,
+        backends: ended.map((s) => `${s.pid}:${s.state}`).join(","),
+        advisory_locks: ended.reduce((n, s) => n + s.advisoryLocks, 0),
+      });
+    }
     if (!counted || !leases) return adapter.release(client, worker);
     await leases.ensureSchema(client);
     return adapter.release(client, worker, { countsTable: leases.countsTable, maxRescues: queue.rescue!.maxRescues });
