@@ -18,7 +18,7 @@ const BAD: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
   ["an unknown log level", [], { JOBGUARD_LOG_LEVEL: "loud" }, /JOBGUARD_LOG_LEVEL must be one of silent, info, debug, got "loud"/],
   ["an unknown option", ["--dealine", "3"], {}, /unknown option --dealine/],
   ["an option without its value", ["--deadline"], {}, /--deadline needs a value/],
-  ["an unknown queue", ["--queue", "sidekiq"], { DATABASE_URL: "postgres://localhost/x" }, /--queue must be one of delayed_job, solid_queue, sql, got "sidekiq"/],
+  ["an unknown queue", ["--queue", "sidekiq"], { DATABASE_URL: "postgres://localhost/x" }, /--queue must be one of delayed_job, solid_queue, good_job, que, sql, got "sidekiq"/],
   ["a queue without a database", [], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "" }, /JOBGUARD_QUEUE=delayed_job needs a database: set JOBGUARD_DATABASE_URL or DATABASE_URL/],
   ["a database URL that is not one", [], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "not a url secret" }, /DATABASE_URL is not a valid URL/],
   ["a MySQL URL", [], { JOBGUARD_QUEUE: "delayed_job", JOBGUARD_DATABASE_URL: "mysql://u:hunter2@h/db" }, /JOBGUARD_DATABASE_URL must be a postgres:\/\/ or postgresql:\/\/ URL, not mysql:\/\//],
