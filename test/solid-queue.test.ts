@@ -180,6 +180,7 @@ test("check lists claims by process, marks this host's dead processes, and exits
   };
   const first = await check();
   assert.equal(first.code, 1, first.out);
+  assert.match(first.out, new RegExp(`^jobguard check: queue=solid_queue database=\\S+ table_prefix=${schema}\\.solid_queue_\\n`));
   assert.match(first.out, new RegExp(`Worker \\S+ host:${HOST} pid:999999: 1 claimed \\(ids ${jobs[0]}\\) since \\S+Z {2}<- no such process on this host`));
   assert.match(first.out, new RegExp(`Worker \\S+ host:${HOST} pid:${process.pid}: 1 claimed \\(ids ${jobs[1]}\\) since \\S+Z\\n`));
   assert.match(first.out, new RegExp(`Worker \\S+ host:elsewhere pid:999999: 1 claimed \\(ids ${jobs[2]}\\) since \\S+Z\\n`));

@@ -17,7 +17,8 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
     return 0;
   }
   const database = describeDatabase(queue.databaseUrl);
-  out(`jobguard check: queue=${queue.kind} database=${database}${queue.kind === "sql" ? "" : ` table=${queue.table.join(".")}`}`);
+  const table = { delayed_job: " table=", solid_queue: " table_prefix=", sql: undefined }[queue.kind];
+  out(`jobguard check: queue=${queue.kind} database=${database}${table === undefined ? "" : `${table}${queue.table.join(".")}`}`);
   let client;
   try {
     client = await connectAsJobguard(queue.databaseUrl, env, CONNECT_TIMEOUT_MS);
