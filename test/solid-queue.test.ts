@@ -121,6 +121,18 @@ for (const restart of RESTARTS) {
   });
 }
 
+test("a restart Solid Queue finishes within the deadline: it hands the job back itself, and jobguard stays out of it", async () => {
+  const schema = await newSchema();
+  const id = await enqueue(db.url, schema, 60);
+  const run = runJobguard(["--deadline", "3", "--grace", "5", ...FAST, "--", ...STAND_IN], env(schema, { DYNO: "worker.1", SQ_SHUTDOWN_TIMEOUT: "0.5" }));
+  await started(db.url, schema, id);
+  await herokuRestart(run, 5000);
+  assert.equal((await run.exited).code, 0, run.stderr());
+  assert.doesNotMatch(run.stderr(), /locks_released/);
+  assert.deepEqual(await jobState(db.url, schema, id), backInQueue());
+  assert.deepEqual(await processes(db.url, schema), []);
+});
+
 test("a pid a newer process took: the dead process's row and claims are released, a row registered since is not", async () => {
   const schema = await newSchema();
   const { solidQueue } = await import("../src/queues/solid-queue/index.js");
