@@ -70,7 +70,7 @@ test("without jobguard: the stand-in's prune fails a SIGKILLed worker's job, and
   await claim(db.url, schema, orphan, 999_999);
 
   const next = spawn(STAND_IN[0]!, STAND_IN.slice(1), { env: { ...process.env, ...OWNED, ...env(schema, { SQ_ALIVE_THRESHOLD: "2" }) }, stdio: "inherit" });
-  const pruned = await waitFor(async () => (await jobState(db.url, schema, id)).error, { what: "the prune", timeoutMs: 10_000 });
+  const pruned = await waitFor(async () => (await jobState(db.url, schema, id)).error, { what: "the prune", timeoutMs: 15_000 });
   assert.equal(pruned.exception_class, "SolidQueue::Processes::ProcessPrunedError");
   assert.equal((await jobState(db.url, schema, orphan)).error?.exception_class, "SolidQueue::Processes::ProcessMissingError");
   assert.equal((await jobState(db.url, schema, id)).ready, null, "a pruned job went back to the queue");
