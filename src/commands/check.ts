@@ -17,8 +17,8 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
     return 0;
   }
   const database = describeDatabase(queue.databaseUrl);
-  const table = { delayed_job: "table", que: "table", solid_queue: "table_prefix" }[queue.kind as string];
-  out(`jobguard check: queue=${queue.kind} database=${database}${table ? ` ${table}=${queue.table.join(".")}` : ""}`);
+  const tableSetting = { delayed_job: "table", que: "table", solid_queue: "table_prefix", good_job: undefined, sql: undefined }[queue.kind];
+  out(`jobguard check: queue=${queue.kind} database=${database}${tableSetting ? ` ${tableSetting}=${queue.table.join(".")}` : ""}`);
   let client;
   try {
     client = await connectAsJobguard(queue.databaseUrl, env, CONNECT_TIMEOUT_MS);

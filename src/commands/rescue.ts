@@ -15,7 +15,7 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const adapter = queue?.rescue && (await loadAdapter(queue)).rescue;
   if (!queue?.rescue || !adapter) {
-    out("jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=delayed_job) and a database");
+    out("jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=delayed_job or solid_queue) and a database");
     return 1;
   }
   const tables = leaseTables(queue.rescue.leaseTable);

@@ -27,10 +27,11 @@ export async function checkSolidQueue(client: Client, t: SolidQueueTables, host:
     const claims = jobs ? `${jobs} claimed (ids ${(row.ids ?? []).join(",")}${jobs > 20 ? ",..." : ""}) since ${row.since!.toISOString()}` : "no claims";
     out(`  ${row.kind} ${row.name} host:${row.hostname} pid:${row.pid}: ${claims}${gone ? "  <- no such process on this host" : ""}`);
   }
+  // Such claims are jobs about to be lost: the next supervisor to boot fails them.
   const orphaned = Number(orphans.rows[0]!.n);
-  if (orphaned) out(`warning: ${orphaned} claimed execution(s) without a process row: Solid Queue fails them (ProcessMissingError) when a supervisor starts`);
+  if (orphaned) out(`error: ${orphaned} claimed execution(s) without a process row: Solid Queue fails them (ProcessMissingError) when a supervisor starts`);
   if (problems) out(`error: ${problems} process(es) of this host hold claims but are gone`);
-  return problems;
+  return problems + orphaned;
 }
 
 function running(pid: number): boolean {

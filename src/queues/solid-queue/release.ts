@@ -29,15 +29,18 @@ function claimsOfDead(t: SolidQueueTables): string {
     ), gone AS (
       SELECT id FROM own UNION SELECT s.id FROM ${t.processes} s WHERE s.supervisor_id IN (SELECT id FROM own)
     ), dead_claims AS (
-      DELETE FROM ${t.claimed} c USING gone g WHERE c.process_id = g.id RETURNING c.job_id AS id
+      DELETE FROM ${t.claimed} c USING gone g WHERE c.process_id = g.id RETURNING c.job_id AS id, c.process_id
     )`;
 }
 
 /**
- * The end of a release or rescue, after `dead_claims(id)`: the jobs go back
- * to ready with their queue and priority, as Solid Queue's own release does;
- * with counting, a job rescued more than max-rescues times ($5) gets a failed
- * execution instead, saying why ($6). Rows: (id, failed).
+ * The end of a release or rescue, after `dead_claims(id, process_id)`: the
+ * jobs go back to ready with their queue and priority, as Solid Queue's own
+ * release does; with counting, a job rescued more than max-rescues times ($5)
+ * gets a failed execution instead, saying why ($6) and which process held it
+ * last. Its error is what Solid Queue's FailedExecution stores, JSON with
+ * exception_class, message and backtrace, so Mission Control shows it and can
+ * retry the job. Rows: (id, failed).
  */
 export function backToReady(t: SolidQueueTables, countsTable?: string): string {
   if (countsTable === undefined) {
@@ -57,9 +60,11 @@ export function backToReady(t: SolidQueueTables, countsTable?: string): string {
       RETURNING job_id
     ), failed AS (
       INSERT INTO ${t.failed} (job_id, error, created_at)
-      SELECT k.job_id, json_build_object('exception_class', 'JobGuard::RescueLimitExceeded', 'message', $6::text, 'backtrace', json_build_array())::text,
+      SELECT k.job_id, json_build_object('exception_class', 'JobGuard::RescueLimitExceeded', 'backtrace', json_build_array(),
+               'message', $6::text || ' (last process: ' || coalesce(p.kind || ' ' || p.name || ' host:' || p.hostname || ' pid:' || p.pid, 'gone') || ')')::text,
              now() AT TIME ZONE 'UTC'
-        FROM counted k WHERE k.rescues > $5
+        FROM counted k JOIN dead_claims c ON c.id = k.job_id LEFT JOIN ${t.processes} p ON p.id = c.process_id
+       WHERE k.rescues > $5
       ON CONFLICT (job_id) DO NOTHING
       RETURNING job_id
     )

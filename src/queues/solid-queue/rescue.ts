@@ -32,7 +32,7 @@ export async function rescueDeadLeases(
     `WITH ${deadProcesses(t)}, dead_claims AS (
        DELETE FROM ${t.claimed} c USING gone g
         WHERE c.process_id = g.id AND c.created_at < (now() AT TIME ZONE 'UTC') - $3 * interval '1 millisecond'
-       RETURNING c.job_id AS id
+       RETURNING c.job_id AS id, c.process_id
      ), deregistered AS (
        DELETE FROM ${t.processes} p USING gone g
         WHERE p.id = g.id AND p.last_heartbeat_at < (now() AT TIME ZONE 'UTC') - $3 * interval '1 millisecond'
