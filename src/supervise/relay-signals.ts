@@ -11,8 +11,8 @@ const RELAYED_SIGNALS = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] 
 export interface RelayOptions {
   forwardSigterm: boolean;
   log: Logger;
-  /** Called once, on the first SIGTERM or SIGINT. */
-  onShutdown(signal: NodeJS.Signals): void;
+  /** Called once, on the first SIGTERM or SIGINT, saying whether it was passed on to the worker. */
+  onShutdown(signal: NodeJS.Signals, forwarded: boolean): void;
 }
 
 /**
@@ -33,7 +33,7 @@ export function relaySignals(child: () => ChildProcess | undefined, options: Rel
       const forward = first && (signal === "SIGINT" || options.forwardSigterm);
       const forwarded = forward && send(child(), signal);
       options.log.info("signal", { signal, forwarded, repeat: first ? undefined : true });
-      if (first) options.onShutdown(signal);
+      if (first) options.onShutdown(signal, forwarded);
     });
   }
   for (const signal of RELAYED_SIGNALS) {

@@ -6,6 +6,7 @@ import { killTree, terminateTree, union, type KillResult } from "../process-tree
 import { listProcesses } from "../process-tree/proc.js";
 import { TreeHistory, type DeadProcess } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
+import { scheduleEscalation } from "./escalate.js";
 import { relaySignals } from "./relay-signals.js";
 import { ShutdownClock } from "./shutdown-clock.js";
 import { SpawnError, startWorker, type ExitStatus, type Worker } from "./start-worker.js";
@@ -51,12 +52,16 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   // Handlers run from the event loop, so by then the worker exists.
   let worker: Worker | undefined;
   let asked = false; // to shut down, by a SIGTERM or SIGINT
+  let cancelEscalation = () => {};
   relaySignals(() => worker?.child, {
     forwardSigterm: config.forwardSigterm,
     log,
-    onShutdown: () => {
+    onShutdown: (_signal, forwarded) => {
       asked = true;
-      if (clock.start()) cleanup?.prepare();
+      if (!clock.start()) return;
+      cleanup?.prepare();
+      // The worker's last step before the kill, and the fail-safe SIGTERM: escalate.ts.
+      cancelEscalation = scheduleEscalation(() => worker?.child, forwarded, { config: config.escalation, forward: config.forward, deadlineMs: config.deadlineMs, log });
     },
   });
   worker = startWorker(command, env, marker);
@@ -77,6 +82,8 @@ export async function supervise(command: string[], config: Config, log: Logger, 
     forward: config.forward,
     forward_sigterm: config.forwardSigterm,
     reason: config.forwardReason,
+    worker: config.escalation.worker,
+    escalate: config.escalation.signal,
     queue: config.queue?.kind,
   });
 
@@ -120,6 +127,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   ]);
   clearInterval(recorder);
   clock.cancel();
+  cancelEscalation();
   const survivors = ended.kill?.survivors ?? [];
   if (survivors.length > 0) {
     log.error("tree_survived", "processes of the worker tree survived SIGKILL; no lock was released", {
