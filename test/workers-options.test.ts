@@ -19,8 +19,11 @@ test("by default nothing escalates; the fail-safe waits 5 s before the deadline,
 });
 
 test("each worker preset fills its defaults", () => {
-  assert.equal(config(["--worker", "graphile-worker"]).escalation.signal, "SIGINT");
+  const graphile = config(["--worker", "graphile-worker"]);
+  assert.equal(graphile.escalation.signal, "SIGINT");
+  assert.equal(graphile.forward, "always");
   assert.equal(config([], { JOBGUARD_WORKER: "rq" }).escalation.signal, "SIGINT");
+  assert.equal(config([], { JOBGUARD_WORKER: "rq" }).forward, "auto");
   assert.equal(config([], { JOBGUARD_WORKER: "celery" }).escalation.signal, "SIGQUIT");
   const sidekiq = config([], { JOBGUARD_WORKER: "sidekiq", DYNO: "worker.1" });
   assert.equal(sidekiq.escalation.signal, undefined);
@@ -47,6 +50,7 @@ test("bad escalation settings are one sentence naming the variable or flag", () 
   usageError(["--escalate", "SIGKILL"], {}, /^--escalate must be none or one of SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGABRT, got "SIGKILL"$/);
   usageError([], { JOBGUARD_ESCALATE: "quit" }, /^JOBGUARD_ESCALATE must be none or one of/);
   usageError(["--escalate-before", "soon"], {}, /^--escalate-before must be a positive number of seconds, got "soon"$/);
+  usageError(["--worker", "graphile-worker", "--deadline", "8", "--escalate-before", "3"], {}, /^--worker=graphile-worker ignores signals for 5 s after the first, so the escalation must come at least 6 s after the shutdown begins, not 5 s/);
   usageError([], { JOBGUARD_DEADLINE: "10", JOBGUARD_ESCALATE_BEFORE: "10" }, /^JOBGUARD_ESCALATE_BEFORE \(10 s\) must be shorter than the deadline \(10 s\)/);
 });
 

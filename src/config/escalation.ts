@@ -9,23 +9,30 @@ export type WorkerName = (typeof WORKERS)[number];
 interface Preset {
   escalate?: NodeJS.Signals;
   forward?: ForwardMode;
+  /** The worker ignores further signals for this long after the first: escalating sooner does nothing. */
+  deafForMs?: number;
 }
 
-// Each worker's own "last step", the one that hands its jobs back when asked harder.
+// Each worker's own "last step", the one that hands its jobs back when asked
+// harder, and whether a repeated SIGTERM is harmless to it. Where it is,
+// `forward: "always"` means a wrong Cedar guess cannot leave the worker deaf.
 const PRESETS: Record<WorkerName, Preset> = {
   // Sidekiq's last step is its own: at its -t timeout it pushes unfinished jobs
-  // back to Redis. It needs no second signal, and ignores one (once stopping, it
-  // no longer reads signals), so jobguard may always forward SIGTERM: a wrong
-  // Cedar guess then cannot leave Sidekiq deaf until the kill.
+  // back to Redis. Once stopping it no longer reads signals, so a repeat is ignored.
   sidekiq: { forward: "always" },
   // A second signal makes graphile-worker fail its running jobs: locks cleared,
-  // retried after a short backoff, rather than locked for 4 hours.
-  "graphile-worker": { escalate: "SIGINT" },
-  // RQ's second SIGINT/SIGTERM is its cold shutdown: it kills the work horse and deregisters.
+  // retried after a short backoff, rather than locked for 4 hours. It ignores
+  // every termination signal for 5 s after the first, so a repeat that close is harmless.
+  "graphile-worker": { forward: "always", escalate: "SIGINT", deafForMs: 5000 },
+  // RQ's second SIGINT or SIGTERM is its cold shutdown: it kills the work horse and deregisters.
   rq: { escalate: "SIGINT" },
   // Celery's SIGQUIT is its cold shutdown: unacknowledged messages go back to the broker now.
-  celery: { escalate: "SIGQUIT" },
+  // A repeated SIGTERM is one more request for a warm shutdown.
+  celery: { forward: "always", escalate: "SIGQUIT" },
 };
+
+// Room after a worker's deaf window for the escalation to land in.
+const DEAF_MARGIN_MS = 1000;
 
 /** Signals a worker may be asked with; SIGKILL is the deadline's own. */
 const ESCALATION_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGABRT"] as const;
@@ -70,5 +77,11 @@ export function escalationConfig(raw: Partial<Record<OptionKey, RawValue>>, dead
     );
   }
   // A short deadline keeps at least half of itself for the graceful shutdown.
-  return { worker, signal, beforeMs: beforeMs ?? Math.min(DEFAULT_BEFORE_MS, deadlineMs / 2), forward: preset.forward };
+  const before = beforeMs ?? Math.min(DEFAULT_BEFORE_MS, deadlineMs / 2);
+  if (signal && preset.deafForMs !== undefined && deadlineMs - before < preset.deafForMs + DEAF_MARGIN_MS) {
+    throw new UsageError(
+      `${raw.worker!.source}=${worker} ignores signals for ${preset.deafForMs / 1000} s after the first, so the escalation must come at least ${(preset.deafForMs + DEAF_MARGIN_MS) / 1000} s after the shutdown begins, not ${(deadlineMs - before) / 1000} s: lengthen the deadline or shorten JOBGUARD_ESCALATE_BEFORE`,
+    );
+  }
+  return { worker, signal, beforeMs: before, forward: preset.forward };
 }
