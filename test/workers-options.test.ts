@@ -22,8 +22,10 @@ test("each worker preset fills its defaults", () => {
   const graphile = config(["--worker", "graphile-worker"]);
   assert.equal(graphile.escalation.signal, "SIGINT");
   assert.equal(graphile.forward, "always");
-  assert.equal(config([], { JOBGUARD_WORKER: "rq" }).escalation.signal, "SIGINT");
-  assert.equal(config([], { JOBGUARD_WORKER: "rq" }).forward, "auto");
+  const rq = config([], { JOBGUARD_WORKER: "rq" });
+  assert.equal(rq.escalation.signal, undefined);
+  assert.equal(rq.escalation.beforeMs, 8000);
+  assert.equal(rq.forward, "auto");
   assert.equal(config([], { JOBGUARD_WORKER: "celery" }).escalation.signal, "SIGQUIT");
   const sidekiq = config([], { JOBGUARD_WORKER: "sidekiq", DYNO: "worker.1" });
   assert.equal(sidekiq.escalation.signal, undefined);
@@ -51,6 +53,7 @@ test("bad escalation settings are one sentence naming the variable or flag", () 
   usageError([], { JOBGUARD_ESCALATE: "quit" }, /^JOBGUARD_ESCALATE must be none or one of/);
   usageError(["--escalate-before", "soon"], {}, /^--escalate-before must be a positive number of seconds, got "soon"$/);
   usageError(["--worker", "graphile-worker", "--deadline", "8", "--escalate-before", "3"], {}, /^--worker=graphile-worker ignores signals for 5 s after the first, so the escalation must come at least 6 s after the shutdown begins, not 5 s/);
+  usageError(["--worker", "rq", "--deadline", "8"], {}, /^--worker=rq's escalate-before \(8 s\) must be shorter than the deadline \(8 s\)/);
   usageError([], { JOBGUARD_DEADLINE: "10", JOBGUARD_ESCALATE_BEFORE: "10" }, /^JOBGUARD_ESCALATE_BEFORE \(10 s\) must be shorter than the deadline \(10 s\)/);
 });
 

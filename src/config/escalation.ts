@@ -9,6 +9,8 @@ export type WorkerName = (typeof WORKERS)[number];
 interface Preset {
   escalate?: NodeJS.Signals;
   forward?: ForwardMode;
+  /** How long before the deadline the escalation (or the fail-safe) comes. */
+  beforeMs?: number;
   /** The worker ignores further signals for this long after the first: escalating sooner does nothing. */
   deafForMs?: number;
 }
@@ -24,8 +26,12 @@ const PRESETS: Record<WorkerName, Preset> = {
   // retried after a short backoff, rather than locked for 4 hours. It ignores
   // every termination signal for 5 s after the first, so a repeat that close is harmless.
   "graphile-worker": { forward: "always", escalate: "SIGINT", deafForMs: 5000 },
-  // RQ's second SIGINT or SIGTERM is its cold shutdown: it kills the work horse and deregisters.
-  rq: { escalate: "SIGINT" },
+  // RQ's cold shutdown (a second SIGINT or SIGTERM) kills the work horse but
+  // leaves its job in the StartedJobRegistry, as a SIGKILL does: no use asking
+  // for it. Its HerokuWorker hands a job back itself, 6 s after the SIGTERM
+  // (the job fails, and is retried if it has retries): the fail-safe SIGTERM
+  // comes 8 s before the deadline to leave it that room.
+  rq: { beforeMs: 8000 },
   // Celery's SIGQUIT is its cold shutdown: unacknowledged messages go back to the broker now.
   // A repeated SIGTERM is one more request for a warm shutdown.
   celery: { forward: "always", escalate: "SIGQUIT" },
@@ -71,13 +77,14 @@ export function escalationConfig(raw: Partial<Record<OptionKey, RawValue>>, dead
     }
     signal = value === "none" ? undefined : (value as NodeJS.Signals);
   }
-  if (beforeMs !== undefined && beforeMs >= deadlineMs) {
+  // A short deadline keeps at least half of itself for the graceful shutdown.
+  const before = beforeMs ?? preset.beforeMs ?? Math.min(DEFAULT_BEFORE_MS, deadlineMs / 2);
+  if (before >= deadlineMs) {
+    const source = beforeMs !== undefined ? raw.escalateBefore!.source : `${raw.worker!.source}=${worker}'s escalate-before`;
     throw new UsageError(
-      `${raw.escalateBefore!.source} (${beforeMs / 1000} s) must be shorter than the deadline (${deadlineMs / 1000} s): the escalation comes after the shutdown begins`,
+      `${source} (${before / 1000} s) must be shorter than the deadline (${deadlineMs / 1000} s): the escalation comes after the shutdown begins`,
     );
   }
-  // A short deadline keeps at least half of itself for the graceful shutdown.
-  const before = beforeMs ?? Math.min(DEFAULT_BEFORE_MS, deadlineMs / 2);
   if (signal && preset.deafForMs !== undefined && deadlineMs - before < preset.deafForMs + DEAF_MARGIN_MS) {
     throw new UsageError(
       `${raw.worker!.source}=${worker} ignores signals for ${preset.deafForMs / 1000} s after the first, so the escalation must come at least ${(preset.deafForMs + DEAF_MARGIN_MS) / 1000} s after the shutdown begins, not ${(deadlineMs - before) / 1000} s: lengthen the deadline or shorten JOBGUARD_ESCALATE_BEFORE`,

@@ -62,6 +62,8 @@ export interface RestartOptions {
   args?: string[];
   /** Replaces the worker's command (a different -t). */
   command?: string[];
+  /** How many rounds of SIGTERM a Cedar stop sends (default 2, the worst case). */
+  times?: number;
 }
 
 /**
@@ -71,13 +73,14 @@ export interface RestartOptions {
  */
 export async function restartDuringJob(worker: MatrixWorker, o: RestartOptions, events = join(tempDir(), "events")): Promise<RestartOutcome> {
   await worker.enqueue(o.label, o.seconds);
-  const env = { ...worker.env, JOB_EVENTS: events, ...o.env };
+  // Cedar names its dynos like this, and jobguard's `auto` reads it.
+  const env = { ...worker.env, JOB_EVENTS: events, ...(o.delivery === "cedar" ? { DYNO: "worker.1" } : {}), ...o.env };
   const command = o.command ?? worker.command;
   const run = o.guarded ? runJobguard([...worker.jobguard, ...(o.args ?? []), "--", ...command], env) : runBare(command, env);
   await waitForEvent(events, "started", o.label, 40_000, run);
   const dyno = [run.pid, ...descendantsOf(run.pid)];
   const signalledAt = Date.now();
-  const stop = o.delivery === "cedar" ? await herokuRestart(run, o.graceS * 1000, 2) : await dockerStop(run, o.graceS * 1000);
+  const stop = o.delivery === "cedar" ? await herokuRestart(run, o.graceS * 1000, o.times ?? 2) : await dockerStop(run, o.graceS * 1000);
   const exit = await run.exited;
   const survivors = await waitGone(dyno, 1000);
   return { run, exit, stop, tookMs: exit.at - signalledAt, survivors, events: readEvents(events), eventsFile: events, state: await worker.state(o.label) };
