@@ -27,6 +27,7 @@ test("each worker preset fills its defaults", () => {
   assert.equal(rq.escalation.beforeMs, 8000);
   assert.equal(rq.forward, "auto");
   assert.equal(config([], { JOBGUARD_WORKER: "celery" }).escalation.signal, "SIGQUIT");
+  assert.equal(config([], { JOBGUARD_WORKER: "celery" }).forward, "auto");
   const sidekiq = config([], { JOBGUARD_WORKER: "sidekiq", DYNO: "worker.1" });
   assert.equal(sidekiq.escalation.signal, undefined);
   assert.equal(sidekiq.forward, "always");

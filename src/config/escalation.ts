@@ -32,9 +32,10 @@ const PRESETS: Record<WorkerName, Preset> = {
   // (the job fails, and is retried if it has retries): the fail-safe SIGTERM
   // comes 8 s before the deadline to leave it that room.
   rq: { beforeMs: 8000 },
-  // Celery's SIGQUIT is its cold shutdown: unacknowledged messages go back to the broker now.
-  // A repeated SIGTERM is one more request for a warm shutdown.
-  celery: { forward: "always", escalate: "SIGQUIT" },
+  // Celery's SIGQUIT is its cold shutdown: unacknowledged messages go back to
+  // the broker now. A repeated SIGTERM is not harmless: landing during the warm
+  // shutdown it can cut it short before Redis's unacked messages are restored.
+  celery: { escalate: "SIGQUIT" },
 };
 
 // Room after a worker's deaf window for the escalation to land in.
