@@ -60,6 +60,10 @@ export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
   // The worker's last step (config/escalation.ts); its preset may choose the forward mode.
   const escalation = escalationConfig(raw, deadlineMs, raw.escalateBefore && seconds(raw.escalateBefore, 0));
   const forward = oneOf(raw.forward, ["auto", "always", "never"] as const, escalation.forward ?? "auto");
+  // Only the escalation and auto's fail-safe use the time; unused, it would silently do nothing.
+  if (raw.escalateBefore && !escalation.signal && forward !== "auto") {
+    throw new UsageError(`${raw.escalateBefore.source} is set but nothing is sent before the deadline (set JOBGUARD_ESCALATE, or JOBGUARD_FORWARD=auto for the fail-safe)`);
+  }
   const { forwardSigterm, forwardReason } = decideForward(forward, env.DYNO);
   return {
     deadlineMs,
