@@ -53,7 +53,9 @@ test("bad escalation settings are one sentence naming the variable or flag", () 
   usageError(["--escalate", "SIGKILL"], {}, /^--escalate must be none or one of SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGABRT, got "SIGKILL"$/);
   usageError([], { JOBGUARD_ESCALATE: "quit" }, /^JOBGUARD_ESCALATE must be none or one of/);
   usageError(["--escalate-before", "soon"], {}, /^--escalate-before must be a positive number of seconds, got "soon"$/);
-  usageError(["--worker", "graphile-worker", "--deadline", "8", "--escalate-before", "3"], {}, /^--worker=graphile-worker ignores signals for 5 s after the first, so the escalation must come at least 6 s after the shutdown begins, not 5 s/);
+  usageError(["--worker", "graphile-worker", "--deadline", "8", "--escalate-before", "3"], {}, /^--worker=graphile-worker ignores every signal for 5 s after the first: jobguard's own signals must come at least 6 s after the shutdown begins, not 5 s;/);
+  usageError([], { JOBGUARD_WORKER: "rq", JOBGUARD_DEADLINE: "12" }, /^JOBGUARD_WORKER=rq needs 6 s after SIGTERM .*: jobguard's own signals must come at least 8 s after the shutdown begins, not 4 s;/);
+  assert.equal(config(["--worker", "rq", "--deadline", "12", "--forward", "always"]).escalation.beforeMs, 8000, "no fail-safe, no signal: nothing to time");
   usageError(["--worker", "rq", "--deadline", "8"], {}, /^--worker=rq's escalate-before \(8 s\) must be shorter than the deadline \(8 s\)/);
   usageError(["--forward", "never", "--escalate-before", "2"], {}, /^--escalate-before is set but nothing is sent before the deadline/);
   usageError([], { JOBGUARD_DEADLINE: "10", JOBGUARD_ESCALATE_BEFORE: "10" }, /^JOBGUARD_ESCALATE_BEFORE \(10 s\) must be shorter than the deadline \(10 s\)/);

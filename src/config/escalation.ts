@@ -11,8 +11,8 @@ interface Preset {
   forward?: ForwardMode;
   /** How long before the deadline the escalation (or the fail-safe) comes. */
   beforeMs?: number;
-  /** The worker ignores further signals for this long after the first: escalating sooner does nothing. */
-  deafForMs?: number;
+  /** jobguard's own signals must wait this long after the shutdown begins, and why. */
+  quiet?: { ms: number; why: string };
 }
 
 // Each worker's own "last step", the one that hands its jobs back when asked
@@ -25,21 +25,20 @@ const PRESETS: Record<WorkerName, Preset> = {
   // A second signal makes graphile-worker fail its running jobs: locks cleared,
   // retried after a short backoff, rather than locked for 4 hours. It ignores
   // every termination signal for 5 s after the first, so a repeat that close is harmless.
-  "graphile-worker": { forward: "always", escalate: "SIGINT", deafForMs: 5000 },
+  "graphile-worker": { forward: "always", escalate: "SIGINT", quiet: { ms: 6000, why: "ignores every signal for 5 s after the first" } },
   // RQ's cold shutdown (a second SIGINT or SIGTERM) kills the work horse but
   // leaves its job in the StartedJobRegistry, as a SIGKILL does: no use asking
   // for it. Its HerokuWorker hands a job back itself, 6 s after the SIGTERM
   // (the job fails, and is retried if it has retries): the fail-safe SIGTERM
-  // comes 8 s before the deadline to leave it that room.
-  rq: { beforeMs: 8000 },
+  // comes 8 s before the deadline to leave it that room, and on a real Cedar
+  // must come 8 s after the platform's, when HerokuWorker is done: a SIGTERM
+  // during those 6 s would be a cold shutdown.
+  rq: { beforeMs: 8000, quiet: { ms: 8000, why: "needs 6 s after SIGTERM to hand its job back, and takes another SIGTERM as a cold shutdown" } },
   // Celery's SIGQUIT is its cold shutdown: unacknowledged messages go back to
   // the broker now. A repeated SIGTERM is not harmless: landing during the warm
   // shutdown it can cut it short before Redis's unacked messages are restored.
   celery: { escalate: "SIGQUIT" },
 };
-
-// Room after a worker's deaf window for the escalation to land in.
-const DEAF_MARGIN_MS = 1000;
 
 /** Signals a worker may be asked with; SIGKILL is the deadline's own. */
 const ESCALATION_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGABRT"] as const;
@@ -86,9 +85,11 @@ export function escalationConfig(raw: Partial<Record<OptionKey, RawValue>>, dead
       `${source} (${before / 1000} s) must be shorter than the deadline (${deadlineMs / 1000} s): the escalation comes after the shutdown begins`,
     );
   }
-  if (signal && preset.deafForMs !== undefined && deadlineMs - before < preset.deafForMs + DEAF_MARGIN_MS) {
+  // Something is sent before the deadline: the escalation, or auto's fail-safe.
+  const sends = signal !== undefined || (raw.forward?.value ?? preset.forward ?? "auto") === "auto";
+  if (preset.quiet && sends && deadlineMs - before < preset.quiet.ms) {
     throw new UsageError(
-      `${raw.worker!.source}=${worker} ignores signals for ${preset.deafForMs / 1000} s after the first, so the escalation must come at least ${(preset.deafForMs + DEAF_MARGIN_MS) / 1000} s after the shutdown begins, not ${(deadlineMs - before) / 1000} s: lengthen the deadline or shorten JOBGUARD_ESCALATE_BEFORE`,
+      `${raw.worker!.source}=${worker} ${preset.quiet.why}: jobguard's own signals must come at least ${preset.quiet.ms / 1000} s after the shutdown begins, not ${(deadlineMs - before) / 1000} s; lengthen the deadline or shorten JOBGUARD_ESCALATE_BEFORE`,
     );
   }
   return { worker, signal, beforeMs: before, forward: preset.forward };
