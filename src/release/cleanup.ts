@@ -8,6 +8,7 @@ import { describeDatabase, safeMessage } from "../db/redact.js";
 import { retryUntil } from "../db/retry.js";
 import { terminateSessions } from "../db/sessions.js";
 import { Leases } from "../lease/leases.js";
+import { DeadLimit } from "../lease/prune-history.js";
 import type { QueueAdapter, Released } from "../queues/adapter.js";
 import type { DeadProcess } from "../process-tree/tree-history.js";
 
@@ -15,6 +16,8 @@ const MAX_LISTED = 100;
 // Dropping the lease is a courtesy: a lease left behind goes stale, and the
 // next sweep removes it. It must not keep jobguard up in an outage.
 const LEASE_DROP_MS = 2000;
+// How often a queue without leases bounds its pid history (a heartbeat prunes the others').
+const LIMIT_HISTORY_EVERY_MS = 10_000;
 
 /**
  * What jobguard does around a kill when a queue is configured: tag the
@@ -43,6 +46,7 @@ export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs
         )
       : undefined;
   const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
+  let limiting: NodeJS.Timeout | undefined;
 
   async function releaseOnce(client: Parameters<QueueAdapter["release"]>[0], dead: DeadProcess[], counted: boolean): Promise<Released> {
     const worker = { host: hostname(), dead };
@@ -64,16 +68,24 @@ export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs
     childEnv: tag ? { PGAPPNAME: tag } : {},
 
     start(history) {
-      leases?.start(history);
+      if (leases) {
+        leases.start(history);
+      } else {
+        const limit = new DeadLimit(history);
+        limiting = setInterval(() => limit.prune(), LIMIT_HISTORY_EVERY_MS).unref();
+      }
     },
 
     prepare() {
+      // The release needs every dead process the history holds now.
+      clearInterval(limiting);
       leases?.stopSweeping();
       releasing = true;
       database.warm(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
     },
 
     async release(dead, untilMs, crashed) {
+      clearInterval(limiting);
       leases?.stop();
       // Only a queue with leases counts rescues; telling a crash takes up to a second.
       const counted = leases !== undefined && (await crashed());
