@@ -91,7 +91,9 @@ export class Leases {
    * Removes the lease once the tree's locks are released; if that fails, the
    * lease goes stale and is swept. `via` is a connection to use rather than
    * the lease's own (the release's, which has just answered): a heartbeat
-   * stuck on the lease's connection must not hold up the exit.
+   * stuck on the lease's connection must not hold up the exit. (Should that
+   * heartbeat still reach the database after the drop, it writes the lease
+   * again; it then goes stale, and a sweep removes it: its processes hold nothing.)
    */
   async drop(timeoutMs: number, via: Database = this.database): Promise<void> {
     this.stop();
