@@ -104,6 +104,8 @@ export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs
           failed: failed?.length ? listed(failed) : undefined,
           pids: listed(dead.map((d) => d.pid)),
           ms: Date.now() - started,
+          // More than one: a connection failed or went silent, and a new one did the work.
+          attempts: outcome.attempts > 1 ? outcome.attempts : undefined,
         });
         return true;
       }
