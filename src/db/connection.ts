@@ -5,6 +5,8 @@ import { connectAsJobguard } from "./connect.js";
 interface Connection {
   client: Promise<Client>;
   abort: AbortController;
+  /** The client once connected and ready. */
+  ready?: Client;
 }
 
 /**
@@ -43,9 +45,15 @@ export class Database {
     return run;
   }
 
-  /** Drops the connection: jobguard is done with the database. */
+  /** Ends the connection, politely where it is up and idle: jobguard is done with the database. */
   close(): void {
-    if (this.current) this.discard(this.current);
+    const connection = this.current;
+    if (!connection) return;
+    this.current = undefined;
+    // One still connecting (perhaps to a silent server) is destroyed; end()
+    // itself destroys one that still has a query waiting.
+    if (connection.ready) void connection.ready.end().catch(() => {});
+    else connection.abort.abort();
   }
 
   private async attempt<T>(limitMs: number, fn: (client: Client) => Promise<T>): Promise<T> {
@@ -82,6 +90,7 @@ export class Database {
       // this connection only: by the time it fires, another may be current.
       client.on("error", () => this.discard(connection));
       await this.onOpen(client);
+      connection.ready = client;
       return client;
     } catch (error) {
       this.discard(connection);
