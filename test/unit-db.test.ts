@@ -105,6 +105,7 @@ test("database URL check: a malformed %-escape is named by variable and part, ne
     ["postgres://app:%zz@h/db", "password"],
     ["postgres://app:ab%4@h/db", "password"],
     ["postgres://app:%e9@h/db", "password"],
+    ["postgres://app:pw%00@h/db", "password"],
     ["postgres://ap%pp:pw@h/db", "user name"],
     ["postgres://app:pw@h/d%c3%28", "database name"],
     ["postgres://app:pw@h%zz/db", "host"],

@@ -184,10 +184,10 @@ export function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
   }
 }
 
-// libpq refuses a % that does not begin two hex digits; node-postgres decodes
-// these parts as UTF-8 and throws on bytes that are not.
+// libpq refuses a % that does not begin two hex digits, and %00; node-postgres
+// decodes these parts as UTF-8 and throws on bytes that are not.
 function percentDecodes(part: string): boolean {
-  if (/%(?![0-9a-f]{2})/i.test(part)) return false;
+  if (/%(?![0-9a-f]{2})|%00/i.test(part)) return false;
   try {
     decodeURIComponent(part);
     return true;
