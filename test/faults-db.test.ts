@@ -63,7 +63,7 @@ test("the release connection goes silent after SIGTERM: the release moves to a n
   const id = await insertJob(db.url, { table, handler: "x" });
   const proxy = await tcpProxy(db.url);
   const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "3", "--grace", "9", "--log-level", "debug", "--", ...PG_WORKER], {
+  const run = runJobguard(["--deadline", "4", "--grace", "10", "--log-level", "debug", "--", ...PG_WORKER], {
     JOBGUARD_QUEUE: "delayed_job",
     JOBGUARD_TABLE: table,
     JOBGUARD_LEASE_TABLE: `leases_${table}`,
@@ -75,10 +75,10 @@ test("the release connection goes silent after SIGTERM: the release moves to a n
   const { pid: workerPid } = await workerReady(events);
   await waitFor(async () => (await jobguardSessions()) === 1, { what: "the lease's connection" });
   const signalledAt = Date.now();
-  const stop = dockerStop(run, 9000);
+  const stop = dockerStop(run, 10_000);
   // The release's connection opens at the SIGTERM; once it is ready, every
   // open connection goes silent. New ones still work.
-  await waitFor(async () => (await jobguardSessions()) === 2, { timeoutMs: 2500, intervalMs: 20, what: "the release's connection" });
+  await waitFor(async () => (await jobguardSessions()) === 2, { timeoutMs: 3500, intervalMs: 20, what: "the release's connection" });
   proxy.freeze("open");
   const acceptedBefore = proxy.accepted();
 
@@ -86,7 +86,7 @@ test("the release connection goes silent after SIGTERM: the release moves to a n
   const exit = await run.exited;
   assert.equal(platform.sigkilledJobguard, false);
   assert.equal(exit.code, 124, run.stderr());
-  assert.ok(exit.at - signalledAt < 9000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
+  assert.ok(exit.at - signalledAt < 10_000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
   assert.equal(isAlive(workerPid), false);
   assert.match(run.stderr(), /event=release_retry attempt=1 error="no answer from the database within \d+ ms/);
   assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} .* attempts=[2-9]`));
