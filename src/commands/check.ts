@@ -1,9 +1,13 @@
 import type { QueueConfig } from "../config/config.js";
-import { connectAsJobguard } from "../db/connect.js";
+import { Database } from "../db/connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";
 import { loadAdapter } from "../queues/index.js";
 
 const CONNECT_TIMEOUT_MS = 10_000;
+// Listing the locked jobs reads every locked row where the recommended index
+// is missing: a minute is plenty, and a connection gone silent must not keep
+// a release phase waiting for ever.
+const CHECK_LIMIT_MS = 60_000;
 
 /**
  * `jobguard check`: is the configuration sound and the database reachable, and
@@ -19,20 +23,21 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
   const database = describeDatabase(queue.databaseUrl);
   const tableSetting = { delayed_job: "table", que: "table", solid_queue: "table_prefix", good_job: undefined, sql: undefined }[queue.kind];
   out(`jobguard check: queue=${queue.kind} database=${database}${tableSetting ? ` ${tableSetting}=${queue.table.join(".")}` : ""}`);
-  let client;
+  const connection = new Database(queue.databaseUrl, env);
   try {
-    client = await connectAsJobguard(queue.databaseUrl, env, CONNECT_TIMEOUT_MS);
+    await connection.warm(CONNECT_TIMEOUT_MS);
   } catch (error) {
     out(`error: cannot connect to ${database}: ${safeMessage(error, queue.databaseUrl)}`);
     return 1;
   }
   try {
-    const problems = await (await loadAdapter(queue)).check(client, out);
+    const adapter = await loadAdapter(queue);
+    const problems = await connection.use(CHECK_LIMIT_MS, (client) => adapter.check(client, out));
     return problems > 0 ? 1 : 0;
   } catch (error) {
     out(`error: ${safeMessage(error, queue.databaseUrl)}`);
     return 1;
   } finally {
-    await client.end().catch(() => {});
+    connection.close();
   }
 }

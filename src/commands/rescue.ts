@@ -1,11 +1,15 @@
 import type { QueueConfig } from "../config/config.js";
-import { connectAsJobguard } from "../db/connect.js";
+import { Database } from "../db/connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";
 import { ensureSchema, leaseTables } from "../lease/schema.js";
 import { sweep } from "../lease/sweep.js";
 import { loadAdapter } from "../queues/index.js";
 
 const CONNECT_TIMEOUT_MS = 10_000;
+// A sweep takes about 2 s a dead lease on a million jobs without the
+// recommended index; a connection gone silent must not keep a scheduled
+// rescue waiting for ever.
+const RESCUE_LIMIT_MS = 10 * 60_000;
 
 /**
  * `jobguard rescue`: one sweep for dead dynos, for Heroku Scheduler, a cron job
@@ -18,17 +22,20 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
     out("jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=delayed_job or solid_queue) and a database");
     return 1;
   }
-  const tables = leaseTables(queue.rescue.leaseTable);
-  let client;
+  const config = queue.rescue;
+  const tables = leaseTables(config.leaseTable);
+  const connection = new Database(queue.databaseUrl, env);
   try {
-    client = await connectAsJobguard(queue.databaseUrl, env, CONNECT_TIMEOUT_MS);
+    await connection.warm(CONNECT_TIMEOUT_MS);
   } catch (error) {
     out(`jobguard rescue: cannot connect to ${describeDatabase(queue.databaseUrl)}: ${safeMessage(error, queue.databaseUrl)}`);
     return 1;
   }
   try {
-    await ensureSchema(client, tables);
-    const result = await sweep(client, adapter, tables, queue.rescue);
+    const result = await connection.use(RESCUE_LIMIT_MS, async (client) => {
+      await ensureSchema(client, tables);
+      return sweep(client, adapter, tables, config);
+    });
     if (!result.swept) {
       out(`jobguard rescue: nothing done: ${result.skipped}`);
       return 0;
@@ -43,6 +50,6 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
     out(`jobguard rescue: ${safeMessage(error, queue.databaseUrl)}`);
     return 1;
   } finally {
-    await client.end().catch(() => {});
+    connection.close();
   }
 }

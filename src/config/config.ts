@@ -167,8 +167,12 @@ function rescueConfig(raw: Partial<Record<OptionKey, RawValue>>): RescueConfig {
   return { heartbeatMs, staleAfterMs, maxRescues, leaseTable: tableName(raw.leaseTable, "jobguard_leases") };
 }
 
-// Never echo the URL itself: it carries the password.
-function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
+/**
+ * Checks a database URL as far as it can be without connecting, so that a URL
+ * jobguard cannot use stops it before the worker starts, not at the first
+ * heartbeat or at the release. Never echoes the URL: it carries the password.
+ */
+export function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
   let url: URL;
   try {
     url = new URL(raw.value);
@@ -182,6 +186,23 @@ function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
     sslModeOf(raw.value, env);
   } catch (error) {
     throw new UsageError(`${raw.source}: ${(error as Error).message}`);
+  }
+  const parts: [string, string][] = [["user name", url.username], ["password", url.password], ["host", url.hostname], ["database name", url.pathname.slice(1)]];
+  const malformed = parts.find(([, value]) => !percentDecodes(value));
+  if (malformed) {
+    throw new UsageError(`${raw.source} has a malformed %-escape in its ${malformed[0]}: write a % itself as %25, and any other byte as %XX of its UTF-8`);
+  }
+}
+
+// libpq refuses a % that does not begin two hex digits, and %00; node-postgres
+// decodes these parts as UTF-8 and throws on bytes that are not.
+function percentDecodes(part: string): boolean {
+  if (/%(?![0-9a-f]{2})|%00/i.test(part)) return false;
+  try {
+    decodeURIComponent(part);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -29,12 +29,16 @@ async function clientConfig(url: string, env: NodeJS.ProcessEnv, tls: boolean): 
 /**
  * Connects with libpq's fallback: `prefer` and `allow` try TLS first and go on
  * in plain text when the server offers none (a local PostgreSQL, say).
+ * Aborting `signal` destroys the socket, connecting or connected: the way to
+ * drop a connection that has gone silent, where end() would wait on it.
  */
-export async function connect(url: string, env: NodeJS.ProcessEnv, extra: ClientConfig = {}): Promise<Client> {
+export async function connect(url: string, env: NodeJS.ProcessEnv, extra: ClientConfig = {}, signal?: AbortSignal): Promise<Client> {
   const pg = await loadPg();
   const mode = sslModeOf(url, env);
   const open = async (tls: boolean) => {
     const client = new pg.Client({ ...(await clientConfig(url, env, tls)), ...extra });
+    signal?.throwIfAborted();
+    signal?.addEventListener("abort", () => client.connection.stream.destroy(), { once: true });
     try {
       await client.connect();
       return client;
@@ -52,13 +56,25 @@ export async function connect(url: string, env: NodeJS.ProcessEnv, extra: Client
   }
 }
 
-/** A connection as jobguard opens all of its own: named "jobguard", in UTC, connected within timeoutMs. */
-export function connectAsJobguard(url: string, env: NodeJS.ProcessEnv, timeoutMs: number, queryTimeoutMs = 0): Promise<Client> {
-  return connect(url, env, {
+// How long a connection may sit idle before TCP probes it. The probes keep a
+// NAT's or firewall's mapping of an idle connection alive (many drop one
+// silently after a few minutes), and let the kernel notice a peer that is gone.
+// They cannot bound a call: while a statement awaits its answer, only the
+// caller's own time limit can (db/connection.ts).
+const KEEPALIVE_IDLE_MS = 10_000;
+
+/**
+ * A connection as jobguard opens all of its own: named "jobguard", in UTC,
+ * with TCP keepalive, connected within timeoutMs (or dropped when `signal` aborts).
+ */
+export function connectAsJobguard(url: string, env: NodeJS.ProcessEnv, timeoutMs: number, signal?: AbortSignal): Promise<Client> {
+  const config: ClientConfig = {
     application_name: "jobguard",
     connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     // delayed_job writes its times as UTC timestamps without a zone.
     options: "-c TimeZone=UTC",
-    query_timeout: queryTimeoutMs || undefined,
-  });
+  };
+  return connect(url, env, config, signal);
 }

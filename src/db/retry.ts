@@ -11,11 +11,24 @@ const TRANSIENT_CODES = new Set([
 
 /** True for an error that another attempt, on a new connection, may not meet. */
 export function isTransient(error: unknown): boolean {
-  const code = (error as { code?: string } | undefined)?.code;
+  const code = (error as { code?: unknown } | null | undefined)?.code;
   // Class 08 is connection trouble, but for 08P01, a protocol violation, which another try repeats.
-  if (code && (TRANSIENT_CODES.has(code) || (code.startsWith("08") && code !== "08P01"))) return true;
+  if (typeof code === "string" && (TRANSIENT_CODES.has(code) || (code.startsWith("08") && code !== "08P01"))) return true;
   const message = error instanceof Error ? error.message : "";
   return /Connection terminated|timeout expired|timed out/i.test(message);
+}
+
+// Every attempt gets at least this long, if there is time left: a new TLS
+// connection, the release statement and its answer.
+const MIN_ATTEMPT_MS = 1000;
+
+/**
+ * How long one attempt may take when leftMs remain: half of it, so that an
+ * attempt lost to a connection gone silent still leaves the other half to an
+ * attempt on a new one; but at least MIN_ATTEMPT_MS, and never more than leftMs.
+ */
+export function attemptLimit(leftMs: number): number {
+  return Math.min(leftMs, Math.max(MIN_ATTEMPT_MS, leftMs / 2));
 }
 
 /** Rejects when untilMs comes first: no statement or connection may hold jobguard past the grace period. */
@@ -31,10 +44,10 @@ export function beforeDeadline<T>(work: Promise<T>, untilMs: number): Promise<T>
 export type Attempts<T> = { ok: true; value: T; attempts: number } | { ok: false; error: unknown; attempts: number };
 
 /**
- * Runs fn on the database's connection until it succeeds, an error is not
- * transient, or untilMs comes. After each failure the connection is dropped,
- * so the next attempt runs on a new one, after a backoff that grows by 100 ms
- * an attempt.
+ * Runs fn on the database until it succeeds, an error is not transient, or
+ * untilMs comes. Each attempt has its own limit (attemptLimit); after each
+ * failure, the connection is dropped (see Database.use), so the next attempt
+ * runs on a new one, after a backoff that grows by 100 ms an attempt.
  */
 export async function retryUntil<T>(
   database: Database,
@@ -47,10 +60,9 @@ export async function retryUntil<T>(
   while (Date.now() < untilMs) {
     attempts++;
     try {
-      return { ok: true, value: await beforeDeadline(database.use(untilMs - Date.now(), fn), untilMs), attempts };
+      return { ok: true, value: await database.use(attemptLimit(untilMs - Date.now()), fn), attempts };
     } catch (caught) {
       error = caught;
-      database.reset();
       if (!isTransient(caught)) break;
       onRetry(attempts, caught);
       await sleep(Math.min(100 * attempts, Math.max(0, untilMs - Date.now())));

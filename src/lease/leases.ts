@@ -77,16 +77,28 @@ export class Leases {
     clearTimeout(this.heartbeats);
   }
 
+  /** Drops the lease's connection: jobguard is done. */
+  close(): void {
+    this.database.close();
+  }
+
   /** Makes sure jobguard's tables exist (a counted release writes to them). */
   ensureSchema(client: Parameters<typeof ensureSchema>[0]): Promise<void> {
     return this.ready(client);
   }
 
-  /** Removes the lease once the tree's locks are released; if that fails, the lease goes stale and is swept. */
-  async drop(timeoutMs: number): Promise<void> {
+  /**
+   * Removes the lease once the tree's locks are released; if that fails, the
+   * lease goes stale and is swept. `via` is a connection to use rather than
+   * the lease's own (the release's, which has just answered): a heartbeat
+   * stuck on the lease's connection must not hold up the exit. (Should that
+   * heartbeat still reach the database after the drop, it writes the lease
+   * again; it then goes stale, and a sweep removes it: its processes hold nothing.)
+   */
+  async drop(timeoutMs: number, via: Database = this.database): Promise<void> {
     this.stop();
     try {
-      const work = this.database.use(timeoutMs, (client) => dropLease(client, this.tables, this.id));
+      const work = via.use(timeoutMs, (client) => dropLease(client, this.tables, this.id));
       await beforeDeadline(work, Date.now() + timeoutMs);
     } catch (error) {
       this.log.debug("lease_drop_failed", { error: safeMessage(error, this.url) });
@@ -95,7 +107,7 @@ export class Leases {
 
   private async beat(history: TreeHistory, pruner: HistoryPruner): Promise<void> {
     try {
-      await this.database.use(this.connectTimeoutMs, async (client) => {
+      await this.database.use(this.beatLimitMs, async (client) => {
         await this.ready(client);
         // A failed prune (say, a jobs table not there yet) must not cost the heartbeat: it tries again next time.
         await pruner.prune(client).catch((error: unknown) => this.log.debug("prune_failed", { error: safeMessage(error, this.url) }));
@@ -106,7 +118,6 @@ export class Leases {
       this.failing = false;
       this.failures = 0;
     } catch (error) {
-      this.database.reset();
       const message = `heartbeat failed, the worker runs on: ${safeMessage(error, this.url)}`;
       (this.failures > 0 ? this.log.debug : this.log.info)("heartbeat_failed", { error: message });
       this.failing = true;
@@ -120,7 +131,7 @@ export class Leases {
     if (this.failing) return;
     let result: SweepResult;
     try {
-      result = await this.database.use(this.connectTimeoutMs, async (client) => {
+      result = await this.database.use(this.sweepLimitMs, async (client) => {
         await this.ready(client);
         return sweep(client, this.queue, this.tables, this.config);
       });
@@ -131,9 +142,19 @@ export class Leases {
     logSweep(this.log, result);
   }
 
-  // A heartbeat interval is short for a connection on a busy machine or network.
-  private get connectTimeoutMs(): number {
-    return Math.max(this.config.heartbeatMs, 10_000);
+  // A heartbeat, a new connection included, gets a quarter of stale-after,
+  // between 2 s (a TLS connection on a busy machine) and 10 s: one that takes
+  // longer is on a connection gone silent, and the next beat, on a new
+  // connection, does better than waiting on it for the minutes TCP takes.
+  private get beatLimitMs(): number {
+    return Math.min(10_000, Math.max(2_000, this.config.staleAfterMs / 4));
+  }
+
+  // A sweep may take seconds without the recommended index (about 2 s a dead
+  // lease on a million jobs), but never more than half of stale-after: the
+  // heartbeats that wait behind it must keep this lease fresh.
+  private get sweepLimitMs(): number {
+    return Math.max(this.beatLimitMs, this.config.staleAfterMs / 2);
   }
 
   private async ready(client: Parameters<typeof ensureSchema>[0]): Promise<void> {

@@ -31,6 +31,42 @@ export class HistoryPruner {
   }
 }
 
+/**
+ * How many dead processes a history keeps where no database says which of
+ * them hold claims (the sql queue: jobguard cannot ask the user's table).
+ * The release then passes at most this many dead pids.
+ */
+export const MAX_UNCHECKED_DEAD = 10_000;
+
+/**
+ * Keeps the history of a queue without leases bounded: of its dead
+ * processes, the `max` that died last. Those that matter most die last: the
+ * tree killed at the deadline, a worker that crashed. One that died holding
+ * a claim while `max` others died after it, the worker running on, is
+ * forgotten, and its claim left to the queue's own timeout: never released
+ * early, never a live process's.
+ */
+export class DeadLimit {
+  /** The dead processes, in the order they were first seen dead. */
+  private readonly order = new Map<string, DeadProcess>();
+
+  constructor(
+    private readonly history: TreeHistory,
+    private readonly max = MAX_UNCHECKED_DEAD,
+  ) {}
+
+  /** Notes the processes dead since the previous call, and forgets the earliest dead beyond `max`. */
+  prune(): void {
+    const dead = this.history.dead();
+    const now = new Set(dead.map(key));
+    for (const k of this.order.keys()) if (!now.has(k)) this.order.delete(k);
+    for (const d of dead) if (!this.order.has(key(d))) this.order.set(key(d), d);
+    const excess = [...this.order.values()].slice(0, Math.max(0, this.order.size - this.max));
+    this.history.forget(excess);
+    for (const d of excess) this.order.delete(key(d));
+  }
+}
+
 function key(d: DeadProcess): string {
   return `${d.pid}:${d.startTime}`;
 }

@@ -8,11 +8,16 @@ import { describeDatabase, safeMessage } from "../db/redact.js";
 import { retryUntil } from "../db/retry.js";
 import { terminateSessions } from "../db/sessions.js";
 import { Leases } from "../lease/leases.js";
+import { DeadLimit } from "../lease/prune-history.js";
 import type { QueueAdapter, Released } from "../queues/adapter.js";
 import type { DeadProcess } from "../process-tree/tree-history.js";
 
 const MAX_LISTED = 100;
-const LEASE_QUERY_TIMEOUT_MS = 30_000;
+// Dropping the lease is a courtesy: a lease left behind goes stale, and the
+// next sweep removes it. It must not keep jobguard up in an outage.
+const LEASE_DROP_MS = 2000;
+// How often a queue without leases bounds its pid history (a heartbeat prunes the others').
+const LIMIT_HISTORY_EVERY_MS = 10_000;
 
 /**
  * What jobguard does around a kill when a queue is configured: tag the
@@ -24,14 +29,14 @@ export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs
   // PGAPPNAME the user chose is theirs to keep, and then nothing is tagged.
   const tag = env.PGAPPNAME ? undefined : `jobguard-${randomBytes(8).toString("hex")}`;
   const database = new Database(queue.databaseUrl, env, adapter.prepare?.bind(adapter));
+  // Whether a shutdown or a release has opened `database`.
+  let releasing = false;
   // The lease keeps a connection of its own, so a long sweep never stands
-  // between a SIGTERM and the release; and a statement time limit, so a
-  // connection lost without a word (a network that drops packets) cannot
-  // stall its heartbeats for the minutes TCP takes to notice.
+  // between a SIGTERM and the release.
   const leases =
     queue.rescue && adapter.rescue
       ? new Leases(
-          new Database(queue.databaseUrl, env, undefined, Math.max(queue.rescue.heartbeatMs, LEASE_QUERY_TIMEOUT_MS)),
+          new Database(queue.databaseUrl, env),
           adapter.rescue,
           queue.rescue,
           queue.databaseUrl,
@@ -41,6 +46,7 @@ export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs
         )
       : undefined;
   const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
+  let limiting: NodeJS.Timeout | undefined;
 
   async function releaseOnce(client: Parameters<QueueAdapter["release"]>[0], dead: DeadProcess[], counted: boolean): Promise<Released> {
     const worker = { host: hostname(), dead };
@@ -62,18 +68,28 @@ export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs
     childEnv: tag ? { PGAPPNAME: tag } : {},
 
     start(history) {
-      leases?.start(history);
+      if (leases) {
+        leases.start(history);
+      } else {
+        const limit = new DeadLimit(history);
+        limiting = setInterval(() => limit.prune(), LIMIT_HISTORY_EVERY_MS).unref();
+      }
     },
 
     prepare() {
+      // The release needs every dead process the history holds now.
+      clearInterval(limiting);
       leases?.stopSweeping();
-      database.get(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
+      releasing = true;
+      database.warm(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
     },
 
     async release(dead, untilMs, crashed) {
+      clearInterval(limiting);
       leases?.stop();
       // Only a queue with leases counts rescues; telling a crash takes up to a second.
       const counted = leases !== undefined && (await crashed());
+      releasing = true;
       const started = Date.now();
       const outcome = await retryUntil(database, untilMs, (client) => releaseOnce(client, dead, counted), (attempt, error) =>
         log.debug("release_retry", { attempt, error: safe(error) }),
@@ -88,6 +104,8 @@ export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs
           failed: failed?.length ? listed(failed) : undefined,
           pids: listed(dead.map((d) => d.pid)),
           ms: Date.now() - started,
+          // More than one: a connection failed or went silent, and a new one did the work.
+          attempts: outcome.attempts > 1 ? outcome.attempts : undefined,
         });
         return true;
       }
@@ -101,8 +119,11 @@ export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs
     },
 
     async finish(timeoutMs) {
-      await leases?.drop(timeoutMs);
-      database.reset();
+      // Through the release's connection where there is one: it has just
+      // answered, and a heartbeat stuck on the lease's cannot hold it up.
+      await leases?.drop(Math.min(timeoutMs, LEASE_DROP_MS), releasing ? database : undefined);
+      database.close();
+      leases?.close();
     },
   };
 }
