@@ -22,7 +22,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     config = buildConfig(args, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`jobguard: ${error.message}\n\n${usage()}`);
+    // The sentence alone: in a platform's log the whole usage would bury it.
+    process.stderr.write(`jobguard: ${error.message}\nTry 'jobguard --help' for the options.\n`);
     return EXIT.USAGE;
   }
   if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
