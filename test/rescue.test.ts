@@ -9,6 +9,7 @@ import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler,
 import { dockerStop, fixture, hostnameSkipReason, runJobguard, tempDir, type Run, killLeftovers } from "./support/jobguard.js";
 import { descendantsOf, isAlive } from "./support/processes.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
+import { prerequisite } from "./support/prerequisites.js";
 import { tcpProxy } from "./support/proxy.js";
 
 after(killLeftovers);
@@ -96,9 +97,7 @@ async function assertFailedByJobguard(table: string, id: number, maxRescues: num
 }
 
 function skipWithoutHostnames(t: TestContext): boolean {
-  const reason = hostnameSkipReason();
-  if (reason) t.skip(reason);
-  return reason === null;
+  return prerequisite(t, hostnameSkipReason(), "JOBGUARD_REQUIRE_UNSHARE");
 }
 
 test("a whole dyno SIGKILLed mid-job: another dyno releases its job within stale-after plus a sweep, and a real worker completes it", async (t) => {
