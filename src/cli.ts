@@ -4,6 +4,7 @@ import { buildConfig } from "./config/config.js";
 import { parseArgs, usage, UsageError } from "./config/options.js";
 import { EXIT } from "./exit-codes.js";
 import { createLogger } from "./log.js";
+import { procUnavailable } from "./process-tree/proc.js";
 import { supervise } from "./supervise/supervise.js";
 
 // The main path reads top to bottom: parse, check, spawn and supervise, exit.
@@ -28,6 +29,13 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
   if (args.action === "rescue") return (await import("./commands/rescue.js")).rescue(config.queue, env);
+  // Without /proc the worker would start but its tree could never be found
+  // again: refuse before anything starts.
+  const unsupported = procUnavailable();
+  if (unsupported) {
+    process.stderr.write(`jobguard: ${unsupported}\n`);
+    return EXIT.USAGE;
+  }
   const log = createLogger(config.logLevel);
   // Only a run with a queue loads the release code and the queue's adapter.
   const cleanup =
