@@ -26,31 +26,35 @@ export interface RelayOptions {
  */
 export function relaySignals(child: () => ChildProcess | undefined, options: RelayOptions): void {
   let shuttingDown = false;
+  const send = (signal: NodeJS.Signals) => sendTo(child(), signal, options.log);
   for (const signal of SHUTDOWN_SIGNALS) {
     process.on(signal, () => {
       const first = !shuttingDown;
       shuttingDown = true;
       const forward = first && (signal === "SIGINT" || options.forwardSigterm);
-      const forwarded = forward && send(child(), signal);
+      const forwarded = forward && send(signal);
       options.log.info("signal", { signal, forwarded, repeat: first ? undefined : true });
       if (first) options.onShutdown(signal);
     });
   }
   for (const signal of RELAYED_SIGNALS) {
     process.on(signal, () => {
-      const forwarded = send(child(), signal);
+      const forwarded = send(signal);
       // SIGWINCH comes with every terminal resize: not worth a line at info.
       (signal === "SIGWINCH" ? options.log.debug : options.log.info)("signal", { signal, forwarded });
     });
   }
 }
 
-function send(child: ChildProcess | undefined, signal: NodeJS.Signals): boolean {
+/** Signals the worker if it still runs. "No such process" means it is gone; any other failure is logged. */
+function sendTo(child: ChildProcess | undefined, signal: NodeJS.Signals, log: Logger): boolean {
   if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
   try {
     process.kill(child.pid, signal);
     return true;
-  } catch {
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ESRCH") log.error("signal_failed", `could not send ${signal} to the worker`, { pid: child.pid, code });
     return false;
   }
 }

@@ -2,7 +2,7 @@ import { constants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log.js";
-import { killTree, terminateTree, union, type KillResult } from "../process-tree/kill-tree.js";
+import { killTree, terminateTree, union, type KillResult, type Refusal } from "../process-tree/kill-tree.js";
 import { listProcesses } from "../process-tree/proc.js";
 import { TreeHistory, type DeadProcess } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
@@ -91,6 +91,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   async function killAtDeadline(): Promise<KillResult> {
     const result = await killTree(tree, clock.exitBy, (members) => history.record(members));
     log.info("deadline_exceeded", { deadline: config.deadlineMs / 1000, killed: result.killed.join(",") });
+    logRefusals("SIGKILL", result.refused);
     return result;
   }
 
@@ -105,10 +106,20 @@ export async function supervise(command: string[], config: Config, log: Logger, 
       history.record(leftovers);
       if (clock.start()) {
         cleanup?.prepare();
-        log.info("leftovers", { signal: "SIGTERM", pids: terminateTree(tree).join(",") });
+        const { signalled, refused } = terminateTree(tree);
+        log.info("leftovers", { signal: "SIGTERM", pids: signalled.join(",") });
+        logRefusals("SIGTERM", refused);
       }
       await sleep(LEFTOVER_POLL_MS);
     }
+  }
+
+  /** A process jobguard may not signal lives on: say so, it will count as a survivor. */
+  function logRefusals(signal: NodeJS.Signals, refused: Refusal[]): void {
+    if (refused.length === 0) return;
+    log.error("signal_failed", `could not send ${signal} to processes of the worker tree`, {
+      pids: refused.map((r) => `${r.pid}:${r.code}`).join(","),
+    });
   }
 
   // Either the worker exits (perhaps killed at the deadline) and its leftovers
