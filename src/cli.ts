@@ -5,13 +5,20 @@ import { parseArgs, usage, UsageError } from "./config/options.js";
 import { EXIT } from "./exit-codes.js";
 import { createLogger } from "./log.js";
 import { procUnavailable } from "./process-tree/proc.js";
+import { InternalErrors, secretsOf } from "./supervise/internal-error.js";
 import { supervise } from "./supervise/supervise.js";
+
+// Before anything else: no error escapes unhandled. Until the worker is
+// spawned, one exits 125 with nothing started; then the supervisor takes over.
+let secrets = secretsOf([process.env.JOBGUARD_DATABASE_URL, process.env.DATABASE_URL]);
+const errors = new InternalErrors(createLogger("info"), () => secrets);
 
 // The main path reads top to bottom: parse, check, spawn and supervise, exit.
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args, config;
   try {
     args = parseArgs(argv, env);
+    secrets = secretsOf([env.JOBGUARD_DATABASE_URL, env.DATABASE_URL, args.values.databaseUrl?.value]);
     if (args.action === "help") {
       process.stdout.write(usage());
       return EXIT.OK;
@@ -37,11 +44,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return EXIT.USAGE;
   }
   const log = createLogger(config.logLevel);
+  errors.useLogger(log);
   // Only a run with a queue loads the release code and the queue's adapter.
   const cleanup =
     config.queue &&
     (await import("./release/cleanup.js")).createCleanup(config.queue, await (await import("./queues/index.js")).loadAdapter(config.queue), config.graceMs, env, log);
-  return supervise(args.command, config, log, cleanup || undefined);
+  return supervise(args.command, config, log, errors, cleanup || undefined);
 }
 
 function version(): string {
@@ -49,7 +57,12 @@ function version(): string {
   return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
 }
 
-process.exitCode = await main(process.argv.slice(2), process.env);
+try {
+  process.exitCode = await main(process.argv.slice(2), process.env);
+} catch (error) {
+  // Only an error before the worker was spawned gets here: supervise() handles its own.
+  errors.handle(error);
+}
 // Exit now: a lingering handle (a database socket being torn down) must not
 // keep jobguard alive past the platform's grace period.
 process.exit();

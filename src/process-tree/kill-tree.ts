@@ -83,3 +83,19 @@ function signal(pid: number, name: NodeJS.Signals, refused: Map<number, string>)
   }
 }
 
+/**
+ * SIGKILLs what can be found of the tree at once, without waiting: the last
+ * resort when jobguard must exit and its main path is broken. The group kill
+ * needs nothing but kill(2), and is safe while `groupHeld` (jobguard has not
+ * reaped the root, so its pid is still the group's); /proc, if it still
+ * answers, adds what left the group.
+ */
+export function killTreeNow(rootPid: number, groupHeld: boolean, tree: TreeIdentity | undefined): void {
+  const ignored = new Map<number, string>();
+  try {
+    if (groupHeld || (tree && rootHoldsPid(tree))) signal(-rootPid, "SIGKILL", ignored);
+    for (const member of tree ? findTree(tree) : []) signal(member.pid, "SIGKILL", ignored);
+  } catch {
+    // /proc failed us: the group kill above is all that could be done.
+  }
+}

@@ -11,8 +11,18 @@ const RELAYED_SIGNALS = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] 
 export interface RelayOptions {
   forwardSigterm: boolean;
   log: Logger;
-  /** Called once, on the first SIGTERM or SIGINT. */
+  /** Called once, on the first SIGTERM or SIGINT, or when jobguard stops the worker itself. */
   onShutdown(signal: NodeJS.Signals): void;
+}
+
+/** The relay's one action of its own. */
+export interface Relay {
+  /**
+   * jobguard must stop the worker although no platform signal came (an
+   * internal error): SIGTERM, as at a shutdown, unless a shutdown has begun
+   * and the worker has had its request already.
+   */
+  stopWorker(reason: string): void;
 }
 
 /**
@@ -24,7 +34,7 @@ export interface RelayOptions {
  * the platform did not already signal the worker itself), and repeats, which
  * Heroku does send, are not.
  */
-export function relaySignals(child: () => ChildProcess | undefined, options: RelayOptions): void {
+export function relaySignals(child: () => ChildProcess | undefined, options: RelayOptions): Relay {
   let shuttingDown = false;
   const send = (signal: NodeJS.Signals) => sendTo(child(), signal, options.log);
   for (const signal of SHUTDOWN_SIGNALS) {
@@ -44,6 +54,15 @@ export function relaySignals(child: () => ChildProcess | undefined, options: Rel
       (signal === "SIGWINCH" ? options.log.debug : options.log.info)("signal", { signal, forwarded });
     });
   }
+  return {
+    stopWorker(reason) {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      // No platform signal came, so the worker has heard none: this SIGTERM is its only one.
+      options.log.info("stop", { reason, signal: "SIGTERM", forwarded: send("SIGTERM") });
+      options.onShutdown("SIGTERM");
+    },
+  };
 }
 
 /** Signals the worker if it still runs. "No such process" means it is gone; any other failure is logged. */
