@@ -7,10 +7,10 @@ import { createDelayedJobsTable, freshDatabase, getJob, insertJob, type FreshDat
 import { dockerStop, fixture, killLeftovers, runJobguard, tempDir, type Run, type RunOptions } from "./support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { prerequisite, rootSkipReason, unshareSkipReason } from "./support/prerequisites.js";
-import { isAlive, readPids, waitGone } from "./support/processes.js";
+import { isAlive, processesWithEnv, readPids, waitGone } from "./support/processes.js";
 
 // Faults inside jobguard itself: its own errors, a platform it cannot
-// supervise, processes it may not kill. The errors
+// supervise, processes it may not kill, and jobguard killed alone. The errors
 // are injected by preloading test/fixtures/fault.mjs into jobguard's node.
 
 after(killLeftovers);
@@ -177,4 +177,40 @@ test("a worker jobguard may not signal (EPERM) is not taken for dead: logged, a 
   assert.match(run.stderr(), /event=signal signal=SIGTERM forwarded=false/);
   assert.match(run.stderr(), /event=signal_failed error="could not send SIGKILL to processes of the worker tree" pids=\d+:EPERM/);
   assert.match(run.stderr(), /event=tree_survived /);
+});
+
+test("jobguard SIGKILLed alone: its watchdog stops the worker (one SIGTERM), then kills the whole tree at the deadline", async () => {
+  const f = files();
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], {
+    EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore", SPAWN: "setsid doublefork",
+  });
+  await ready(f.events);
+  await sleep(200);
+  const pids = readPids(f.pids);
+  assert.equal(pids.length, 3);
+  run.child.kill("SIGKILL");
+  for (let i = 0; i < 300 && terms(f.events) === 0; i++) await sleep(10);
+  assert.equal(terms(f.events), 1, "the worker was not told to stop");
+  assert.deepEqual(await waitGone(pids, 4000), [], "processes of the tree outlived jobguard's watchdog");
+  assert.equal(terms(f.events), 1);
+});
+
+test("jobguard SIGKILLed alone during a shutdown: the watchdog adds no second SIGTERM and still kills the tree", async () => {
+  const f = files();
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], { EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore" });
+  await ready(f.events);
+  run.child.kill("SIGTERM");
+  await run.waitFor(/event=signal signal=SIGTERM forwarded=true/);
+  run.child.kill("SIGKILL");
+  assert.deepEqual(await waitGone(readPids(f.pids), 4000), []);
+  assert.equal(terms(f.events), 1);
+});
+
+test("the watchdog ends with jobguard: nothing is left after a normal exit", async () => {
+  const tag = { WATCHDOG_TEST: String(Date.now()) };
+  const run = runJobguard(["--", "sleep", "0.3"], tag);
+  await run.waitFor(/event=started/);
+  assert.equal(processesWithEnv("WATCHDOG_TEST", tag.WATCHDOG_TEST).length, 3, "expected jobguard, the worker and the watchdog");
+  assert.equal((await run.exited).code, 0);
+  assert.deepEqual(await waitGone(processesWithEnv("WATCHDOG_TEST", tag.WATCHDOG_TEST), 500), []);
 });

@@ -10,6 +10,7 @@ import type { InternalErrors } from "./internal-error.js";
 import { relaySignals } from "./relay-signals.js";
 import { ShutdownClock } from "./shutdown-clock.js";
 import { SpawnError, startWorker, type ExitStatus, type Worker } from "./start-worker.js";
+import { startWatchdog, type Watchdog } from "./watchdog.js";
 import { EXIT } from "../exit-codes.js";
 
 /** What jobguard does around a kill when a queue is configured: see release/. */
@@ -55,17 +56,20 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   // would otherwise kill jobguard by default action and orphan the worker.
   // Handlers run from the event loop, so by then the worker exists.
   let worker: Worker | undefined;
+  let watchdog: Watchdog | undefined;
   let asked = false; // to shut down, by a SIGTERM or SIGINT, or by jobguard itself
   const relay = relaySignals(() => worker?.child, {
     forwardSigterm: config.forwardSigterm,
     log,
     onShutdown: () => {
       asked = true;
+      watchdog?.shutdownBegan();
       if (clock.start()) cleanup?.prepare();
     },
   });
   worker = startWorker(command, env, marker);
   const { child, tree } = worker;
+  if (tree) watchdog = startWatchdog(tree, config.deadlineMs, log);
   const history = new TreeHistory();
   let failed = false;
   let treeGone = false;
@@ -76,6 +80,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
       await worker.started;
     } catch (error) {
       if (!(error instanceof SpawnError)) throw error;
+      watchdog?.stop();
       process.stderr.write(`jobguard: ${error.message}\n`);
       return error.exitCode;
     }
@@ -125,6 +130,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
     // No survivors: the child is dead, and its exit is only waiting to be reaped.
     const status = ended.status ?? (await worker.exited);
     treeGone = true;
+    watchdog?.stop();
     log.info("tree_gone", { shutdown_ms: clock.elapsed() });
 
     const killedSome = (ended.kill?.killed.length ?? 0) > 0;
@@ -144,6 +150,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   }
 
   function finish(code: number): number {
+    watchdog?.stop();
     log.info("exit", { code, shutdown_ms: clock.elapsed() });
     return code;
   }
