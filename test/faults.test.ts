@@ -206,6 +206,17 @@ test("jobguard SIGKILLed alone during a shutdown: the watchdog adds no second SI
   assert.equal(terms(f.events), 1);
 });
 
+test("jobguard SIGKILLed alone after its worker exited: the watchdog kills the leftovers, found by their marker", async () => {
+  const f = files();
+  const run = runJobguard(["--deadline", "5", "--grace", "8", "--", WORKER], { PIDS: f.pids, SPAWN: "child setsid", EXIT_CODE: "0" });
+  await run.waitFor(/event=leftovers signal=SIGTERM/);
+  const pids = readPids(f.pids);
+  assert.equal(pids.length, 3);
+  run.child.kill("SIGKILL");
+  // At once, not after the deadline: jobguard had started that already.
+  assert.deepEqual(await waitGone(pids, 2000), [], "the leftovers outlived jobguard's watchdog");
+});
+
 test("the watchdog ends with jobguard: nothing is left after a normal exit", async () => {
   const tag = { WATCHDOG_TEST: String(Date.now()) };
   const run = runJobguard(["--", "sleep", "0.3"], tag);

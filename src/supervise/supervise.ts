@@ -70,6 +70,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   worker = startWorker(command, env, marker);
   const { child, tree } = worker;
   if (tree) watchdog = startWatchdog(tree, config.deadlineMs, log);
+  void worker.exited.then(() => watchdog?.rootExited());
   const history = new TreeHistory();
   let failed = false;
   let treeGone = false;

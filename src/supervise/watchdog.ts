@@ -7,11 +7,13 @@ import type { TreeIdentity } from "../process-tree/tree.js";
  * a crash of Node itself): a /bin/sh holding the read end of a pipe whose
  * write end only jobguard holds. The kernel closes that end when jobguard dies,
  * however it dies, and the shell's `read` sees the end of the file. Then it does
- * what jobguard would have done: SIGTERM to the worker (unless jobguard had told
- * it, with one line, that a shutdown had already begun: the worker hears one
- * request), the deadline, and SIGKILL to the worker's process group and to every
- * process carrying the tree's marker. It ignores the platform's signals (Heroku
- * signals every process of a dyno); jobguard kills it once the tree is gone.
+ * what jobguard would have done: SIGTERM to the worker (unless jobguard had
+ * written `asked`: a shutdown request reached it already, and it hears one),
+ * the deadline, and SIGKILL to the worker's process group and to every process
+ * carrying the tree's marker. Once jobguard has written `exited` (the worker
+ * itself is gone, and its pid may be a stranger's soon), only the marker names
+ * the tree. It ignores the platform's signals (Heroku signals every process of
+ * a dyno); jobguard kills it once the tree is gone.
  *
  * A shell costs about 1 MiB while it waits in `read`; a second Node process
  * would cost 40. It cannot release locks: the lease, no longer renewed, goes
@@ -22,12 +24,14 @@ import type { TreeIdentity } from "../process-tree/tree.js";
  */
 const SCRIPT = `
 trap '' TERM INT HUP QUIT USR1 USR2 PIPE
-asked=
-while read -r line; do asked=1; done
-[ -n "$asked" ] || kill -TERM "$1" 2>/dev/null
-i=0
-while [ "$i" -lt "$2" ] && kill -0 "-$1" 2>/dev/null; do sleep 1; i=$((i + 1)); done
-kill -KILL "-$1" 2>/dev/null
+asked= exited=
+while read -r line; do case $line in asked) asked=1 ;; exited) exited=1 ;; esac; done
+if [ -z "$exited" ]; then
+  [ -n "$asked" ] || kill -TERM "$1" 2>/dev/null
+  i=0
+  while [ "$i" -lt "$2" ] && kill -0 "-$1" 2>/dev/null; do sleep 1; i=$((i + 1)); done
+  kill -KILL "-$1" 2>/dev/null
+fi
 grep -l -a -F -e "$3" /proc/[0-9]*/environ 2>/dev/null | while read -r f; do p=\${f#/proc/}; kill -KILL "\${p%/environ}" 2>/dev/null; done
 `;
 
@@ -35,6 +39,8 @@ grep -l -a -F -e "$3" /proc/[0-9]*/environ 2>/dev/null | while read -r f; do p=\
 export interface Watchdog {
   /** A shutdown request has reached the worker: the watchdog must not send another. */
   shutdownBegan(): void;
+  /** The worker itself has exited: its pid no longer names it. */
+  rootExited(): void;
   /** The tree is gone, or jobguard exits with it handled: nothing left to watch. */
   stop(): void;
 }
@@ -54,6 +60,9 @@ export function startWatchdog(tree: TreeIdentity, deadlineMs: number, log: Logge
   return {
     shutdownBegan() {
       shell?.stdin!.write("asked\n");
+    },
+    rootExited() {
+      shell?.stdin!.write("exited\n");
     },
     stop() {
       // jobguard has not reaped its child yet, so the pid still names this shell.
