@@ -2,23 +2,25 @@
 import { readFileSync } from "node:fs";
 import { buildConfig } from "./config/config.js";
 import { parseArgs, usage, UsageError } from "./config/options.js";
+import { safeMessage } from "./db/redact.js";
 import { EXIT } from "./exit-codes.js";
 import { createLogger } from "./log.js";
 import { procUnavailable } from "./process-tree/proc.js";
-import { InternalErrors, secretsOf } from "./supervise/internal-error.js";
+import { InternalErrors } from "./supervise/internal-error.js";
 import { supervise } from "./supervise/supervise.js";
 
 // Before anything else: no error escapes unhandled. Until the worker is
 // spawned, one exits 125 with nothing started; then the supervisor takes over.
-let secrets = secretsOf([process.env.JOBGUARD_DATABASE_URL, process.env.DATABASE_URL]);
-const errors = new InternalErrors(createLogger("info"), () => secrets);
+// Its line names no database secret: every URL jobguard may have been given is redacted.
+const databaseUrls: Array<string | undefined> = [process.env.JOBGUARD_DATABASE_URL, process.env.DATABASE_URL];
+const errors = new InternalErrors(createLogger("info"), (text) => databaseUrls.reduce<string>((t, url) => (url ? safeMessage(t, url) : t), text));
 
 // The main path reads top to bottom: parse, check, spawn and supervise, exit.
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args, config;
   try {
     args = parseArgs(argv, env);
-    secrets = secretsOf([env.JOBGUARD_DATABASE_URL, env.DATABASE_URL, args.values.databaseUrl?.value]);
+    databaseUrls.push(args.values.databaseUrl?.value);
     if (args.action === "help") {
       process.stdout.write(usage());
       return EXIT.OK;

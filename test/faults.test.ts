@@ -101,6 +101,17 @@ test("more internal errors during that shutdown neither hang nor escape: still e
   assert.deepEqual(await waitGone(readPids(f.pids), 500), []);
 });
 
+test("an internal error's line names no database secret", async () => {
+  const url = "postgres://app:s3cr%zzet@db.example:5432/app";
+  const f = files();
+  const run = faulty("throw", ["--", WORKER], { EVENTS: f.events, DATABASE_URL: url, FAULT_SAYS: ` while talking to ${url} as s3cr%zzet` });
+  await ready(f.events);
+  run.child.kill("SIGUSR2");
+  assert.equal((await run.exited).code, 125);
+  assert.match(run.stderr(), /event=internal_error error="Error: injected fault 1 while talking to \*\*\* as \*\*\*"/);
+  assert.doesNotMatch(run.stderr(), /s3cr/);
+});
+
 test("an internal error after the platform's SIGTERM adds no second SIGTERM", async () => {
   const f = files();
   const run = faulty("throw", ["--deadline", "1", "--grace", "3", "--", WORKER], { EVENTS: f.events, ON_TERM: "ignore" });

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { EXIT } from "../src/exit-codes.js";
 import { endedWithoutCrash, statusCode } from "../src/supervise/exit-status.js";
-import { secretsOf } from "../src/supervise/internal-error.js";
 
 // The pure mappings of the supervisor, in-process.
 
@@ -26,9 +25,3 @@ test("endedWithoutCrash: exit 0, SIGTERM and SIGINT are how a worker asked to st
   assert.equal(endedWithoutCrash({ code: null, signal: "SIGSEGV" }), false);
 });
 
-test("secretsOf: each URL and its password, raw and decoded, longest first; a malformed escape does not throw", () => {
-  assert.deepEqual(secretsOf(["postgres://app:p%40ss@h/db", undefined, ""]), ["postgres://app:p%40ss@h/db", "p%40ss", "p@ss"]);
-  assert.deepEqual(secretsOf(["postgres://app:%zz@h/db"]), ["postgres://app:%zz@h/db", "%zz"]);
-  assert.deepEqual(secretsOf(["not a url"]), ["not a url"]);
-  assert.deepEqual(secretsOf(["postgres://h/db"]), ["postgres://h/db"]);
-});

@@ -22,7 +22,8 @@ export class InternalErrors {
 
   constructor(
     private log: Logger,
-    private readonly secrets: () => string[],
+    /** Takes the database's secrets out of a text. */
+    private readonly redact: (text: string) => string,
   ) {
     // Nothing started yet: nothing to stop either.
     this.handler = () => process.exit(EXIT.CLEANUP_FAILED);
@@ -44,8 +45,8 @@ export class InternalErrors {
   handle(error: unknown): void {
     try {
       if (++this.logged <= MAX_LOGGED) {
-        const { message, at } = describe(error, this.secrets());
-        this.log.error("internal_error", message, { at, more: this.logged === MAX_LOGGED ? "not-logged" : undefined });
+        const { message, at } = describe(error, this.redact);
+        this.log.error("internal_error", message, { at, further_errors: this.logged === MAX_LOGGED ? "not_logged" : undefined });
       }
     } catch {
       /* the line is lost; the handling below is what matters */
@@ -54,44 +55,14 @@ export class InternalErrors {
   }
 }
 
-/** "TypeError: message" and the first stack frame, with every secret replaced by ***. */
-function describe(error: unknown, secrets: string[]): { message: string; at: string | undefined } {
+/** "TypeError: message" and the first stack frame, without secrets. */
+function describe(error: unknown, redact: (text: string) => string): { message: string; at: string | undefined } {
   let message: string;
   try {
     message = error instanceof Error ? `${error.name}: ${error.message}` : `non-error thrown: ${String(error)}`;
   } catch {
     message = "an error that cannot be printed";
   }
-  const frame = error instanceof Error ? /^\s+at (.*)$/m.exec(error.stack ?? "")?.[1] : undefined;
-  let at = frame;
-  for (const secret of secrets) {
-    if (!secret) continue;
-    message = message.split(secret).join("***");
-    at = at?.split(secret).join("***");
-  }
-  return { message, at };
-}
-
-/** The strings no log line may hold for these database URLs: each URL and its password, raw and decoded. */
-export function secretsOf(urls: Array<string | undefined>): string[] {
-  const secrets: string[] = [];
-  for (const url of urls) {
-    if (!url) continue;
-    secrets.push(url);
-    let password = "";
-    try {
-      password = new URL(url).password;
-    } catch {
-      // Not a URL: the whole string, above, is all there is to hide.
-    }
-    if (!password) continue;
-    secrets.push(password);
-    try {
-      secrets.push(decodeURIComponent(password));
-    } catch {
-      // A malformed %-escape: the raw form, above, is what would be printed.
-    }
-  }
-  // Longest first, so that the URL goes as a whole before its password is cut out of it.
-  return secrets.sort((a, b) => b.length - a.length);
+  const at = error instanceof Error ? /^\s+at (.*)$/m.exec(error.stack ?? "")?.[1] : undefined;
+  return { message: redact(message), at: at === undefined ? undefined : redact(at) };
 }
