@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
 import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
 import { dockerStop, fixture, hostnameSkipReason, runJobguard, tempDir, type Run, killLeftovers } from "./support/jobguard.js";
-import { descendantsOf, isAlive } from "./support/processes.js";
+import { descendantsOf, isAlive, parentOf } from "./support/processes.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { prerequisite } from "./support/prerequisites.js";
 import { tcpProxy } from "./support/proxy.js";
@@ -151,7 +151,7 @@ test("host-name and pid reuse: a live lease's lock under the same name is never 
   await live.exited;
 });
 
-test("jobguard killed but its worker lives on: the orphan keeps its lock until it dies too", async (t) => {
+test("jobguard and its watchdog killed but the worker lives on: the orphan keeps its lock until it dies too", async (t) => {
   if (!skipWithoutHostnames(t)) return;
   const table = await newTable();
   const events = join(tempDir(), "events");
@@ -159,7 +159,10 @@ test("jobguard killed but its worker lives on: the orphan keeps its lock until i
   const run = dyno("dyno-o", table, PG_WORKER, { EVENTS: events, LOCK_SQL: lockJobSql(table, id, "1 hour") });
   const { pid: worker } = await workerReady(events);
   await sleep(700); // a heartbeat with the worker's pid
-  run.child.kill("SIGKILL");
+  // Its watchdog first (jobguard's other child), which would otherwise stop the worker.
+  const watchdog = descendantsOf(run.pid).filter((pid) => parentOf(pid) === run.pid && pid !== worker);
+  assert.equal(watchdog.length, 1);
+  for (const pid of [...watchdog, run.pid]) process.kill(pid, "SIGKILL");
   await run.exited;
   await sleep(STALE_MS + 500);
   assert.ok(isAlive(worker), "the orphan worker died");
