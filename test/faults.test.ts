@@ -178,8 +178,11 @@ test("a worker jobguard may not signal (EPERM) is not taken for dead: logged, a 
   const run = runJobguard(["--deadline", "0.5", "--grace", "2", "--", asRoot, "--reuid=0", "--regid=0", "--clear-groups", "sleep", "1000"], {}, {
     wrapper: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
   });
-  await run.waitFor(/event=started/);
-  await sleep(200); // setpriv becomes root and execs sleep
+  const child = Number(/child=(\d+)/.exec(await run.waitFor(/event=started/))![1]);
+  // Until setpriv has made itself root, nobody may still signal it: wait for that.
+  const isRoot = () => /^Uid:\t0\t0\t0\t0$/m.test(readFileSync(`/proc/${child}/status`, "utf8"));
+  for (let i = 0; i < 500 && !isRoot(); i++) await sleep(10);
+  assert.ok(isRoot(), "the worker did not become root");
   const stop = await dockerStop(run, 2000); // the platform's SIGKILL ends the root process afterwards
   const exit = await run.exited;
   assert.equal(exit.code, 125);
