@@ -51,7 +51,13 @@ export class InternalErrors {
     } catch {
       /* the line is lost; the handling below is what matters */
     }
-    this.handler(error);
+    try {
+      this.handler(error);
+    } catch {
+      // Even the handling failed: exit rather than crash in a loop. If the
+      // worker runs, the watchdog sees jobguard go and stops it.
+      process.exit(EXIT.CLEANUP_FAILED);
+    }
   }
 }
 

@@ -67,16 +67,17 @@ export async function supervise(command: string[], config: Config, log: Logger, 
       if (clock.start()) cleanup?.prepare();
     },
   });
-  worker = startWorker(command, env, marker);
-  const { child, tree } = worker;
-  if (tree) watchdog = startWatchdog(tree, config.deadlineMs, log);
-  void worker.exited.then(() => watchdog?.rootExited());
   const history = new TreeHistory();
   let failed = false;
   let treeGone = false;
+  worker = startWorker(command, env, marker);
+  // From here on the worker exists: every error, this function's own included, is a shutdown.
   errors.handleWith(fail);
+  const { child, tree } = worker;
 
   try {
+    if (tree) watchdog = startWatchdog(tree, config.deadlineMs, log);
+    void worker.exited.then(() => watchdog?.rootExited());
     try {
       await worker.started;
     } catch (error) {
