@@ -219,9 +219,11 @@ test("the lease forgets children that died without a lock, keeps one that died h
 
 test("a lock taken after the lease's last heartbeat waits until it is stale itself", async () => {
   const table = await newTable();
-  const fresh = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242" });
   const old = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242", lockedAt: HOUR_AGO });
   await deadLease(table, { id: "late-lock", host: "dyno-l", pids: [4242] });
+  // Taken just before the rescue: deadLease runs a jobguard of its own, which
+  // on a loaded machine took longer than stale-after (2 s) and aged this lock.
+  const fresh = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242" });
   const { out } = await rescue(table);
   assert.match(out, /0 dead lease\(s\) removed, 1 job\(s\) released/);
   assert.notEqual((await getJob(db.url, fresh, table))?.locked_by, null, "a lock newer than stale-after was released");
