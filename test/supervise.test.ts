@@ -121,7 +121,7 @@ test("leftovers that obey SIGTERM go quietly and the worker's code stands", asyn
   assert.deepEqual(await waitGone(readPids(f.pids), 200), []);
 });
 
-test("Heroku restart: the worker sees only the platform's SIGTERMs, jobguard adds none", async () => {
+test("Heroku restart: the worker sees the platform's SIGTERMs unforwarded, and one fail-safe SIGTERM before the kill", async () => {
   const f = files();
   const run = runJobguard(["--deadline", "2", "--grace", "4", "--", WORKER], { EVENTS: f.events, ON_TERM: "ignore", DYNO: "worker.1" });
   await ready(f.events);
@@ -129,8 +129,10 @@ test("Heroku restart: the worker sees only the platform's SIGTERMs, jobguard add
   const exit = await run.exited;
   assert.equal(exit.code, 124);
   assert.equal(stop.sigkilledJobguard, false);
-  assert.deepEqual(events(f.events).filter((e) => e === "TERM"), ["TERM", "TERM"]);
+  assert.deepEqual(events(f.events).filter((e) => e === "TERM"), ["TERM", "TERM", "TERM"]);
   assert.match(run.stderr(), /forward_sigterm=false reason=heroku-cedar-signals-every-process/);
+  assert.match(run.stderr(), /event=signal signal=SIGTERM forwarded=false repeat=true/);
+  assert.match(run.stderr(), /event=escalate signal=SIGTERM reason=failsafe-nothing-forwarded sent=true/);
 });
 
 test("docker stop: the worker gets exactly one SIGTERM although jobguard got two", async () => {

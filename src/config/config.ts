@@ -1,6 +1,7 @@
 import { UsageError, type OptionKey, type ParsedArgs, type RawValue } from "./options.js";
 import type { LogLevel } from "../log.js";
 import { sslModeOf } from "../db/tls.js";
+import { escalationConfig, type EscalationConfig } from "./escalation.js";
 
 /** Whether jobguard re-sends SIGTERM to the worker. */
 export type ForwardMode = "auto" | "always" | "never";
@@ -39,6 +40,8 @@ export interface Config {
   forwardReason: string;
   logLevel: LogLevel;
   queue?: QueueConfig;
+  /** The worker's last step before the kill, and the fail-safe SIGTERM. */
+  escalation: EscalationConfig;
 }
 
 /**
@@ -54,7 +57,13 @@ export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
       `the deadline (${deadlineMs / 1000} s) must be shorter than the grace period (${graceMs / 1000} s), to leave time for cleanup before the platform's SIGKILL`,
     );
   }
-  const forward = oneOf(raw.forward, ["auto", "always", "never"] as const, "auto");
+  // The worker's last step (config/escalation.ts); its preset may choose the forward mode.
+  const escalation = escalationConfig(raw, deadlineMs, raw.escalateBefore && seconds(raw.escalateBefore, 0));
+  const forward = oneOf(raw.forward, ["auto", "always", "never"] as const, escalation.forward ?? "auto");
+  // Only the escalation and auto's fail-safe use the time; unused, it would silently do nothing.
+  if (raw.escalateBefore && !escalation.signal && forward !== "auto") {
+    throw new UsageError(`${raw.escalateBefore.source} is set but nothing is sent before the deadline (set JOBGUARD_ESCALATE, or JOBGUARD_FORWARD=auto for the fail-safe)`);
+  }
   const { forwardSigterm, forwardReason } = decideForward(forward, env.DYNO);
   return {
     deadlineMs,
@@ -64,6 +73,7 @@ export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
     forwardReason,
     logLevel: oneOf(raw.logLevel, ["silent", "info", "debug"] as const, "info"),
     queue: queueConfig(raw, env),
+    escalation,
   };
 }
 

@@ -21,7 +21,11 @@ export type OptionKey =
   | "heartbeat"
   | "staleAfter"
   | "maxRescues"
-  | "leaseTable";
+  | "leaseTable"
+  // The worker's last step before the kill (config/escalation.ts).
+  | "worker"
+  | "escalate"
+  | "escalateBefore";
 
 /** Every setting; the usage text and the README's configuration table follow this order. */
 const OPTIONS: readonly OptionSpec[] = [
@@ -38,6 +42,10 @@ const OPTIONS: readonly OptionSpec[] = [
   { key: "staleAfter", flag: "--stale-after", env: "JOBGUARD_STALE_AFTER", valueName: "SECONDS", describe: "a lease this old belongs to a dead dyno and is rescued (default 60)" },
   { key: "maxRescues", flag: "--max-rescues", env: "JOBGUARD_MAX_RESCUES", valueName: "N", describe: "rescues of one job before it is marked failed (default 3)" },
   { key: "leaseTable", flag: "--lease-table", env: "JOBGUARD_LEASE_TABLE", valueName: "NAME", describe: "jobguard's own lease table, schema-qualified allowed (default jobguard_leases)" },
+  // The worker's last step before the kill (config/escalation.ts).
+  { key: "worker", flag: "--worker", env: "JOBGUARD_WORKER", valueName: "NAME", describe: "presets for sidekiq, graphile-worker, rq or celery (default: none)" },
+  { key: "escalate", flag: "--escalate", env: "JOBGUARD_ESCALATE", valueName: "SIGNAL", describe: "signal sent to the worker before the deadline, or none (default: the preset's)" },
+  { key: "escalateBefore", flag: "--escalate-before", env: "JOBGUARD_ESCALATE_BEFORE", valueName: "SECONDS", describe: "how long before the deadline (default 5, at most half the deadline)" },
 ];
 
 /** A raw setting and where it came from, so that an error can name its source. */

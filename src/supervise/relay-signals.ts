@@ -11,8 +11,11 @@ const RELAYED_SIGNALS = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] 
 export interface RelayOptions {
   forwardSigterm: boolean;
   log: Logger;
-  /** Called once, on the first SIGTERM or SIGINT, or when jobguard stops the worker itself. */
-  onShutdown(signal: NodeJS.Signals): void;
+  /**
+   * Called once, on the first SIGTERM or SIGINT, or when jobguard stops the
+   * worker itself, saying whether a signal was passed on to the worker.
+   */
+  onShutdown(signal: NodeJS.Signals, forwarded: boolean): void;
 }
 
 /** The relay's one action of its own. */
@@ -44,7 +47,7 @@ export function relaySignals(child: () => ChildProcess | undefined, options: Rel
       const forward = first && (signal === "SIGINT" || options.forwardSigterm);
       const forwarded = forward && send(signal);
       options.log.info("signal", { signal, forwarded, repeat: first ? undefined : true });
-      if (first) options.onShutdown(signal);
+      if (first) options.onShutdown(signal, forwarded);
     });
   }
   for (const signal of RELAYED_SIGNALS) {
@@ -59,8 +62,9 @@ export function relaySignals(child: () => ChildProcess | undefined, options: Rel
       if (shuttingDown) return;
       shuttingDown = true;
       // No platform signal came, so the worker has heard none: this SIGTERM is its only one.
-      options.log.info("stop", { reason, signal: "SIGTERM", forwarded: send("SIGTERM") });
-      options.onShutdown("SIGTERM");
+      const forwarded = send("SIGTERM");
+      options.log.info("stop", { reason, signal: "SIGTERM", forwarded });
+      options.onShutdown("SIGTERM", forwarded);
     },
   };
 }

@@ -5,6 +5,7 @@ import { killTree, killTreeNow, terminateTree, union, type KillResult, type Refu
 import { listProcesses } from "../process-tree/proc.js";
 import { TreeHistory, type DeadProcess } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV } from "../process-tree/tree.js";
+import { scheduleEscalation } from "./escalate.js";
 import { endedWithoutCrash, statusCode } from "./exit-status.js";
 import type { InternalErrors } from "./internal-error.js";
 import { relaySignals } from "./relay-signals.js";
@@ -58,13 +59,17 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   let worker: Worker | undefined;
   let watchdog: Watchdog | undefined;
   let asked = false; // to shut down, by a SIGTERM or SIGINT, or by jobguard itself
+  let cancelEscalation = () => {};
   const relay = relaySignals(() => worker?.child, {
     forwardSigterm: config.forwardSigterm,
     log,
-    onShutdown: () => {
+    onShutdown: (_signal, forwarded) => {
       asked = true;
       watchdog?.shutdownBegan();
-      if (clock.start()) cleanup?.prepare();
+      if (!clock.start()) return;
+      cleanup?.prepare();
+      // The worker's last step before the kill, and the fail-safe SIGTERM: escalate.ts.
+      cancelEscalation = scheduleEscalation(() => worker?.child, forwarded, { config: config.escalation, forward: config.forward, deadlineMs: config.deadlineMs, log });
     },
   });
   const history = new TreeHistory();
@@ -99,6 +104,8 @@ export async function supervise(command: string[], config: Config, log: Logger, 
         forward: config.forward,
         forward_sigterm: config.forwardSigterm,
         reason: config.forwardReason,
+        worker: config.escalation.worker,
+        escalate: config.escalation.signal,
         queue: config.queue?.kind,
       });
       // The pid history serves only the release: without a queue, /proc is not read until a shutdown.
@@ -122,6 +129,7 @@ export async function supervise(command: string[], config: Config, log: Logger, 
     }
     clearInterval(recorder);
     clock.cancel();
+    cancelEscalation();
     const survivors = ended.kill?.survivors ?? [];
     if (survivors.length > 0) {
       log.error("tree_survived", "processes of the worker tree survived SIGKILL; no lock was released", {
