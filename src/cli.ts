@@ -2,15 +2,25 @@
 import { readFileSync } from "node:fs";
 import { buildConfig } from "./config/config.js";
 import { parseArgs, usage, UsageError } from "./config/options.js";
+import { safeMessage } from "./db/redact.js";
 import { EXIT } from "./exit-codes.js";
 import { createLogger } from "./log.js";
+import { procUnavailable } from "./process-tree/proc.js";
+import { InternalErrors } from "./supervise/internal-error.js";
 import { supervise } from "./supervise/supervise.js";
+
+// Before anything else: no error escapes unhandled. Until the worker is
+// spawned, one exits 125 with nothing started; then the supervisor takes over.
+// Its line names no database secret: every URL jobguard may have been given is redacted.
+const databaseUrls: Array<string | undefined> = [process.env.JOBGUARD_DATABASE_URL, process.env.DATABASE_URL];
+const errors = new InternalErrors(createLogger("info"), (text) => databaseUrls.reduce<string>((t, url) => (url ? safeMessage(t, url) : t), text));
 
 // The main path reads top to bottom: parse, check, spawn and supervise, exit.
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args, config;
   try {
     args = parseArgs(argv, env);
+    databaseUrls.push(args.values.databaseUrl?.value);
     if (args.action === "help") {
       process.stdout.write(usage());
       return EXIT.OK;
@@ -22,17 +32,26 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     config = buildConfig(args, env);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`jobguard: ${error.message}\n\n${usage()}`);
+    // The sentence alone: in a platform's log the whole usage would bury it.
+    process.stderr.write(`jobguard: ${error.message}\nTry 'jobguard --help' for the options.\n`);
     return EXIT.USAGE;
   }
   if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
   if (args.action === "rescue") return (await import("./commands/rescue.js")).rescue(config.queue, env);
+  // Without /proc the worker would start but its tree could never be found
+  // again: refuse before anything starts.
+  const unsupported = procUnavailable();
+  if (unsupported) {
+    process.stderr.write(`jobguard: ${unsupported}\n`);
+    return EXIT.USAGE;
+  }
   const log = createLogger(config.logLevel);
+  errors.useLogger(log);
   // Only a run with a queue loads the release code and the queue's adapter.
   const cleanup =
     config.queue &&
     (await import("./release/cleanup.js")).createCleanup(config.queue, await (await import("./queues/index.js")).loadAdapter(config.queue), config.graceMs, env, log);
-  return supervise(args.command, config, log, cleanup || undefined);
+  return supervise(args.command, config, log, errors, cleanup || undefined);
 }
 
 function version(): string {
@@ -40,7 +59,12 @@ function version(): string {
   return (JSON.parse(readFileSync(pkg, "utf8")) as { version: string }).version;
 }
 
-process.exitCode = await main(process.argv.slice(2), process.env);
+try {
+  process.exitCode = await main(process.argv.slice(2), process.env);
+} catch (error) {
+  // Only an error before the worker was spawned gets here: supervise() handles its own.
+  errors.handle(error);
+}
 // Exit now: a lingering handle (a database socket being torn down) must not
 // keep jobguard alive past the platform's grace period.
 process.exit();

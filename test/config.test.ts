@@ -38,10 +38,13 @@ for (const [name, args, env, sentence] of BAD) {
     const run = runJobguard([...args, "--", "touch", marker], env);
     const exit = await run.exited;
     assert.equal(exit.code, 2);
-    const [first, ...rest] = run.stderr().split("\n");
+    // One sentence naming the setting, one line pointing to --help, nothing more:
+    // in a platform log the whole usage would bury the sentence.
+    const [first, second, ...rest] = run.stderr().split("\n");
     assert.match(first!, sentence);
     assert.match(first!, /^jobguard: /);
-    assert.match(rest.join("\n"), /Usage: jobguard/);
+    assert.equal(second, "Try 'jobguard --help' for the options.");
+    assert.deepEqual(rest, [""]);
     assert.doesNotMatch(run.stderr(), /hunter2|secret/, "a secret was printed");
     assert.equal(existsSync(marker), false, "the worker was started");
   });
@@ -50,7 +53,7 @@ for (const [name, args, env, sentence] of BAD) {
 test("no command is a usage error", async () => {
   const run = runJobguard([]);
   assert.equal((await run.exited).code, 2);
-  assert.match(run.stderr(), /^jobguard: no worker command given\n/);
+  assert.equal(run.stderr(), "jobguard: no worker command given\nTry 'jobguard --help' for the options.\n");
 });
 
 test("--help and --version", async () => {

@@ -7,8 +7,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
 import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
 import { dockerStop, fixture, hostnameSkipReason, runJobguard, tempDir, type Run, killLeftovers } from "./support/jobguard.js";
-import { descendantsOf, isAlive } from "./support/processes.js";
+import { descendantsOf, isAlive, parentOf } from "./support/processes.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
+import { prerequisite } from "./support/prerequisites.js";
 import { tcpProxy } from "./support/proxy.js";
 
 after(killLeftovers);
@@ -96,9 +97,7 @@ async function assertFailedByJobguard(table: string, id: number, maxRescues: num
 }
 
 function skipWithoutHostnames(t: TestContext): boolean {
-  const reason = hostnameSkipReason();
-  if (reason) t.skip(reason);
-  return reason === null;
+  return prerequisite(t, hostnameSkipReason(), "JOBGUARD_REQUIRE_UNSHARE");
 }
 
 test("a whole dyno SIGKILLed mid-job: another dyno releases its job within stale-after plus a sweep, and a real worker completes it", async (t) => {
@@ -152,7 +151,7 @@ test("host-name and pid reuse: a live lease's lock under the same name is never 
   await live.exited;
 });
 
-test("jobguard killed but its worker lives on: the orphan keeps its lock until it dies too", async (t) => {
+test("jobguard and its watchdog killed but the worker lives on: the orphan keeps its lock until it dies too", async (t) => {
   if (!skipWithoutHostnames(t)) return;
   const table = await newTable();
   const events = join(tempDir(), "events");
@@ -160,7 +159,10 @@ test("jobguard killed but its worker lives on: the orphan keeps its lock until i
   const run = dyno("dyno-o", table, PG_WORKER, { EVENTS: events, LOCK_SQL: lockJobSql(table, id, "1 hour") });
   const { pid: worker } = await workerReady(events);
   await sleep(700); // a heartbeat with the worker's pid
-  run.child.kill("SIGKILL");
+  // Its watchdog first (jobguard's other child), which would otherwise stop the worker.
+  const watchdog = descendantsOf(run.pid).filter((pid) => parentOf(pid) === run.pid && pid !== worker);
+  assert.equal(watchdog.length, 1);
+  for (const pid of [...watchdog, run.pid]) process.kill(pid, "SIGKILL");
   await run.exited;
   await sleep(STALE_MS + 500);
   assert.ok(isAlive(worker), "the orphan worker died");
@@ -217,11 +219,11 @@ test("the lease forgets children that died without a lock, keeps one that died h
 
 test("a lock taken after the lease's last heartbeat waits until it is stale itself", async () => {
   const table = await newTable();
-  const fresh = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242" });
   const old = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242", lockedAt: HOUR_AGO });
   await deadLease(table, { id: "late-lock", host: "dyno-l", pids: [4242] });
-  // A stale-after longer than two jobguard runs take on a loaded machine: the
-  // fresh lock must still be fresh when the sweep looks at it.
+  // Taken just before the rescue, with a stale-after longer than a jobguard run
+  // takes on a loaded machine: the fresh lock must still be fresh when the sweep looks.
+  const fresh = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242" });
   const { out } = await rescue(table, ["--stale-after", "30"]);
   assert.match(out, /0 dead lease\(s\) removed, 1 job\(s\) released/);
   assert.notEqual((await getJob(db.url, fresh, table))?.locked_by, null, "a lock newer than stale-after was released");

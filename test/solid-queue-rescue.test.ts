@@ -3,6 +3,7 @@ import { after, before, test, type TestContext } from "node:test";
 import { freshDatabase, withClient, type FreshDatabase } from "./support/db.js";
 import { waitFor } from "./support/delayed-job.js";
 import { dockerStop, hostnameSkipReason, killLeftovers, runJobguard, type Run } from "./support/jobguard.js";
+import { prerequisite } from "./support/prerequisites.js";
 import { descendantsOf } from "./support/processes.js";
 import { backInQueue, claim, createSolidQueueSchema, enqueue, events, insertProcess, jobState, processes, STAND_IN, started } from "./support/solid-queue.js";
 
@@ -74,9 +75,7 @@ async function rescue(schema: string, extra: string[] = []): Promise<string> {
 }
 
 function skipWithoutHostnames(t: TestContext): boolean {
-  const reason = hostnameSkipReason();
-  if (reason) t.skip(reason);
-  return reason === null;
+  return prerequisite(t, hostnameSkipReason(), "JOBGUARD_REQUIRE_UNSHARE");
 }
 
 test("a whole dyno SIGKILLed mid-job: another dyno's jobguard puts its job back long before Solid Queue's prune would fail it, and runs it once", async (t) => {

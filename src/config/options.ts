@@ -61,7 +61,7 @@ export interface ParsedArgs {
   command: string[];
 }
 
-/** A bad invocation: one sentence, printed with the usage, exit status 2. */
+/** A bad invocation: one sentence naming the variable or flag, then a pointer to --help; exit status 2. */
 export class UsageError extends Error {}
 
 const SUBCOMMANDS = new Set(["check", "rescue"]);
@@ -107,7 +107,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
   return { values, action: "run", command: rest };
 }
 
-/** The usage text printed with --help and after every usage error. */
+/** The usage text printed with --help. */
 export function usage(): string {
   const width = Math.max(...OPTIONS.map((o) => `${o.flag} ${o.valueName}`.length));
   const lines = OPTIONS.map((o) => `  ${`${o.flag} ${o.valueName}`.padEnd(width)}  ${o.env}: ${o.describe}`);

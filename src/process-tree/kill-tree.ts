@@ -6,10 +6,17 @@ import { findTree, rootHoldsPid, type TreeIdentity } from "./tree.js";
 // takes a millisecond or two, then every 10 ms.
 const POLL_MS = [1, 2, 4, 8, 10];
 
-/** What a kill left: every pid it signalled, and the processes still alive when time ran out. */
+/** A process the kernel would not let jobguard signal, and why (EPERM: it runs as another user). */
+export interface Refusal {
+  pid: number;
+  code: string;
+}
+
+/** What a kill left: every pid it signalled, the processes still alive when time ran out, and the refusals. */
 export interface KillResult {
   killed: number[];
   survivors: ProcessInfo[];
+  refused: Refusal[];
 }
 
 /**
@@ -17,7 +24,8 @@ export interface KillResult {
  * (a Date.now() value). `beforeKill` sees the tree as it was just before the
  * kill: afterwards re-parented zombies no longer show who they were. The tree
  * is re-read after every round because a process may fork between the read
- * and the kill.
+ * and the kill. A process that refuses the signal is a survivor: once only
+ * such processes are left, waiting longer changes nothing.
  */
 export async function killTree(
   tree: TreeIdentity,
@@ -25,25 +33,31 @@ export async function killTree(
   beforeKill: (members: ProcessInfo[]) => void = () => {},
 ): Promise<KillResult> {
   const killed = new Set<number>();
+  const refused = new Map<number, string>();
+  const result = (survivors: ProcessInfo[]) => ({ killed: [...killed], survivors, refused: [...refused].map(([pid, code]) => ({ pid, code })) });
   let members = findTree(tree);
   beforeKill(members);
   for (let round = 0; members.length > 0; round++) {
-    if (Date.now() >= untilMs) return { killed: [...killed], survivors: members };
+    if (Date.now() >= untilMs || members.every((m) => refused.has(m.pid))) return result(members);
     // While the root still holds its pid, its process group id cannot belong to
     // anyone else, and one group kill stops even processes forked a moment ago.
-    if (rootHoldsPid(tree)) signal(-tree.rootPid);
-    for (const member of members) if (signal(member.pid)) killed.add(member.pid);
+    // (The group kill's own errors say nothing about any one process: each
+    // member is signalled below, and its refusal recorded, anyway.)
+    if (rootHoldsPid(tree)) signal(-tree.rootPid, "SIGKILL", new Map());
+    for (const member of members) if (signal(member.pid, "SIGKILL", refused)) killed.add(member.pid);
     await sleep(POLL_MS[Math.min(round, POLL_MS.length - 1)]);
     members = union(findTree(tree), members.flatMap((m) => stillRunning(m.pid, m.startTime) ?? []));
   }
-  return { killed: [...killed], survivors: [] };
+  return result([]);
 }
 
-/** Sends SIGTERM once to each living process of the tree; returns the pids signalled. */
-export function terminateTree(tree: TreeIdentity): number[] {
-  return findTree(tree)
-    .filter((member) => signal(member.pid, "SIGTERM"))
+/** Sends SIGTERM once to each living process of the tree; returns the pids signalled and those that refused. */
+export function terminateTree(tree: TreeIdentity): { signalled: number[]; refused: Refusal[] } {
+  const refused = new Map<number, string>();
+  const signalled = findTree(tree)
+    .filter((member) => signal(member.pid, "SIGTERM", refused))
     .map((member) => member.pid);
+  return { signalled, refused: [...refused].map(([pid, code]) => ({ pid, code })) };
 }
 
 /** The processes of both lists, once each. */
@@ -53,11 +67,35 @@ export function union(a: ProcessInfo[], b: ProcessInfo[]): ProcessInfo[] {
   return [...byPid.values()];
 }
 
-function signal(pid: number, name: NodeJS.Signals = "SIGKILL"): boolean {
+/**
+ * True when the signal was sent. "No such process" means the process is gone;
+ * any other error (EPERM: another user's process) is recorded in `refused`:
+ * that process lives on, and jobguard must not count it as dead.
+ */
+function signal(pid: number, name: NodeJS.Signals, refused: Map<number, string>): boolean {
   try {
     process.kill(pid, name);
     return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? "unknown";
+    if (code !== "ESRCH") refused.set(pid, code);
+    return false;
+  }
+}
+
+/**
+ * SIGKILLs what can be found of the tree at once, without waiting: the last
+ * resort when jobguard must exit and its main path is broken. The group kill
+ * needs nothing but kill(2), and is safe while `groupHeld` (jobguard has not
+ * reaped the root, so its pid is still the group's); /proc, if it still
+ * answers, adds what left the group.
+ */
+export function killTreeNow(rootPid: number, groupHeld: boolean, tree: TreeIdentity | undefined): void {
+  const ignored = new Map<number, string>();
+  try {
+    if (groupHeld || (tree && rootHoldsPid(tree))) signal(-rootPid, "SIGKILL", ignored);
+    for (const member of tree ? findTree(tree) : []) signal(member.pid, "SIGKILL", ignored);
   } catch {
-    return false; // already gone
+    // /proc failed us: the group kill above is all that could be done.
   }
 }

@@ -14,6 +14,21 @@ export interface ProcessInfo {
 // slim images that ship no procps.
 const PROC = "/proc";
 
+/**
+ * Why jobguard cannot supervise here, or undefined when it can. Without a
+ * readable /proc (macOS, a container without procfs) it could start the worker
+ * but never find its tree again: no deadline kill, no leftovers, no release.
+ */
+export function procUnavailable(): string | undefined {
+  try {
+    readFileSync(`${PROC}/self/stat`, "latin1");
+    readFileSync(`${PROC}/self/environ`, "latin1");
+    return undefined;
+  } catch {
+    return `cannot supervise here: there is no readable ${PROC} (Linux procfs), where jobguard finds the worker tree`;
+  }
+}
+
 /** Parses /proc/<pid>/stat; undefined when the process is gone. */
 export function readProcess(pid: number): ProcessInfo | undefined {
   let stat: string;

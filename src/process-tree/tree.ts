@@ -1,4 +1,5 @@
-import { environmentHas, isDead, listProcesses, readProcess, type ProcessInfo } from "./proc.js";
+import { environmentHas, listProcesses, readProcess, type ProcessInfo } from "./proc.js";
+import { treeMembers } from "./tree-members.js";
 
 /** The environment variable that marks every process of a worker tree. */
 export const TREE_ENV = "JOBGUARD_TREE";
@@ -30,37 +31,9 @@ export function rootHoldsPid(tree: TreeIdentity): boolean {
 }
 
 /**
- * The living processes of the tree. A process belongs to it when it started no
- * earlier than the root and either descends from it by parent pid or carries the
- * tree's marker in its environment. The marker is what finds descendants that
- * left the process group (setsid) and were re-parented to init (double fork),
- * where the parent chain is broken; the start-time bound keeps reused pids out.
- * `processes` is a listing of /proc already at hand, if any.
+ * The living processes of the tree (see treeMembers), from `processes`, a
+ * listing of /proc already at hand, or a fresh one.
  */
 export function findTree(tree: TreeIdentity, processes: ProcessInfo[] = listProcesses()): ProcessInfo[] {
-  const candidates = processes.filter(
-    (p) => p.startTime >= tree.rootStartTime && p.pid !== process.pid,
-  );
-  const members = new Map<number, ProcessInfo>();
-  const root = candidates.find((p) => p.pid === tree.rootPid && p.startTime === tree.rootStartTime);
-  if (root) members.set(root.pid, root);
-  addDescendants(candidates, members);
-  for (const p of candidates) {
-    if (!members.has(p.pid) && !isDead(p) && environmentHas(p.pid, TREE_ENV, tree.marker)) members.set(p.pid, p);
-  }
-  addDescendants(candidates, members);
-  return [...members.values()].filter((p) => !isDead(p));
-}
-
-function addDescendants(candidates: ProcessInfo[], members: Map<number, ProcessInfo>): void {
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const p of candidates) {
-      if (!members.has(p.pid) && members.has(p.ppid)) {
-        members.set(p.pid, p);
-        grew = true;
-      }
-    }
-  }
+  return treeMembers(tree, processes, (pid) => environmentHas(pid, TREE_ENV, tree.marker), process.pid);
 }

@@ -55,10 +55,13 @@ function send(child: ChildProcess | undefined, signal: NodeJS.Signals, reason: s
   // A worker that has exited is not signalled: its pid may be another process's by now.
   if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
   let sent = true;
+  let code: string | undefined;
   try {
     process.kill(child.pid, signal);
-  } catch {
+  } catch (error) {
     sent = false;
+    // "No such process" is a worker gone meanwhile; anything else (EPERM) must show.
+    code = (error as NodeJS.ErrnoException).code;
   }
-  log.info("escalate", { signal, reason, sent });
+  log.info("escalate", { signal, reason, sent, code: code === "ESRCH" ? undefined : code });
 }

@@ -11,8 +11,21 @@ const RELAYED_SIGNALS = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] 
 export interface RelayOptions {
   forwardSigterm: boolean;
   log: Logger;
-  /** Called once, on the first SIGTERM or SIGINT, saying whether it was passed on to the worker. */
+  /**
+   * Called once, on the first SIGTERM or SIGINT, or when jobguard stops the
+   * worker itself, saying whether a signal was passed on to the worker.
+   */
   onShutdown(signal: NodeJS.Signals, forwarded: boolean): void;
+}
+
+/** The relay's one action of its own. */
+export interface Relay {
+  /**
+   * jobguard must stop the worker although no platform signal came (an
+   * internal error): SIGTERM, as at a shutdown, unless a shutdown has begun
+   * and the worker has had its request already.
+   */
+  stopWorker(reason: string): void;
 }
 
 /**
@@ -24,33 +37,47 @@ export interface RelayOptions {
  * the platform did not already signal the worker itself), and repeats, which
  * Heroku does send, are not.
  */
-export function relaySignals(child: () => ChildProcess | undefined, options: RelayOptions): void {
+export function relaySignals(child: () => ChildProcess | undefined, options: RelayOptions): Relay {
   let shuttingDown = false;
+  const send = (signal: NodeJS.Signals) => sendTo(child(), signal, options.log);
   for (const signal of SHUTDOWN_SIGNALS) {
     process.on(signal, () => {
       const first = !shuttingDown;
       shuttingDown = true;
       const forward = first && (signal === "SIGINT" || options.forwardSigterm);
-      const forwarded = forward && send(child(), signal);
+      const forwarded = forward && send(signal);
       options.log.info("signal", { signal, forwarded, repeat: first ? undefined : true });
       if (first) options.onShutdown(signal, forwarded);
     });
   }
   for (const signal of RELAYED_SIGNALS) {
     process.on(signal, () => {
-      const forwarded = send(child(), signal);
+      const forwarded = send(signal);
       // SIGWINCH comes with every terminal resize: not worth a line at info.
       (signal === "SIGWINCH" ? options.log.debug : options.log.info)("signal", { signal, forwarded });
     });
   }
+  return {
+    stopWorker(reason) {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      // No platform signal came, so the worker has heard none: this SIGTERM is its only one.
+      const forwarded = send("SIGTERM");
+      options.log.info("stop", { reason, signal: "SIGTERM", forwarded });
+      options.onShutdown("SIGTERM", forwarded);
+    },
+  };
 }
 
-function send(child: ChildProcess | undefined, signal: NodeJS.Signals): boolean {
+/** Signals the worker if it still runs. "No such process" means it is gone; any other failure is logged. */
+function sendTo(child: ChildProcess | undefined, signal: NodeJS.Signals, log: Logger): boolean {
   if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
   try {
     process.kill(child.pid, signal);
     return true;
-  } catch {
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ESRCH") log.error("signal_failed", `could not send ${signal} to the worker`, { pid: child.pid, code });
     return false;
   }
 }

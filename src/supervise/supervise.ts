@@ -1,15 +1,17 @@
-import { constants } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log.js";
-import { killTree, terminateTree, union, type KillResult } from "../process-tree/kill-tree.js";
+import { killTree, killTreeNow, terminateTree, union, type KillResult, type Refusal } from "../process-tree/kill-tree.js";
 import { listProcesses } from "../process-tree/proc.js";
 import { TreeHistory, type DeadProcess } from "../process-tree/tree-history.js";
-import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
+import { findTree, markerEnvValue, newMarker, TREE_ENV } from "../process-tree/tree.js";
 import { scheduleEscalation } from "./escalate.js";
+import { endedWithoutCrash, statusCode } from "./exit-status.js";
+import type { InternalErrors } from "./internal-error.js";
 import { relaySignals } from "./relay-signals.js";
 import { ShutdownClock } from "./shutdown-clock.js";
 import { SpawnError, startWorker, type ExitStatus, type Worker } from "./start-worker.js";
+import { startWatchdog, type Watchdog } from "./watchdog.js";
 import { EXIT } from "../exit-codes.js";
 
 /** What jobguard does around a kill when a queue is configured: see release/. */
@@ -39,9 +41,13 @@ const SHUTDOWN_SIGNAL_SPREAD_MS = 1000;
 
 /**
  * Runs the worker to the end: relay signals, enforce the deadline, make sure
- * the whole tree is gone, release its locks. Resolves with jobguard's exit status.
+ * the whole tree is gone, release its locks. Resolves with jobguard's exit
+ * status. From the spawn on, an internal error (`errors`) is a shutdown: the
+ * worker is asked to stop, killed at the deadline, its locks released where
+ * that still works, and jobguard exits 125 before the grace period ends,
+ * whatever else breaks meanwhile.
  */
-export async function supervise(command: string[], config: Config, log: Logger, cleanup?: Cleanup): Promise<number> {
+export async function supervise(command: string[], config: Config, log: Logger, errors: InternalErrors, cleanup?: Cleanup): Promise<number> {
   const marker = newMarker();
   const env = { ...process.env, ...cleanup?.childEnv, [TREE_ENV]: markerEnvValue(process.env[TREE_ENV], marker) };
   let onDeadline!: () => void;
@@ -51,53 +57,136 @@ export async function supervise(command: string[], config: Config, log: Logger, 
   // would otherwise kill jobguard by default action and orphan the worker.
   // Handlers run from the event loop, so by then the worker exists.
   let worker: Worker | undefined;
-  let asked = false; // to shut down, by a SIGTERM or SIGINT
+  let watchdog: Watchdog | undefined;
+  let asked = false; // to shut down, by a SIGTERM or SIGINT, or by jobguard itself
   let cancelEscalation = () => {};
-  relaySignals(() => worker?.child, {
+  const relay = relaySignals(() => worker?.child, {
     forwardSigterm: config.forwardSigterm,
     log,
     onShutdown: (_signal, forwarded) => {
       asked = true;
+      watchdog?.shutdownBegan();
       if (!clock.start()) return;
       cleanup?.prepare();
       // The worker's last step before the kill, and the fail-safe SIGTERM: escalate.ts.
       cancelEscalation = scheduleEscalation(() => worker?.child, forwarded, { config: config.escalation, forward: config.forward, deadlineMs: config.deadlineMs, log });
     },
   });
+  const history = new TreeHistory();
+  let failed = false;
+  let treeGone = false;
   worker = startWorker(command, env, marker);
+  // From here on the worker exists: every error, this function's own included, is a shutdown.
+  errors.handleWith(fail);
+  const { child, tree } = worker;
 
   try {
-    await worker.started;
-  } catch (error) {
-    if (!(error instanceof SpawnError)) throw error;
-    process.stderr.write(`jobguard: ${error.message}\n`);
-    return error.exitCode;
-  }
-  const tree = worker.tree as TreeIdentity;
-  log.info("started", {
-    pid: process.pid,
-    child: tree.rootPid,
-    deadline: config.deadlineMs / 1000,
-    grace: config.graceMs / 1000,
-    forward: config.forward,
-    forward_sigterm: config.forwardSigterm,
-    reason: config.forwardReason,
-    worker: config.escalation.worker,
-    escalate: config.escalation.signal,
-    queue: config.queue?.kind,
-  });
+    if (tree) watchdog = startWatchdog(tree, config.deadlineMs, log);
+    void worker.exited.then(() => watchdog?.rootExited());
+    try {
+      await worker.started;
+    } catch (error) {
+      if (!(error instanceof SpawnError)) throw error;
+      watchdog?.stop();
+      process.stderr.write(`jobguard: ${error.message}\n`);
+      return error.exitCode;
+    }
+    // /proc was checked before anything started: a root it cannot show is a bug, and handled as one.
+    if (!tree) throw new Error(`the worker (pid ${child.pid}) is not in /proc`);
+    let ended: { status: ExitStatus | undefined; kill: KillResult | undefined };
+    let recorder: NodeJS.Timeout | undefined;
+    try {
+      log.info("started", {
+        pid: process.pid,
+        child: tree.rootPid,
+        deadline: config.deadlineMs / 1000,
+        grace: config.graceMs / 1000,
+        forward: config.forward,
+        forward_sigterm: config.forwardSigterm,
+        reason: config.forwardReason,
+        worker: config.escalation.worker,
+        escalate: config.escalation.signal,
+        queue: config.queue?.kind,
+      });
+      // The pid history serves only the release: without a queue, /proc is not read until a shutdown.
+      recorder = cleanup && setInterval(() => history.record(findTree(tree)), RECORD_EVERY_MS).unref();
+      if (cleanup) {
+        history.record(findTree(tree));
+        cleanup.start(history);
+      }
+      // Either the worker exits (perhaps killed at the deadline) and its leftovers
+      // go, or the kill gives up on survivors stuck in the kernel: jobguard must
+      // not wait for a child that will never be reaped.
+      ended = await Promise.race([
+        worker.exited.then(async (status) => ({ status, kill: await leftoversGone() })),
+        killed.then((kill) => ({ status: undefined, kill })),
+      ]);
+    } catch (error) {
+      // The main path broke while the tree may still run: fail() has asked
+      // the worker to stop, and the deadline's kill, armed then, ends the tree.
+      errors.handle(error);
+      ended = { status: undefined, kill: await killed };
+    }
+    clearInterval(recorder);
+    clock.cancel();
+    cancelEscalation();
+    const survivors = ended.kill?.survivors ?? [];
+    if (survivors.length > 0) {
+      log.error("tree_survived", "processes of the worker tree survived SIGKILL; no lock was released", {
+        pids: survivors.map((p) => p.pid).join(","),
+      });
+      return finish(EXIT.CLEANUP_FAILED);
+    }
+    // No survivors: the child is dead, and its exit is only waiting to be reaped.
+    const status = ended.status ?? (await worker.exited);
+    treeGone = true;
+    watchdog?.stop();
+    log.info("tree_gone", { shutdown_ms: clock.elapsed() });
 
-  // The pid history serves only the release: without a queue, /proc is not read until a shutdown.
-  const history = new TreeHistory();
-  const recorder = cleanup && setInterval(() => history.record(findTree(tree)), RECORD_EVERY_MS).unref();
-  if (cleanup) {
-    history.record(findTree(tree));
-    cleanup.start(history);
+    const killedSome = (ended.kill?.killed.length ?? 0) > 0;
+    if (cleanup && (killedSome || status.code !== 0)) {
+      const released = await cleanup.release(history.dead(), clock.exitBy, () => crashedOnItsOwn(status));
+      if (!released) return finish(EXIT.CLEANUP_FAILED);
+    }
+    await cleanup?.finish(clock.exitBy - Date.now());
+    return finish(failed ? EXIT.CLEANUP_FAILED : killedSome ? EXIT.KILLED_AT_DEADLINE : statusCode(status));
+  } catch (error) {
+    // Broken a second time, or after the tree was gone (in the release):
+    // with the tree gone there is nothing left to wait for; otherwise the
+    // last resort, armed by fail(), kills it and exits before the grace.
+    errors.handle(error);
+    if (!treeGone) await new Promise<never>(() => {});
+    return finish(EXIT.CLEANUP_FAILED);
+  }
+
+  function finish(code: number): number {
+    watchdog?.stop();
+    log.info("exit", { code, shutdown_ms: clock.elapsed() });
+    return code;
+  }
+
+  /**
+   * An internal error: stop the worker as at a SIGTERM (the relay sends none
+   * if a shutdown request has reached it already), and make sure jobguard
+   * exits before the platform's SIGKILL even if the main path never comes back.
+   */
+  function fail(): void {
+    if (failed) return;
+    failed = true;
+    relay.stopWorker("internal_error");
+    setTimeout(lastResort, Math.max(0, clock.exitBy - Date.now()));
+  }
+
+  function lastResort(): never {
+    if (!treeGone) killTreeNow(child.pid!, child.exitCode === null && child.signalCode === null, tree);
+    finish(EXIT.CLEANUP_FAILED);
+    process.exit(EXIT.CLEANUP_FAILED);
   }
 
   async function killAtDeadline(): Promise<KillResult> {
-    const result = await killTree(tree, clock.exitBy, (members) => history.record(members));
+    const result = await killTree(tree!, clock.exitBy, (members) => history.record(members));
     log.info("deadline_exceeded", { deadline: config.deadlineMs / 1000, killed: result.killed.join(",") });
+    logRefusals("SIGKILL", result.refused);
     return result;
   }
 
@@ -107,49 +196,25 @@ export async function supervise(command: string[], config: Config, log: Logger, 
     for (;;) {
       if (clock.expired) return killed;
       const processes = listProcesses();
-      const leftovers = union(findTree(tree, processes), history.running(processes));
+      const leftovers = union(findTree(tree!, processes), history.running(processes));
       if (leftovers.length === 0) return undefined;
       history.record(leftovers);
       if (clock.start()) {
         cleanup?.prepare();
-        log.info("leftovers", { signal: "SIGTERM", pids: terminateTree(tree).join(",") });
+        const { signalled, refused } = terminateTree(tree!);
+        log.info("leftovers", { signal: "SIGTERM", pids: signalled.join(",") });
+        logRefusals("SIGTERM", refused);
       }
       await sleep(LEFTOVER_POLL_MS);
     }
   }
 
-  // Either the worker exits (perhaps killed at the deadline) and its leftovers
-  // go, or the kill gives up on survivors stuck in the kernel: jobguard must
-  // not wait for a child that will never be reaped.
-  const ended = await Promise.race([
-    worker.exited.then(async (status) => ({ status, kill: await leftoversGone() })),
-    killed.then((result) => ({ status: undefined, kill: result })),
-  ]);
-  clearInterval(recorder);
-  clock.cancel();
-  cancelEscalation();
-  const survivors = ended.kill?.survivors ?? [];
-  if (survivors.length > 0) {
-    log.error("tree_survived", "processes of the worker tree survived SIGKILL; no lock was released", {
-      pids: survivors.map((p) => p.pid).join(","),
+  /** A process jobguard may not signal lives on: say so, it will count as a survivor. */
+  function logRefusals(signal: NodeJS.Signals, refused: Refusal[]): void {
+    if (refused.length === 0) return;
+    log.error("signal_failed", `could not send ${signal} to processes of the worker tree`, {
+      pids: refused.map((r) => `${r.pid}:${r.code}`).join(","),
     });
-    return finish(EXIT.CLEANUP_FAILED);
-  }
-  // No survivors: the child is dead, and its exit is only waiting to be reaped.
-  const status = ended.status ?? (await worker.exited);
-  log.info("tree_gone", { shutdown_ms: clock.elapsed() });
-
-  const killedSome = (ended.kill?.killed.length ?? 0) > 0;
-  if (cleanup && (killedSome || status.code !== 0)) {
-    const released = await cleanup.release(history.dead(), clock.exitBy, () => crashedOnItsOwn(status));
-    if (!released) return finish(EXIT.CLEANUP_FAILED);
-  }
-  await cleanup?.finish(clock.exitBy - Date.now());
-  return finish(killedSome ? EXIT.KILLED_AT_DEADLINE : statusCode(status));
-
-  function finish(code: number): number {
-    log.info("exit", { code, shutdown_ms: clock.elapsed() });
-    return code;
   }
 
   /**
@@ -160,16 +225,9 @@ export async function supervise(command: string[], config: Config, log: Logger, 
    * shutdown that begins right after still counts.
    */
   async function crashedOnItsOwn(status: ExitStatus): Promise<boolean> {
-    const code = statusCode(status);
-    if (asked || code === 0 || code === 128 + constants.signals.SIGTERM || code === 128 + constants.signals.SIGINT) return false;
+    if (asked || endedWithoutCrash(status)) return false;
     // Waiting must not eat the release's time where leftovers started the clock.
     await sleep(Math.min(SHUTDOWN_SIGNAL_SPREAD_MS, (clock.exitBy - Date.now()) / 4));
     return !asked;
   }
-}
-
-/** The shell's convention: the exit code, or 128 + the number of the signal that killed the worker. */
-function statusCode(status: ExitStatus): number {
-  if (status.signal) return 128 + constants.signals[status.signal];
-  return status.code ?? EXIT.CLEANUP_FAILED;
 }

@@ -4,6 +4,7 @@ import { dirname, join } from "node:path";
 import type { TestContext } from "node:test";
 import { fileURLToPath } from "node:url";
 import { withClient } from "./db.js";
+import { prerequisite } from "./prerequisites.js";
 
 /** Repository root (nearest ancestor with package.json), valid from both test/ and build/test/. */
 export const REPO_ROOT: string = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
@@ -42,13 +43,7 @@ export function delayedJobSkipReason(): string | null {
 
 /** Returns true if delayed_job is usable; else skips `t` (or fails it when JOBGUARD_REQUIRE_RUBY=1) and returns false. */
 export function requireDelayedJob(t: TestContext): boolean {
-  const reason = delayedJobSkipReason();
-  if (reason === null) return true;
-  if (process.env.JOBGUARD_REQUIRE_RUBY === "1") {
-    throw new Error(`JOBGUARD_REQUIRE_RUBY=1 but ${reason}`);
-  }
-  t.skip(reason);
-  return false;
+  return prerequisite(t, delayedJobSkipReason(), "JOBGUARD_REQUIRE_RUBY");
 }
 
 /** Handler YAML for worker.rb's SleepJob, insertable straight into delayed_jobs.handler. */

@@ -37,17 +37,27 @@ export function hostnameSkipReason(): string | null {
   return probe.status === 0 ? null : "simulated dynos need `unshare --uts` (util-linux, as root) to give each a host name";
 }
 
+/** How runJobguard starts jobguard, beyond its arguments and environment. */
+export interface RunOptions {
+  stdin?: "ignore" | "pipe";
+  /** A UTS namespace of its own under this host name, like a dyno of its own. */
+  hostname?: string;
+  /** Options for the node running jobguard (`--import` a fault), never seen by the worker. */
+  nodeArgs?: string[];
+  /** A command that sets something up and then execs jobguard (setpriv, unshare). */
+  wrapper?: string[];
+}
+
 /**
  * Starts jobguard with these arguments; only JOBGUARD_* and DYNO come from the
- * caller, the rest is the test's own environment. With `hostname`, jobguard runs
- * in a UTS namespace of its own under that host name, like a dyno of its own.
+ * caller, the rest is the test's own environment. Every wrapper execs in turn,
+ * so the pid spawned here is jobguard's.
  */
-export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options: { stdin?: "ignore" | "pipe"; hostname?: string } = {}): Run {
+export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options: RunOptions = {}): Run {
   const cleanEnv = { ...process.env };
   for (const key of Object.keys(cleanEnv)) if (key.startsWith("JOBGUARD_") || key === "DYNO") delete cleanEnv[key];
   const startedAt = Date.now();
-  const argv = [process.execPath, JOBGUARD, ...args];
-  // unshare and sh exec in turn, so the pid spawned here is jobguard's.
+  const argv = [...(options.wrapper ?? []), process.execPath, ...(options.nodeArgs ?? []), JOBGUARD, ...args];
   const [file, ...rest] = options.hostname
     ? ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', options.hostname, ...argv]
     : argv;
