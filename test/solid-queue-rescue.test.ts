@@ -5,7 +5,7 @@ import { waitFor } from "./support/delayed-job.js";
 import { dockerStop, hostnameSkipReason, killLeftovers, runJobguard, type Run } from "./support/jobguard.js";
 import { prerequisite } from "./support/prerequisites.js";
 import { descendantsOf } from "./support/processes.js";
-import { backInQueue, claim, createSolidQueueSchema, enqueue, events, insertProcess, jobState, processes, STAND_IN, started } from "./support/solid-queue.js";
+import { backInQueue, claim, createSolidQueueSchema, solidQueueEnv, enqueue, events, insertProcess, jobState, processes, STAND_IN, started } from "./support/solid-queue.js";
 
 // Solid Queue dynos that die all at once: another dyno's jobguard hands their
 // jobs back through leases and sweeps, long before Solid Queue's own prune
@@ -40,16 +40,7 @@ async function newSchema(): Promise<string> {
 }
 
 function env(schema: string): NodeJS.ProcessEnv {
-  return {
-    JOBGUARD_QUEUE: "solid_queue",
-    JOBGUARD_TABLE_PREFIX: `${schema}.solid_queue_`,
-    JOBGUARD_LEASE_TABLE: `${schema}.jobguard_leases`,
-    DATABASE_URL: db.url,
-    SQ_SCHEMA: schema,
-    SQ_HEARTBEAT: "0.5",
-    SQ_POLL: "0.05",
-    SQ_ALIVE_THRESHOLD: String(ALIVE_MS / 1000),
-  };
+  return solidQueueEnv(db.url, schema, { SQ_ALIVE_THRESHOLD: String(ALIVE_MS / 1000) });
 }
 
 /** A dyno of its own: jobguard and the stand-in under their own host name. */

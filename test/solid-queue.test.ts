@@ -7,7 +7,7 @@ import { waitFor } from "./support/delayed-job.js";
 import { dockerStop, herokuRestart, killLeftovers, OWNED, runJobguard, type PlatformStop, type Run } from "./support/jobguard.js";
 import { isAlive } from "./support/processes.js";
 import {
-  backInQueue, claim, createSolidQueueSchema, enqueue, events, insertProcess, jobState, processes, STAND_IN, started,
+  backInQueue, claim, createSolidQueueSchema, solidQueueEnv, enqueue, events, insertProcess, jobState, processes, STAND_IN, started,
 } from "./support/solid-queue.js";
 
 // Solid Queue 1.x under jobguard on one host: the release after a kill, the
@@ -35,18 +35,8 @@ async function newSchema(): Promise<string> {
   return schema;
 }
 
-/** The environment of jobguard and of the stand-in it runs, on this test's schema. */
 function env(schema: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return {
-    JOBGUARD_QUEUE: "solid_queue",
-    JOBGUARD_TABLE_PREFIX: `${schema}.solid_queue_`,
-    JOBGUARD_LEASE_TABLE: `${schema}.jobguard_leases`,
-    DATABASE_URL: db.url,
-    SQ_SCHEMA: schema,
-    SQ_HEARTBEAT: "0.5",
-    SQ_POLL: "0.05",
-    ...extra,
-  };
+  return solidQueueEnv(db.url, schema, extra);
 }
 
 /** The pids of the stand-in's supervisor and worker, from their process rows once both have registered. */

@@ -8,6 +8,23 @@ import { fixture } from "./jobguard.js";
 export const STAND_IN = [process.execPath, fixture("solid_queue/stand-in.mjs")];
 
 /** A schema of its own holding Solid Queue's tables (test/fixtures/solid_queue/schema.sql) and the stand-in's event log. */
+/**
+ * The environment of jobguard and of the stand-in it runs, on one test's schema:
+ * Solid Queue's tables and jobguard's lease table there, fast heartbeats and polls.
+ */
+export function solidQueueEnv(url: string, schema: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    JOBGUARD_QUEUE: "solid_queue",
+    JOBGUARD_TABLE_PREFIX: `${schema}.solid_queue_`,
+    JOBGUARD_LEASE_TABLE: `${schema}.jobguard_leases`,
+    DATABASE_URL: url,
+    SQ_SCHEMA: schema,
+    SQ_HEARTBEAT: "0.5",
+    SQ_POLL: "0.05",
+    ...extra,
+  };
+}
+
 export async function createSolidQueueSchema(url: string, schema: string): Promise<void> {
   const sql = readFileSync(fixture("solid_queue/schema.sql"), "utf8");
   await withClient(url, async (c) => {
