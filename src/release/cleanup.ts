@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { QueueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
-import type { Cleanup } from "../supervise/supervise.js";
+import type { Cleanup } from "../supervise/cleanup-port.js";
 import { Database } from "../db/connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";
 import { retryUntil } from "../db/retry.js";

@@ -3,8 +3,9 @@ import type { Config } from "../config/config.js";
 import type { Logger } from "../log.js";
 import { killTree, killTreeNow, terminateTree, union, type KillResult, type Refusal } from "../process-tree/kill-tree.js";
 import { listProcesses } from "../process-tree/proc.js";
-import { TreeHistory, type DeadProcess } from "../process-tree/tree-history.js";
+import { TreeHistory } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV } from "../process-tree/tree.js";
+import type { Cleanup } from "./cleanup-port.js";
 import { scheduleEscalation } from "./escalate.js";
 import { endedWithoutCrash, statusCode } from "./exit-status.js";
 import type { InternalErrors } from "./internal-error.js";
@@ -13,24 +14,6 @@ import { ShutdownClock } from "./shutdown-clock.js";
 import { SpawnError, startWorker, type ExitStatus, type Worker } from "./start-worker.js";
 import { startWatchdog, type Watchdog } from "./watchdog.js";
 import { EXIT } from "../exit-codes.js";
-
-/** What jobguard does around a kill when a queue is configured: see release/. */
-export interface Cleanup {
-  /** Variables the worker's environment gets (a PGAPPNAME tag). */
-  childEnv: Record<string, string>;
-  /** The worker runs: start its lease over the tree's history (recorded every few seconds). */
-  start(history: TreeHistory): void;
-  /** The first shutdown signal came: get ready, so that the release costs one round trip. */
-  prepare(): void;
-  /**
-   * The tree is gone: release what these dead processes held; `crashed()`
-   * tells, if asked, whether the worker crashed rather than being asked to
-   * stop. Resolves false when it could not.
-   */
-  release(dead: DeadProcess[], untilMs: number, crashed: () => Promise<boolean>): Promise<boolean>;
-  /** All is cleaned up: drop the lease. */
-  finish(timeoutMs: number): Promise<void>;
-}
 
 // How often the tree is recorded while a queue is configured, and how often
 // leftovers are looked for once the worker itself has exited.
