@@ -48,9 +48,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const log = createLogger(config.logLevel);
   errors.useLogger(log);
   // Only a run with a queue loads the release code and the queue's adapter.
-  const cleanup =
-    config.queue &&
-    (await import("./release/cleanup.js")).createCleanup(config.queue, await (await import("./queues/index.js")).loadAdapter(config.queue), config.graceMs, env, log);
+  const cleanup = config.queue && (await (await import("./release/cleanup.js")).createCleanup(config.queue, config.graceMs, env, log));
   return supervise(args.command, config, log, errors, cleanup || undefined);
 }
 

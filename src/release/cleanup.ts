@@ -10,6 +10,7 @@ import { terminateSessions } from "../db/sessions.js";
 import { Leases } from "../lease/leases.js";
 import { DeadLimit } from "../lease/prune-history.js";
 import type { QueueAdapter, Released } from "../queues/adapter.js";
+import { loadAdapter } from "../queues/index.js";
 import type { DeadProcess } from "../process-tree/tree-history.js";
 
 const MAX_LISTED = 100;
@@ -24,7 +25,8 @@ const LIMIT_HISTORY_EVERY_MS = 10_000;
  * worker's sessions, keep its lease, and once the tree is gone, end its
  * sessions and hand back what it held, through the queue's adapter.
  */
-export function createCleanup(queue: QueueConfig, adapter: QueueAdapter, graceMs: number, env: NodeJS.ProcessEnv, log: Logger): Cleanup {
+export async function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.ProcessEnv, log: Logger): Promise<Cleanup> {
+  const adapter = await loadAdapter(queue);
   // Tag the worker's sessions so they can be found after it is dead; a
   // PGAPPNAME the user chose is theirs to keep, and then nothing is tagged.
   const tag = env.PGAPPNAME ? undefined : `jobguard-${randomBytes(8).toString("hex")}`;
