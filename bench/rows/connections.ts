@@ -30,7 +30,7 @@ export async function connectionsRow(sizes: Sizes): Promise<RowResult> {
   const rounds = sizes.smoke ? 1 : 3;
   const releaseRuns = sizes.smoke ? 1 : 8;
   const method =
-    `A database of its own on the bench's PostgreSQL, with TLS switched on (a self-signed certificate made with openssl; ` +
+    `A database of its own on the bench's PostgreSQL, with TLS switched on but in a smoke run (a self-signed certificate made with openssl; ` +
     `jobguard's default sslmode, \`prefer\`, then uses it, as against Heroku Postgres). ${dynos} simulated dynos renew a ` +
     `lease every 1 s (the default is 10 s: per heartbeat the cost is the same) through jobguard's own \`Database\` and ` +
     `\`heartbeat()\`: kept (\`JOBGUARD_CONNECTION=keep\`: one connection each, opened once), or per heartbeat ` +
@@ -43,7 +43,10 @@ export async function connectionsRow(sizes: Sizes): Promise<RowResult> {
   return onBenchDatabase({ n: 7, title: TITLE, method }, sizes.smoke, async ({ url, source }) => {
     const client = await connect(url, process.env, { application_name: "jobguard-bench" });
     const notes = [`Database: ${source}.`];
-    const tls = await enableTls(client).catch((error: Error) => (notes.push(`TLS not switched on (${error.message}): connections are plain.`), false));
+    // Not in a smoke run: that runs on the test suite's server, which other tests use at the same time.
+    const tls = sizes.smoke
+      ? false
+      : await enableTls(client).catch((error: Error) => (notes.push(`TLS not switched on (${error.message}): connections are plain.`), false));
     try {
       notes.push(`jobguard's connections ${(await usesTls(url)) ? "used TLS" : "were plain"} (pg_stat_ssl).`);
       const postmaster = postmasterOf(Number((await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid));
