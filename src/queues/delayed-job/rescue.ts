@@ -1,7 +1,7 @@
 import type { Client } from "pg";
 import type { DeadLeasePid, DeadWorker, RescueCounting } from "../adapter.js";
 import { countRescues, rescueLimitError } from "../rescue-count.js";
-import { DEAD_PROCESSES, deadParams, HELD_BY_DEAD, lockedUnder, workerNames } from "./sql.js";
+import { DEAD_PROCESSES, deadParams, HELD_BY_DEAD, idsLockedUnderEach, lockedUnder, workerNames } from "./sql.js";
 
 /** What a counted release did: jobs put back, and jobs marked failed. */
 export interface Counted {
@@ -66,7 +66,8 @@ export async function rescueDeadLeases(
   const result = await client.query<{ id: string; failed: boolean }>(
     `WITH dead_claims AS (
        SELECT j.id FROM ${jobs} j
-        WHERE ${lockedUnder("$1::text[]")}
+        WHERE j.${idsLockedUnderEach(jobs, "$1::text[]")}
+          AND ${lockedUnder("$1::text[]")}
           AND j.locked_at < (now() AT TIME ZONE 'UTC') - $2 * interval '1 millisecond'
         FOR UPDATE OF j
      ), ${countedUnlock(jobs, counting.countsTable)}`,

@@ -27,6 +27,19 @@ export function lockedUnder(names: string): string {
   return `locked_by IS NOT NULL AND ${WORKER} = ANY(${names})`;
 }
 
+/**
+ * The SQL condition "the row's id is among the jobs locked under one of
+ * `names`", with one index seek per name: given many names at once (a sweep's
+ * hundreds of dead workers), the planner estimates `${WORKER} = ANY(names)`
+ * high and reads the whole table, or every locked row, instead. A correlated
+ * subquery per name cannot be turned into such a scan. Pair it with
+ * lockedUnder(names), which rechecks the row once locked.
+ */
+export function idsLockedUnderEach(jobs: string, names: string): string {
+  return `id = ANY(ARRAY(SELECT unnest(ARRAY(SELECT x.id FROM ${jobs} x WHERE x.locked_by IS NOT NULL AND ${WORKER} = dead.name))
+                           FROM unnest(${names}) AS dead(name)))`;
+}
+
 // The dead processes of a release, as rows dead(name, reused_since): $1 their
 // names, $2 when a newer process took each pid, if one did (see deadParams).
 export const DEAD_PROCESSES = "unnest($1::text[], $2::timestamptz[]) AS dead(name, reused_since)";
