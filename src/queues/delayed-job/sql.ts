@@ -18,6 +18,11 @@ export function workerNames(host: string, pids: readonly number[]): string[] {
 // make a lock unmatched, never match another worker's.
 const WORKER = "substring(locked_by from position('host:' in locked_by))";
 
+/** The same expression on a table alias, for joins (it must match the recommended index's). */
+export function workerOf(alias: string): string {
+  return `substring(${alias}.locked_by from position('host:' in ${alias}.locked_by))`;
+}
+
 /**
  * The SQL condition "locked under one of the names in `names`" (an SQL
  * text[] expression). Names are compared whole, so "pid:12" never matches
@@ -25,19 +30,6 @@ const WORKER = "substring(locked_by from position('host:' in locked_by))";
  */
 export function lockedUnder(names: string): string {
   return `locked_by IS NOT NULL AND ${WORKER} = ANY(${names})`;
-}
-
-/**
- * The SQL condition "the row's id is among the jobs locked under one of
- * `names`", with one index seek per name: given many names at once (a sweep's
- * hundreds of dead workers), the planner estimates `${WORKER} = ANY(names)`
- * high and reads the whole table, or every locked row, instead. A correlated
- * subquery per name cannot be turned into such a scan. Pair it with
- * lockedUnder(names), which rechecks the row once locked.
- */
-export function idsLockedUnderEach(jobs: string, names: string): string {
-  return `id = ANY(ARRAY(SELECT unnest(ARRAY(SELECT x.id FROM ${jobs} x WHERE x.locked_by IS NOT NULL AND ${WORKER} = dead.name))
-                           FROM unnest(${names}) AS dead(name)))`;
 }
 
 // The dead processes of a release, as rows dead(name, reused_since): $1 their
