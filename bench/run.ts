@@ -17,6 +17,7 @@ import { forwardRow } from "./rows/forward.js";
 import { memoryRow } from "./rows/memory.js";
 import { releaseRow } from "./rows/release.js";
 import { rescueRow } from "./rows/rescue.js";
+import { connectionsRow } from "./rows/connections.js";
 import { startupRow } from "./rows/startup.js";
 
 interface Options {
@@ -33,6 +34,7 @@ const ROWS: { n: number; title: string; run(sizes: Sizes): Promise<RowResult> }[
   { n: 4, title: "Deadline precision", run: deadlineRow },
   { n: 5, title: "Release latency", run: releaseRow },
   { n: 6, title: "Rescue cost", run: rescueRow },
+  { n: 7, title: "Lease connection: kept or per heartbeat", run: connectionsRow },
 ];
 
 const BENCHMARKS_MD = join(REPO_ROOT, "BENCHMARKS.md");

@@ -36,13 +36,15 @@ test("npm run bench -- --smoke writes a Markdown table with every row, and leave
   assert.equal(stdout, markdown, "stdout and the --out file should be the same report");
   assert.match(markdown, /^\| # \| Measure \| Result \| Target \| Verdict \|$/m);
   assert.match(markdown, /^\| ---: \| --- \| --- \| --- \| --- \|$/m);
-  for (const row of [1, 2, 3, 4, 5, 6]) {
+  for (const row of [1, 2, 3, 4, 5, 6, 7]) {
     assert.match(markdown, new RegExp(`^\\| ${row} \\| .+\\|$`, "m"), `row ${row} is missing from the summary table`);
   }
   assert.doesNotMatch(markdown, /\| error: /, "a row failed");
   // Row 6 (rescue) runs on the test database like row 5: a sweep and the heartbeats were both measured.
   assert.match(markdown, /^\| 6 \| Rescue: one sweep, .+ \| — \|$/m, "row 6 did not measure a sweep");
   assert.match(markdown, /^\| 6 \| Rescue: heartbeat load of .+ writes\/s.+ \| — \|$/m, "row 6 did not measure the heartbeats");
+  // Row 7 measured both connection modes.
+  assert.match(markdown, /^\| 7 \| Lease connection `per-heartbeat`.+ server CPU per heartbeat.+ \| — \|$/m, "row 7 did not measure per-heartbeat");
   assert.match(markdown, /^## Machine$/m);
   assert.match(markdown, /Smoke run/);
   assert.equal(fingerprint(BENCHMARKS_MD), before, "a smoke run must not touch BENCHMARKS.md");

@@ -29,6 +29,8 @@ const BAD: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
   ["a stale-after under two heartbeats", ["--heartbeat", "10", "--stale-after", "15"], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x" }, /the stale-after time \(15 s\) must be at least twice the heartbeat \(10 s\)/],
   ["a fractional rescue limit", [], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x", JOBGUARD_MAX_RESCUES: "2.5" }, /JOBGUARD_MAX_RESCUES must be a whole number, got "2.5"/],
   ["a lease setting for the sql queue", ["--heartbeat", "5"], { JOBGUARD_QUEUE: "sql", DATABASE_URL: "postgres://localhost/x", JOBGUARD_RELEASE_SQL: "select 1" }, /--heartbeat is only used with JOBGUARD_QUEUE=delayed_job/],
+  ["an unknown connection mode", [], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x", JOBGUARD_CONNECTION: "pooled" }, /JOBGUARD_CONNECTION must be one of per-heartbeat, keep, got "pooled"/],
+  ["a connection mode for the sql queue", ["--connection", "keep"], { JOBGUARD_QUEUE: "sql", DATABASE_URL: "postgres://localhost/x", JOBGUARD_RELEASE_SQL: "select 1" }, /--connection is only used with JOBGUARD_QUEUE=delayed_job/],
   ["a lease table with a space", [], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x", JOBGUARD_LEASE_TABLE: "my leases" }, /JOBGUARD_LEASE_TABLE must be a table name or schema.table/],
 ];
 

@@ -63,7 +63,8 @@ test("the release connection goes silent after SIGTERM: the release moves to a n
   const id = await insertJob(db.url, { table, handler: "x" });
   const proxy = await tcpProxy(db.url);
   const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "4", "--grace", "10", "--log-level", "debug", "--", ...PG_WORKER], {
+  // The lease keeps its connection, so that the release's is the second one open.
+  const run = runJobguard(["--deadline", "4", "--grace", "10", "--log-level", "debug", "--connection", "keep", "--", ...PG_WORKER], {
     JOBGUARD_QUEUE: "delayed_job",
     JOBGUARD_TABLE: table,
     JOBGUARD_LEASE_TABLE: `leases_${table}`,

@@ -86,6 +86,14 @@ async function deadLease(table: string, lease: { id: string; host: string; pids:
   );
 }
 
+/** Waits until the host's lease shows its session tag: once a heartbeat has seen the worker's sessions (lease/leases.ts). */
+async function leaseShowsTag(table: string, host: string): Promise<void> {
+  await waitFor(
+    () => withClient(db.url, async (c) => (await c.query(`SELECT 1 FROM leases_${table} WHERE host = $1 AND session_tag IS NOT NULL`, [host])).rowCount),
+    { what: `${host}'s lease to show its session tag` },
+  );
+}
+
 const HOUR_AGO = new Date(Date.now() - 3600_000);
 
 /** The job is out of the queue for good: unlocked, failed, with a last_error that says jobguard did it and why. */
@@ -107,6 +115,7 @@ test("a whole dyno SIGKILLed mid-job: another dyno releases its job within stale
   const a = dyno("dyno-a", table, ["ruby", WORKER_SCRIPT]);
   const [pidA] = (await waitFor(async () => (await getJobEvents(db.url, "crash")).filter((e) => e.event === "started").length > 0 && (await getJobEvents(db.url, "crash")), { timeoutMs: 20_000, what: "the job to start" })).map((e) => e.pid);
   assert.equal((await getJob(db.url, id, table))?.locked_by, `host:dyno-a pid:${pidA}`);
+  await leaseShowsTag(table, "dyno-a");
 
   // R15: every process of the dyno dies at once, jobguard included.
   const dynoA = [a.pid, ...descendantsOf(a.pid)];
@@ -159,6 +168,7 @@ test("jobguard and its watchdog killed but the worker lives on: the orphan keeps
   const run = dyno("dyno-o", table, PG_WORKER, { EVENTS: events, LOCK_SQL: lockJobSql(table, id, "1 hour") });
   const { pid: worker } = await workerReady(events);
   await sleep(700); // a heartbeat with the worker's pid
+  await leaseShowsTag(table, "dyno-o");
   // Its watchdog first (jobguard's other child), which would otherwise stop the worker.
   const watchdog = descendantsOf(run.pid).filter((pid) => parentOf(pid) === run.pid && pid !== worker);
   assert.equal(watchdog.length, 1);

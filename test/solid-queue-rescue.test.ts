@@ -75,8 +75,9 @@ test("a whole dyno SIGKILLed mid-job: another dyno's jobguard puts its job back 
   const id = await enqueue(db.url, schema, 60);
   const a = dyno("dyno-a", schema);
   const pidA = await started(db.url, schema, id);
-  await waitFor(async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM ${schema}.jobguard_leases WHERE $1 = ANY(pids)`, [pidA]))).rowCount, {
-    what: "dyno-a's lease to list its worker",
+  await waitFor(async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM ${schema}.jobguard_leases WHERE $1 = ANY(pids) AND session_tag IS NOT NULL`, [pidA]))).rowCount, {
+    // The tag shows once a heartbeat has seen the worker's sessions (lease/leases.ts).
+    what: "dyno-a's lease to list its worker and show its session tag",
   });
 
   // R15: every process of the dyno dies at once, jobguard included.

@@ -83,12 +83,12 @@ export const FULL: Sizes = {
   rescueRuns: 5,
   rescueCliRuns: 3,
   rescueNoIndexRuns: 3,
-  rescueNoIndexDead: 10,
+  rescueNoIndexDead: 100,
   rescueIdleRuns: 5,
   rescueStaleAfterSec: 60,
-  heartbeatDynos: 100,
-  heartbeatSec: 1,
-  heartbeatWindowSec: 15,
+  heartbeatDynos: 1000,
+  heartbeatSec: 10,
+  heartbeatWindowSec: 30,
 };
 
 export const SMOKE: Sizes = {

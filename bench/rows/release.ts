@@ -168,11 +168,11 @@ async function measure({ url, source }: BenchDatabase, sizes: Sizes, method: str
 
 type RunResult = { sample: Sample; released: boolean } | { failure: string };
 
-async function runOnce(url: string, client: pg.Client, jobId: number, deadlineSec: number): Promise<RunResult> {
+export async function runOnce(url: string, client: pg.Client, jobId: number, deadlineSec: number, extra: string[] = []): Promise<RunResult> {
   const deadlineMs = deadlineSec * 1000;
   const p = start(
     [process.execPath, JOBGUARD, "--deadline", String(deadlineSec), "--grace", String(deadlineSec + 8),
-      "--queue", "delayed_job", "--database-url", url,
+      "--queue", "delayed_job", "--database-url", url, ...extra,
       "--", "sh", "-c", `trap '' TERM; echo "ready $$"; exec sleep 100000`],
     { env: cleanEnv(), stdout: "pipe", stderr: "pipe" },
   );

@@ -104,7 +104,7 @@ export async function heartbeatLoad(
         (load.own ? `as this database's commits in the WAL (the poll saw ${load.polled})` : "by polling") + ". " +
         `At the default 10 s interval, ${dynos} dynos write ${fmt(at10, at10 < 10 ? 1 : 0)} heartbeats/s: ≈ ${fmt(perBeatCpu * at10, 2)} ms of ` +
         `server CPU per second (${fmt((perBeatCpu * at10) / 10, 3)}% of one core; ${fmt(perBeatCpu / 10, 4)} ms per dyno per second), ` +
-        `≈ ${fmt(perBeatWal * at10, 0)} B/s of WAL (${fmt(dayMiB, 0)} MiB a day), and ${dynos} server connections, one held open by each dyno.` +
+        `≈ ${fmt(perBeatWal * at10, 0)} B/s of WAL (${fmt(dayMiB, 0)} MiB a day). These are heartbeats on kept connections: with \`JOBGUARD_CONNECTION=keep\` the fleet holds ${dynos} server connections, one per dyno; with the default, \`per-heartbeat\`, each heartbeat opens its own (what that costs: row 7).` +
         (load.own
           ? ` This database's WAL in the loaded window: ${load.own.records} records for ${load.own.commits} commits ` +
             `(${load.own.byType}), ${kb(load.own.fpi)} of it full-page images.`
@@ -129,7 +129,7 @@ export async function heartbeatLoad(
           `(${fmt(perBeatCpu, 3)} ms per heartbeat; the heartbeat backends themselves ${fmt(perBeatBackend, 3)} ms), ` +
           `${fmt(perBeatWal, 0)} B WAL per heartbeat, latency median ${fmtMs(lat.median)} / p99 ${fmtMs(lat.p99)}; ` +
           `at the default 10 s: ${fmt(at10, at10 < 10 ? 1 : 0)} writes/s, ≈ ${fmt(perBeatCpu * at10, 2)} ms CPU/s, ` +
-          `${fmt((perBeatWal * at10) / 1024, 2)} KiB WAL/s, ${dynos} connections`,
+          `${fmt((perBeatWal * at10) / 1024, 2)} KiB WAL/s; ${dynos} connections if kept (row 7: per heartbeat)`,
         target: "none set",
         verdict: "—",
       },

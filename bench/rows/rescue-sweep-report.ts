@@ -97,27 +97,26 @@ export function sweepReport(
   ];
   const scans = (t: Timed | undefined) => (t ? (t.byKind.get("rescue")?.ms ?? 0) + (t.byKind.get("left")?.ms ?? 0) : NaN);
   const pass = (t: Timed | undefined, v: Variant) => fmtMs(scans(t) / Math.max(1, 2 * dead[v]));
-  const rest = (t: Timed | undefined, v: Variant) =>
-    t ? fmtMs(((t.byKind.get("sessions")?.ms ?? 0) + (t.byKind.get("drop")?.ms ?? 0)) / dead[v]) : "–";
+  const statements = (t: Timed | undefined) => (t ? [...t.byKind.values()].reduce((n, k) => n + k.n, 0) : NaN);
   notes.push(
-    `How a sweep scales: one read to see whether any lease is stale, then one transaction of 5 statements plus 4 per stale lease (${mi ? [...mi.byKind.values()].reduce((n, k) => n + k.n, 0) : "–"} ` +
-      `for ${dead.with} dead leases), so it takes ≈ (a sweep with no stale lease) + stale leases × (cost per dead lease): ` +
-      `${fmtMs(pdw)} per dead lease without the recommended index, ${fmtMs(pdi)} with it. Most of that is the two ` +
-      `lookups of the lease's worker names in the jobs table, the rescue UPDATE and the "any lock left?" EXISTS: ` +
-      `${fmtMs(scans(mw))} of the ${fmtMs(mw?.ms)} sweep without the index (${pass(mw, "without")} a lookup) and ` +
-      `${fmtMs(scans(mi))} of the ${fmtMs(mi?.ms)} one with it (${pass(mi, "with")} a lookup, with ` +
-      `${(liveLocks + sizes.rescueDead * sizes.rescueJobsPerDead).toLocaleString("en")} jobs locked). Their plans ` +
-      `(EXPLAIN of the statements the sweep sent) — without the index: UPDATE ${plans.without.rescue}; EXISTS ` +
-      `${plans.without.left}; with it: UPDATE ${plans.with.rescue}; EXISTS ${plans.with.left}. ` +
-      `The other two statements per stale lease (a pg_stat_activity count and the DELETE) take ${rest(mw, "without")} / ` +
-      `${rest(mi, "with")}. Live leases cost only their share of the one SELECT of stale leases; a sweep that finds none ` +
-      `takes ${fmtMs(idleMs.without)} without and ${fmtMs(idleMs.with)} with the index.`,
+    `How a sweep scales: one read to see whether any lease is stale, then one transaction of the same statements ` +
+      `however many leases are stale (${statements(mw)} for ${dead.without} dead leases without the index, ` +
+      `${statements(mi)} for ${dead.with} with it): the stale leases with their session counts and dead pids, one ` +
+      `rescue UPDATE for every dead lease's claims, one "still holding?" read, one DELETE. Each dead lease adds ` +
+      `${fmtMs(pdw)} without the recommended index and ${fmtMs(pdi)} with it (the median sweep minus one that finds ` +
+      `nothing, over the dead leases). The two lookups of the dead workers' names in the jobs table, the rescue UPDATE ` +
+      `and the "still holding?" read, take ${fmtMs(scans(mw))} of the ${fmtMs(mw?.ms)} sweep without the index ` +
+      `(${pass(mw, "without")} a lookup per dead lease) and ${fmtMs(scans(mi))} of the ${fmtMs(mi?.ms)} one with it, ` +
+      `with ${(liveLocks + sizes.rescueDead * sizes.rescueJobsPerDead).toLocaleString("en")} jobs locked. Their plans ` +
+      `(EXPLAIN of the statements the sweep sent) — without the index: UPDATE ${plans.without.rescue}; "still holding?" ` +
+      `${plans.without.left}; with it: UPDATE ${plans.with.rescue}; "still holding?" ${plans.with.left}. A sweep that ` +
+      `finds no stale lease takes ${fmtMs(idleMs.without)} without and ${fmtMs(idleMs.with)} with the index.`,
   );
   if (extrapolated > heartbeatMs) {
     notes.push(
-      `A sweep of ${fmtMs(extrapolated)} (${sizes.rescueDead} dead leases without the index) would run on the one ` +
-        `connection a running jobguard keeps, whose users queue (Database.use): that jobguard's heartbeats — and a ` +
-        `release at SIGTERM — wait behind it, and the sweep lock and the stale leases' rows are held as long.`,
+      `A sweep of ${fmtMs(extrapolated)} (${sizes.rescueDead} dead leases without the index) runs on the lease's ` +
+        `connection, whose users queue (Database.use): that jobguard's heartbeats wait behind it (a release at ` +
+        `SIGTERM does not: it has a connection of its own), and the sweep lock and the stale leases' rows are held as long.`,
     );
   }
   return {

@@ -28,6 +28,7 @@ export async function sweepCost(
     staleAfterMs: sizes.rescueStaleAfterSec * 1000,
     maxRescues: 3,
     leaseTable: SWEEP_LEASES,
+    connection: "keep",
   };
 
   const setupStart = Date.now();

@@ -22,10 +22,11 @@ export async function rescueRow(sizes: Sizes): Promise<RowResult> {
     `jobguard's own \`sweep()\` (build/src/rescue/sweep.js) called on an open connection, with every statement timed by ` +
     `kind ("sweep() alone"), and \`jobguard rescue\` as a user runs it, from spawn to exit ("CLI end to end": Node ` +
     `start-up, connect, schema check, sweep). Sweeps that find no stale lease — what every running jobguard does every ` +
-    `max(heartbeat, stale-after/4) — are timed too. With delayed_job's own index only, every dead lease costs two reads ` +
-    `of the whole table, so those sweeps plant ${sizes.rescueNoIndexDead} dead leases (beside the ${live.toLocaleString("en")} ` +
-    `live ones), ${sizes.rescueNoIndexRuns} time(s), and the cost of ${sizes.rescueDead} is extrapolated from the time per ` +
-    `dead lease; with the recommended index: one discarded warm-up, then ${sizes.rescueRuns} direct sweeps and ` +
+    `max(heartbeat, stale-after/4) — are timed too. With delayed_job's own index only, a sweep reads the whole table ` +
+    `twice (the rescue and the "still holding?" read, once for all dead leases), so those sweeps plant ` +
+    `${sizes.rescueNoIndexDead} dead leases (beside the ${live.toLocaleString("en")} live ones), ${sizes.rescueNoIndexRuns} ` +
+    `time(s)${sizes.rescueNoIndexDead === sizes.rescueDead ? "" : `, and the cost of ${sizes.rescueDead} is extrapolated from the time per dead lease`}; ` +
+    `with the recommended index: one discarded warm-up, then ${sizes.rescueRuns} direct sweeps and ` +
     `${sizes.rescueCliRuns} CLI runs, interleaved. Every sweep is checked to have released exactly the dead leases' jobs ` +
     `and removed exactly the dead leases, and the live leases' locks are counted at the end.\n\n` +
     `(b) **Heartbeats**, measured first, before the jobs table is filled. ${sizes.heartbeatDynos} dynos renew their ` +

@@ -44,7 +44,7 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
     if (result.released.length) out(`  released: ${result.released.join(",")}`);
     if (result.failed.length) out(`  failed (rescued more than ${queue.rescue.maxRescues} times): ${result.failed.join(",")}`);
     if (result.alive.length) out(`  stale but alive (their worker still has open sessions): ${result.alive.join(",")}`);
-    if (result.unprovable.length) out(`  stale, left alone (the worker set its own PGAPPNAME, so its death cannot be shown): ${result.unprovable.join(",")}`);
+    if (result.unprovable.length) out(`  stale, left alone (no session tag: the worker set its own PGAPPNAME, or its sessions went through a pooler; its death cannot be shown): ${result.unprovable.join(",")}`);
     return 0;
   } catch (error) {
     out(`jobguard rescue: ${safeMessage(error, queue.databaseUrl)}`);

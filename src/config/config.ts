@@ -21,6 +21,10 @@ export interface QueueConfig {
   rescue?: RescueConfig;
 }
 
+/** Whether the lease holds its connection between heartbeats (see docs/database.md). */
+export const CONNECTION_MODES = ["per-heartbeat", "keep"] as const;
+export type ConnectionMode = (typeof CONNECTION_MODES)[number];
+
 /** How dead dynos are detected and their jobs rescued. */
 export interface RescueConfig {
   heartbeatMs: number;
@@ -28,6 +32,7 @@ export interface RescueConfig {
   maxRescues: number;
   /** jobguard's lease table as [schema, table] or [table]. */
   leaseTable: string[];
+  connection: ConnectionMode;
 }
 
 /** Everything a run needs, checked. */
@@ -110,7 +115,7 @@ function oneOf<T extends string>(raw: RawValue | undefined, allowed: readonly T[
 }
 
 function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.ProcessEnv): QueueConfig | undefined {
-  const onlyWithQueue = (["databaseUrl", "table", "tablePrefix", "releaseSql", "heartbeat", "staleAfter", "maxRescues", "leaseTable"] as const).find(
+  const onlyWithQueue = (["databaseUrl", "table", "tablePrefix", "releaseSql", "heartbeat", "staleAfter", "maxRescues", "leaseTable", "connection"] as const).find(
     (key) => raw[key] && !raw.queue,
   );
   if (!raw.queue) {
@@ -131,7 +136,7 @@ function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.Proc
     ["releaseSql", ["sql"]],
     ["table", ["delayed_job", "que"]],
     ["tablePrefix", ["solid_queue"]],
-    ...(["heartbeat", "staleAfter", "maxRescues", "leaseTable"] as const).map((key): [keyof typeof raw, QueueKind[]] => [key, ["delayed_job", "solid_queue"]]),
+    ...(["heartbeat", "staleAfter", "maxRescues", "leaseTable", "connection"] as const).map((key): [keyof typeof raw, QueueKind[]] => [key, ["delayed_job", "solid_queue"]]),
   ];
   for (const [key, kinds] of only) {
     if (raw[key] && !kinds.includes(kind)) {
@@ -164,7 +169,8 @@ function rescueConfig(raw: Partial<Record<OptionKey, RawValue>>): RescueConfig {
   if (raw.maxRescues && !/^\d+$/.test(raw.maxRescues.value)) {
     throw new UsageError(`${raw.maxRescues.source} must be a whole number, got ${JSON.stringify(raw.maxRescues.value)}`);
   }
-  return { heartbeatMs, staleAfterMs, maxRescues, leaseTable: tableName(raw.leaseTable, "jobguard_leases") };
+  const connection = oneOf(raw.connection, CONNECTION_MODES, "per-heartbeat");
+  return { heartbeatMs, staleAfterMs, maxRescues, leaseTable: tableName(raw.leaseTable, "jobguard_leases"), connection };
 }
 
 /**

@@ -22,6 +22,7 @@ export type OptionKey =
   | "staleAfter"
   | "maxRescues"
   | "leaseTable"
+  | "connection"
   // The worker's last step before the kill (config/escalation.ts).
   | "worker"
   | "escalate"
@@ -42,6 +43,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { key: "staleAfter", flag: "--stale-after", env: "JOBGUARD_STALE_AFTER", valueName: "SECONDS", describe: "a lease this old belongs to a dead dyno and is rescued (default 60)" },
   { key: "maxRescues", flag: "--max-rescues", env: "JOBGUARD_MAX_RESCUES", valueName: "N", describe: "rescues of one job before it is marked failed (default 3)" },
   { key: "leaseTable", flag: "--lease-table", env: "JOBGUARD_LEASE_TABLE", valueName: "NAME", describe: "jobguard's own lease table, schema-qualified allowed (default jobguard_leases)" },
+  { key: "connection", flag: "--connection", env: "JOBGUARD_CONNECTION", valueName: "MODE", describe: "the lease's connection: per-heartbeat (opened for each heartbeat and sweep) or keep (default per-heartbeat)" },
   // The worker's last step before the kill (config/escalation.ts).
   { key: "worker", flag: "--worker", env: "JOBGUARD_WORKER", valueName: "NAME", describe: "presets for sidekiq, graphile-worker, rq or celery (default: none)" },
   { key: "escalate", flag: "--escalate", env: "JOBGUARD_ESCALATE", valueName: "SIGNAL", describe: "signal sent to the worker before the deadline, or none (default: the preset's)" },

@@ -64,8 +64,7 @@ export async function connect(url: string, env: NodeJS.ProcessEnv, extra: Client
 const KEEPALIVE_IDLE_MS = 10_000;
 
 /**
- * A connection as jobguard opens all of its own: named "jobguard", in UTC,
- * with TCP keepalive, connected within timeoutMs (or dropped when `signal` aborts).
+ * A connection as jobguard opens all of its own: named "jobguard", with TCP keepalive, connected within timeoutMs (or dropped when `signal` aborts).
  */
 export function connectAsJobguard(url: string, env: NodeJS.ProcessEnv, timeoutMs: number, signal?: AbortSignal): Promise<Client> {
   const config: ClientConfig = {
@@ -73,8 +72,8 @@ export function connectAsJobguard(url: string, env: NodeJS.ProcessEnv, timeoutMs
     connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),
     keepAlive: true,
     keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
-    // delayed_job writes its times as UTC timestamps without a zone.
-    options: "-c TimeZone=UTC",
+    // No `options` (such as -c TimeZone=UTC): PgBouncer refuses a connection
+    // that sends them. The queues' SQL converts to UTC itself (AT TIME ZONE 'UTC').
   };
   return connect(url, env, config, signal);
 }

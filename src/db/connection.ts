@@ -19,12 +19,19 @@ interface Connection {
 export class Database {
   private current: Connection | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Uses queued or running: the connection is closed after the last one when it is not kept. */
+  private pending = 0;
 
   constructor(
     private readonly url: string,
     private readonly env: NodeJS.ProcessEnv,
     /** Runs on every new connection before it is handed out (preparing statements). */
     private readonly onOpen: (client: Client) => Promise<void> = async () => {},
+    /**
+     * False: close the connection once no use is waiting, so that an idle
+     * jobguard holds none between heartbeats (JOBGUARD_CONNECTION=per-heartbeat).
+     */
+    private readonly keep = true,
   ) {}
 
   /** Opens the connection ahead of its first use, so that the use costs one round trip; it must connect within limitMs. */
@@ -40,7 +47,10 @@ export class Database {
    * and forgotten, so the next use starts on a new one.
    */
   use<T>(limitMs: number, fn: (client: Client) => Promise<T>): Promise<T> {
-    const run = this.queue.then(() => this.attempt(limitMs, fn));
+    this.pending++;
+    const run = this.queue.then(() => this.attempt(limitMs, fn)).finally(() => {
+      if (--this.pending === 0 && !this.keep) this.close();
+    });
     this.queue = run.catch(() => {});
     return run;
   }

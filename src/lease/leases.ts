@@ -7,7 +7,7 @@ import { safeMessage } from "../db/redact.js";
 import { beforeDeadline } from "../db/retry.js";
 import type { RescueSupport } from "../queues/adapter.js";
 import type { TreeHistory } from "../process-tree/tree-history.js";
-import { dropLease, heartbeat } from "./lease.js";
+import { dropLease, heartbeat, sessionEvidence, setSessionTag } from "./lease.js";
 import { HistoryPruner } from "./prune-history.js";
 import { ensureSchema, leaseTables, type LeaseTables } from "./schema.js";
 import { sweep, type SweepResult } from "./sweep.js";
@@ -28,17 +28,22 @@ export class Leases {
   /** The previous heartbeat failed, or there was none yet: the next one starts reachable_since anew. */
   private failing = true;
   private failures = 0;
+  /** The worker's session tag, until its sessions are found not to prove its life. */
+  private sessionTag: string | undefined;
+  /** The tag as the lease shows it to sweeps: only once a heartbeat has seen the worker's own sessions. */
+  private published: string | undefined;
 
   constructor(
     private readonly database: Database,
     private readonly queue: RescueSupport,
     private readonly config: RescueConfig,
     private readonly url: string,
-    private readonly sessionTag: string | undefined,
+    sessionTag: string | undefined,
     private readonly dyno: string | undefined,
     private readonly log: Logger,
   ) {
     this.tables = leaseTables(config.leaseTable);
+    this.sessionTag = sessionTag;
   }
 
   /** The tables a counted release writes its rescue counts to. */
@@ -111,8 +116,9 @@ export class Leases {
         await this.ready(client);
         // A failed prune (say, a jobs table not there yet) must not cost the heartbeat: it tries again next time.
         await pruner.prune(client).catch((error: unknown) => this.log.debug("prune_failed", { error: safeMessage(error, this.url) }));
-        const lease = { id: this.id, host: hostname(), dyno: this.dyno, pids: history.all(), sessionTag: this.sessionTag };
+        const lease = { id: this.id, host: hostname(), dyno: this.dyno, pids: history.all(), sessionTag: this.published };
         await heartbeat(client, this.tables, lease, this.failing);
+        await this.checkSessionsHeld(client);
       });
       if (this.failures > 0) this.log.info("heartbeat_resumed", { lease: this.id, failed: this.failures });
       this.failing = false;
@@ -122,6 +128,44 @@ export class Leases {
       (this.failures > 0 ? this.log.debug : this.log.info)("heartbeat_failed", { error: message });
       this.failing = true;
       this.failures++;
+    }
+  }
+
+  /**
+   * The sweep reads "no tagged session" as "the worker is dead" (sweep.ts, 3).
+   * That holds only while the worker's sessions are its own connections to
+   * PostgreSQL. Through a transaction pooler (PgBouncer), a client's tag shows
+   * only while the pooler lends it a server connection, and lingers on server
+   * connections that outlive it: its absence proves nothing. So the lease shows
+   * the tag only once a heartbeat has seen the worker's sessions, and takes it
+   * off for good (sweeps then treat it as unprovable, not dead) when
+   * - jobguard's own connection goes through a pooler (the worker most likely
+   *   shares its URL: give both a direct one, see docs/database.md);
+   * - a tagged session comes from another client address than jobguard's own
+   *   (a pooler elsewhere, such as Heroku's on the database's host);
+   * - the worker, seen with a session before, shows none while it runs.
+   * What none of these can see: a worker through a pooler on its own host
+   * while jobguard connects directly, whose tag stays on an idle server
+   * connection until after jobguard has died.
+   */
+  private async checkSessionsHeld(client: Parameters<typeof sessionEvidence>[0]): Promise<void> {
+    // Once a shutdown has begun, the worker closing its session is no news.
+    if (!this.sessionTag || !this.sweeping) return;
+    const seen = await sessionEvidence(client, this.sessionTag);
+    const reason = seen.pooled
+      ? "jobguard-connects-through-a-pooler"
+      : seen.elsewhere > 0
+        ? "worker-sessions-from-another-address"
+        : seen.sessions === 0 && this.published
+          ? "worker-seen-without-a-session"
+          : undefined;
+    if (reason) {
+      if (this.published) await setSessionTag(client, this.tables, this.id, null);
+      this.log.info("rescue_unprovable", { lease: this.id, reason, detail: "no sweep will release this worker's claims: give jobguard and the worker a direct database URL" });
+      this.sessionTag = this.published = undefined;
+    } else if (seen.sessions > 0 && !this.published) {
+      await setSessionTag(client, this.tables, this.id, this.sessionTag);
+      this.published = this.sessionTag;
     }
   }
 

@@ -39,7 +39,9 @@ export interface SweepResult {
  *    its process dies. A worker that outlived its jobguard (only jobguard was
  *    killed) still has its sessions and keeps its lease and its claims.
  *    A lease whose sessions carry no tag (the user set PGAPPNAME) is never
- *    rescued, since its worker's death cannot be shown.
+ *    rescued, since its worker's death cannot be shown; nor is one whose
+ *    jobguard never saw its worker's sessions, or saw signs of a pooler in
+ *    between, through which a tag proves nothing (Leases.checkSessionsHeld).
  * 4. Only processes of the lease that no live lease of the same host claims:
  *    when a host name and pids come back after a reboot or in a new
  *    container, the new worker's lease claims them.

@@ -33,12 +33,13 @@ export async function createCleanup(queue: QueueConfig, graceMs: number, env: No
   const database = new Database(queue.databaseUrl, env, adapter.prepare?.bind(adapter));
   // Whether a shutdown or a release has opened `database`.
   let releasing = false;
-  // The lease keeps a connection of its own, so a long sweep never stands
-  // between a SIGTERM and the release.
+  // The lease has a connection of its own, so a long sweep never stands
+  // between a SIGTERM and the release; it holds it between heartbeats only
+  // with JOBGUARD_CONNECTION=keep (docs/database.md weighs the two).
   const leases =
     queue.rescue && adapter.rescue
       ? new Leases(
-          new Database(queue.databaseUrl, env),
+          new Database(queue.databaseUrl, env, undefined, queue.rescue.connection === "keep"),
           adapter.rescue,
           queue.rescue,
           queue.databaseUrl,

@@ -18,6 +18,11 @@ export function workerNames(host: string, pids: readonly number[]): string[] {
 // make a lock unmatched, never match another worker's.
 const WORKER = "substring(locked_by from position('host:' in locked_by))";
 
+/** The same expression on a table alias, for joins (it must match the recommended index's). */
+export function workerOf(alias: string): string {
+  return `substring(${alias}.locked_by from position('host:' in ${alias}.locked_by))`;
+}
+
 /**
  * The SQL condition "locked under one of the names in `names`" (an SQL
  * text[] expression). Names are compared whole, so "pid:12" never matches

@@ -11,7 +11,7 @@ export function customSql(releaseSql: string): QueueAdapter {
       // The user's statement cannot tell a dead worker's locks from those of a
       // newer process that took its pid: those pids are left out.
       const pids = worker.dead.filter((d) => d.reusedSince === undefined).map((d) => d.pid);
-      return runCustomRelease(client, worker.host, pids, workerNames(worker.host, pids));
+      return runCustomRelease(client, releaseSql, worker.host, pids, workerNames(worker.host, pids));
     },
 
     async check(client, out) {

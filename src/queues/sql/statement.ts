@@ -1,22 +1,34 @@
+import { randomBytes } from "node:crypto";
 import type { Client } from "pg";
 
 // The user's JOBGUARD_RELEASE_SQL is prepared with declared parameter types, so
-// it may use any of them, or none, and PostgreSQL checks it as soon as the
-// connection opens, long before the deadline.
-const STATEMENT = "jobguard_release";
+// it may use any of them, or none. PREPARE, EXECUTE and DEALLOCATE go to the
+// server as one simple query: one implicit transaction, which a transaction
+// pooler (PgBouncer) runs on one server connection, where a statement
+// prepared at connect and executed later could land on another. Each run has
+// a name of its own, so that a run cut short (a statement prepared survives
+// the rollback of its transaction) never collides with the next.
+const TYPES = "(text, int[], text[])";
 
-/**
- * Prepares the statement on this connection. Its parameters: $1 the host name
- * (text), $2 the dead pids (int[]), $3 delayed_job-style worker names
- * "host:<host> pid:<pid>" (text[]).
- */
-export async function prepareCustomRelease(client: Client, sql: string): Promise<void> {
-  await client.query(`PREPARE ${STATEMENT}(text, int[], text[]) AS ${sql}`);
+function statementName(): string {
+  return `jobguard_release_${randomBytes(6).toString("hex")}`;
 }
 
-/** Runs the prepared statement; the ids are those of the rows it returns (RETURNING id), if any. */
+/**
+ * Checks the statement by preparing it (and dropping it again): a mistake shows
+ * as soon as the connection opens, or in `jobguard check`, not at the deadline.
+ * Its parameters: $1 the host name (text), $2 the dead pids (int[]), $3
+ * delayed_job-style worker names "host:<host> pid:<pid>" (text[]).
+ */
+export async function prepareCustomRelease(client: Client, sql: string): Promise<void> {
+  const name = statementName();
+  await client.query(`PREPARE ${name}${TYPES} AS ${sql}; DEALLOCATE ${name}`);
+}
+
+/** Prepares, runs and drops the statement; the ids are those of the rows it returns (RETURNING id), if any. */
 export async function runCustomRelease(
   client: Client,
+  sql: string,
   host: string,
   pids: number[],
   names: string[],
@@ -29,7 +41,12 @@ export async function runCustomRelease(
     `ARRAY[${pids.map((pid) => Math.trunc(pid)).join(",")}]::int[]`,
     `ARRAY[${names.map(text).join(",")}]::text[]`,
   ];
-  const result = await client.query(`EXECUTE ${STATEMENT}(${args.join(", ")})`);
-  const ids = result.rows.map((row: { id?: unknown }) => row.id).filter((id) => id !== undefined).map(String);
+  const name = statementName();
+  const results = (await client.query(`PREPARE ${name}${TYPES} AS ${sql}; EXECUTE ${name}(${args.join(", ")}); DEALLOCATE ${name}`)) as unknown as Array<{
+    rows: Array<{ id?: unknown }>;
+    rowCount: number | null;
+  }>;
+  const result = results[1]!;
+  const ids = result.rows.map((row) => row.id).filter((id) => id !== undefined).map(String);
   return { count: result.rowCount ?? result.rows.length, ids };
 }

@@ -1,0 +1,110 @@
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { chmodSync, chownSync, existsSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { waitFor } from "./delayed-job.js";
+import { tempDir } from "./jobguard.js";
+import { withClient } from "./db.js";
+
+const PGBOUNCER = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find(existsSync);
+
+/** Why the PgBouncer tests cannot run here, or null. */
+export function pgbouncerSkipReason(): string | null {
+  return PGBOUNCER ? null : "pgbouncer is not installed (Debian's pgbouncer package)";
+}
+
+/**
+ * Skips the test when PgBouncer is missing, or fails it with
+ * JOBGUARD_REQUIRE_PGBOUNCER=1 (set by .ci/run); true when it can run.
+ */
+export function requirePgbouncer(t: TestContext): boolean {
+  const reason = pgbouncerSkipReason();
+  if (!reason) return true;
+  if (process.env.JOBGUARD_REQUIRE_PGBOUNCER === "1") throw new Error(`JOBGUARD_REQUIRE_PGBOUNCER=1 but ${reason}`);
+  t.skip(reason);
+  return false;
+}
+
+/** A running PgBouncer in front of one database. */
+export interface Pgbouncer {
+  /** The database's URL through PgBouncer (same user, password and name). */
+  url: string;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+/**
+ * Starts PgBouncer in `mode` on a free port, in a directory of its own, in
+ * front of the database at `direct`. Clients are trusted; PgBouncer logs in
+ * to PostgreSQL with the URL's password. As root it runs as `postgres`
+ * (PgBouncer refuses to run as root). `poolSize` server connections at most,
+ * so that tests can make clients share them. With `serverSocketDir`,
+ * PgBouncer reaches PostgreSQL over its Unix socket there, as a pooler on
+ * another host would: its server connections show another client address.
+ */
+export async function startPgbouncer(
+  direct: string,
+  options: { mode?: "transaction" | "session"; poolSize?: number; serverSocketDir?: string } = {},
+): Promise<Pgbouncer> {
+  const target = new URL(direct);
+  const dir = tempDir();
+  const port = await freePort();
+  const config = join(dir, "pgbouncer.ini");
+  const user = decodeURIComponent(target.username);
+  writeFileSync(join(dir, "users.txt"), `"${user}" ""\n`);
+  writeFileSync(
+    config,
+    [
+      "[databases]",
+      `* = host=${options.serverSocketDir ?? target.hostname} port=${target.port || 5432} user=${user} password=${decodeURIComponent(target.password)}`,
+      "[pgbouncer]",
+      "listen_addr = 127.0.0.1",
+      `listen_port = ${port}`,
+      `unix_socket_dir =`,
+      "auth_type = trust",
+      `auth_file = ${join(dir, "users.txt")}`,
+      `pool_mode = ${options.mode ?? "transaction"}`,
+      `default_pool_size = ${options.poolSize ?? 5}`,
+      "max_client_conn = 200",
+      `logfile = ${join(dir, "pgbouncer.log")}`,
+      "",
+    ].join("\n"),
+    { mode: 0o600 },
+  );
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    chmodSync(dir, 0o755);
+    const ids = spawnSync("id", ["-u", "postgres"], { encoding: "utf8" });
+    const uid = Number(ids.stdout.trim());
+    const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim());
+    for (const file of [dir, config, join(dir, "users.txt")]) chownSync(file, uid, gid);
+  }
+  const child: ChildProcess = spawn(PGBOUNCER!, [...(asRoot ? ["-u", "postgres"] : []), config], { stdio: "ignore" });
+  const url = new URL(direct);
+  url.port = String(port);
+  url.hostname = "127.0.0.1";
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`pgbouncer exited with ${child.exitCode}; see ${join(dir, "pgbouncer.log")}`);
+      return withClient(url.toString(), async (c) => (await c.query("SELECT 1 AS ok")).rows[0].ok === 1).catch(() => false);
+    },
+    { what: "pgbouncer to accept connections" },
+  );
+  return {
+    url: url.toString(),
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((done) => child.once("exit", done));
+      child.kill("SIGINT");
+      await exited;
+    },
+  };
+}
