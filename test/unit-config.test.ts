@@ -99,5 +99,5 @@ test("buildConfig: tables are identifiers or schema.table; the rescue settings h
   rejects(["--heartbeat", "10", "--stale-after", "15", "--", "w"], dj, /must be at least twice the heartbeat/);
   rejects(["--", "w"], { ...dj, JOBGUARD_MAX_RESCUES: "2.5" }, /JOBGUARD_MAX_RESCUES must be a whole number/);
   const rescue = config(["--", "w"], { ...dj, JOBGUARD_MAX_RESCUES: "0" }).queue?.rescue;
-  assert.deepEqual(rescue, { heartbeatMs: 10_000, staleAfterMs: 60_000, maxRescues: 0, leaseTable: ["jobguard_leases"] });
+  assert.deepEqual(rescue, { heartbeatMs: 10_000, staleAfterMs: 60_000, maxRescues: 0, leaseTable: ["jobguard_leases"], connection: "per-heartbeat" });
 });
