@@ -13,10 +13,9 @@ export interface Lease {
 /**
  * Writes the lease with a fresh heartbeat: one small UPDATE. `resumed` says
  * the previous heartbeat failed (or there was none): reachable_since starts
- * anew. Only the first
- * heartbeat, and the first after an outage long enough for another dyno to
- * have swept the lease as stale, inserts it. (An INSERT ... ON CONFLICT would
- * write a row lock to the WAL at every heartbeat.)
+ * anew. Only the first heartbeat, and the first after an outage long enough
+ * for another dyno to have swept the lease as stale, inserts it. (An
+ * INSERT ... ON CONFLICT would write a row lock to the WAL at every heartbeat.)
  */
 export async function heartbeat(client: Client, tables: LeaseTables, lease: Lease, resumed: boolean): Promise<void> {
   const updated = await client.query(

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { quoteTable } from "../../db/sql.js";
 import type { QueueAdapter } from "../adapter.js";
-import { forgetCountsSql } from "../rescue-count.js";
+import { forgetCounts } from "../rescue-count.js";
 import { checkDelayedJobs } from "./check.js";
 import { names, releaseAfterCrash, rescueDeadLeases } from "./rescue.js";
 import { namesHoldingLocks, releaseDelayedJobs, workerNames } from "./sql.js";
@@ -26,20 +26,20 @@ export function delayedJob(table: readonly string[]): QueueAdapter {
 
     rescue: {
       async holding(client, host, pids) {
-        const held = await namesHoldingLocks(client, jobs, workerNames(host, pids));
-        return new Set(pids.filter((pid) => held.has(workerNames(host, [pid])[0]!)));
+        const byPid = workerNames(host, pids);
+        const held = await namesHoldingLocks(client, jobs, byPid);
+        return new Set(pids.filter((_, i) => held.has(byPid[i]!)));
       },
       async rescue(client, dead, staleAfterMs, counting) {
         const { released, failed } = await rescueDeadLeases(client, jobs, jobTable, dead, staleAfterMs, counting);
         return { count: released.length, ids: released, failed };
       },
       async stillHolding(client, dead) {
-        const held = await namesHoldingLocks(client, jobs, names(dead));
-        return new Set(dead.filter((d) => held.has(names([d])[0]!)).map((d) => d.lease));
+        const byPid = names(dead);
+        const held = await namesHoldingLocks(client, jobs, byPid);
+        return new Set(dead.filter((_, i) => held.has(byPid[i]!)).map((d) => d.lease));
       },
-      async forgetCounts(client, countsTable) {
-        await client.query(forgetCountsSql(countsTable, jobs), [jobTable]);
-      },
+      forgetCounts: (client, countsTable) => forgetCounts(client, countsTable, jobs, jobTable),
     },
   };
 }

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import type { QueueAdapter } from "../adapter.js";
-import { forgetCountsSql } from "../rescue-count.js";
+import { forgetCounts } from "../rescue-count.js";
 import { checkSolidQueue } from "./check.js";
 import { releaseDeadProcesses } from "./release.js";
 import { leasesStillRegistered, registeredPids, rescueDeadLeases } from "./rescue.js";
@@ -16,9 +16,7 @@ export function solidQueue(prefix: readonly string[]): QueueAdapter {
       holding: (client, host, pids) => registeredPids(client, t, host, pids),
       rescue: (client, dead, staleAfterMs, counting) => rescueDeadLeases(client, t, dead, staleAfterMs, counting),
       stillHolding: (client, dead) => leasesStillRegistered(client, t, dead),
-      async forgetCounts(client, countsTable) {
-        await client.query(forgetCountsSql(countsTable, t.jobs), [t.jobTable]);
-      },
+      forgetCounts: (client, countsTable) => forgetCounts(client, countsTable, t.jobs, t.jobTable),
     },
   };
 }
