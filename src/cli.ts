@@ -13,7 +13,9 @@ import { supervise } from "./supervise/supervise.js";
 // spawned, one exits 125 with nothing started; then the supervisor takes over.
 // Its line names no database secret: every URL jobguard may have been given is redacted.
 const databaseUrls: Array<string | undefined> = [process.env.JOBGUARD_DATABASE_URL, process.env.DATABASE_URL];
-const errors = new InternalErrors(createLogger("info"), (text) => databaseUrls.reduce<string>((t, url) => (url ? safeMessage(t, url) : t), text));
+const errors = new InternalErrors(createLogger("info"), (text) =>
+  databaseUrls.reduce<string>((t, url) => (url ? safeMessage(t, url) : t), text),
+);
 
 // The main path reads top to bottom: parse, check, spawn and supervise, exit.
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -48,7 +50,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const log = createLogger(config.logLevel);
   errors.useLogger(log);
   // Only a run with a queue loads the release code and the queue's adapter.
-  const cleanup = config.queue && (await (await import("./release/cleanup.js")).createCleanup(config.queue, config.graceMs, env, log));
+  const cleanup =
+    config.queue &&
+    (await (await import("./release/cleanup.js")).createCleanup(config.queue, config.graceMs, env, log));
   return supervise(args.command, config, log, errors, cleanup || undefined);
 }
 

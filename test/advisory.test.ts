@@ -26,7 +26,9 @@ let keys = 7000;
 
 /** Waits for the worker's READY line: its pid and its backend's. */
 async function ready(events: string): Promise<{ pid: number; backend: number }> {
-  const line = await waitFor(() => existsSync(events) && readFileSync(events, "utf8").trim(), { what: "the worker to hold its lock" });
+  const line = await waitFor(() => existsSync(events) && readFileSync(events, "utf8").trim(), {
+    what: "the worker to hold its lock",
+  });
   const [, pid, backend] = line.split(" ").map(Number);
   return { pid: pid!, backend: backend! };
 }
@@ -43,7 +45,10 @@ async function lockIsFree(key: number): Promise<boolean> {
 test("without jobguard: a worker SIGKILLed in a long query keeps its advisory lock", async () => {
   const key = ++keys;
   const events = join(tempDir(), "events");
-  const worker = spawn(WORKER[0]!, WORKER.slice(1), { env: { ...process.env, ...OWNED, DATABASE_URL: db.url, LOCK_KEY: String(key), EVENTS: events }, stdio: "ignore" });
+  const worker = spawn(WORKER[0]!, WORKER.slice(1), {
+    env: { ...process.env, ...OWNED, DATABASE_URL: db.url, LOCK_KEY: String(key), EVENTS: events },
+    stdio: "ignore",
+  });
   const { backend } = await ready(events);
   worker.kill("SIGKILL");
   await sleep(1000);
@@ -64,7 +69,12 @@ test("GoodJob: jobguard ends the killed worker's tagged session, and its advisor
   assert.equal(await lockIsFree(key), false);
   await dockerStop(run, 4000);
   assert.equal((await run.exited).code, 124);
-  assert.match(run.stderr(), new RegExp(`event=sessions_terminated tag=jobguard-[0-9a-f]{16} sessions=1 backends=${backend}:active advisory_locks=1`));
+  assert.match(
+    run.stderr(),
+    new RegExp(
+      `event=sessions_terminated tag=jobguard-[0-9a-f]{16} sessions=1 backends=${backend}:active advisory_locks=1`,
+    ),
+  );
   await waitFor(() => lockIsFree(key), { timeoutMs: 3000, what: "the advisory lock to be free" });
 });
 
@@ -100,9 +110,21 @@ test("Que: jobguard finds the locker's session through que_lockers, ends it, and
   await dockerStop(run, 4000);
   assert.equal((await run.exited).code, 124);
   // The locker's own name hides jobguard's tag: only que_lockers found it.
-  assert.match(run.stderr(), new RegExp(`event=sessions_terminated tag=jobguard-[0-9a-f]{16} sessions=1 backends=${backend}:active advisory_locks=1`));
-  await waitFor(() => lockIsFree(key), { timeoutMs: 3000, what: "the dead locker's advisory lock to be free" });
+  assert.match(
+    run.stderr(),
+    new RegExp(
+      `event=sessions_terminated tag=jobguard-[0-9a-f]{16} sessions=1 backends=${backend}:active advisory_locks=1`,
+    ),
+  );
+  await waitFor(() => lockIsFree(key), {
+    timeoutMs: 3000,
+    what: "the dead locker's advisory lock to be free",
+  });
   assert.equal(await lockIsFree(otherKey), false, "the other dyno's locker lost its lock");
-  assert.equal((await other.query("SELECT 1 AS alive")).rows[0].alive, 1, "the other dyno's locker session was ended");
+  assert.equal(
+    (await other.query("SELECT 1 AS alive")).rows[0].alive,
+    1,
+    "the other dyno's locker session was ended",
+  );
   await other.end();
 });

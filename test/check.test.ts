@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, before, test } from "node:test";
-import { createDelayedJobsTable, freshDatabase, insertJob, withClient, type FreshDatabase } from "./support/db.js";
+import {
+  createDelayedJobsTable,
+  freshDatabase,
+  insertJob,
+  withClient,
+  type FreshDatabase,
+} from "./support/db.js";
 import { runJobguard, killLeftovers } from "./support/jobguard.js";
 
 after(killLeftovers);
@@ -22,16 +28,33 @@ async function check(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out
 
 test("check lists the locks by worker, marks this host's dead ones, and asks for the index", async () => {
   await createDelayedJobsTable(db.url, "listed");
-  const dead = await insertJob(db.url, { table: "listed", handler: "x", lockedBy: `delayed_job.1 host:${hostname()} pid:999999` });
-  const live = await insertJob(db.url, { table: "listed", handler: "x", lockedBy: `host:${hostname()} pid:${process.pid}` });
+  const dead = await insertJob(db.url, {
+    table: "listed",
+    handler: "x",
+    lockedBy: `delayed_job.1 host:${hostname()} pid:999999`,
+  });
+  const live = await insertJob(db.url, {
+    table: "listed",
+    handler: "x",
+    lockedBy: `host:${hostname()} pid:${process.pid}`,
+  });
   await insertJob(db.url, { table: "listed", handler: "x", lockedBy: "host:elsewhere pid:1" });
   const { code, out } = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "listed" });
   assert.equal(code, 1);
-  assert.match(out, new RegExp(`delayed_job\\.1 host:${hostname()} pid:999999: 1 job \\(ids ${dead}\\) .*stale lock`));
-  assert.match(out, new RegExp(`host:${hostname()} pid:${process.pid}: 1 job \\(ids ${live}\\) locked since \\S+\\n`));
+  assert.match(
+    out,
+    new RegExp(`delayed_job\\.1 host:${hostname()} pid:999999: 1 job \\(ids ${dead}\\) .*stale lock`),
+  );
+  assert.match(
+    out,
+    new RegExp(`host:${hostname()} pid:${process.pid}: 1 job \\(ids ${live}\\) locked since \\S+\\n`),
+  );
   assert.match(out, /host:elsewhere pid:1: 1 job .*Z\n/);
   assert.match(out, /warning: no index on the worker names in locked_by/);
-  assert.match(out, /CREATE INDEX CONCURRENTLY "listed_jobguard_worker" ON "listed" \(\(substring\(locked_by from position\('host:' in locked_by\)\)\)\) WHERE locked_by IS NOT NULL;/);
+  assert.match(
+    out,
+    /CREATE INDEX CONCURRENTLY "listed_jobguard_worker" ON "listed" \(\(substring\(locked_by from position\('host:' in locked_by\)\)\)\) WHERE locked_by IS NOT NULL;/,
+  );
   assert.doesNotMatch(out, /postgres:\/\//);
 });
 
@@ -49,7 +72,10 @@ test("check is happy with live locks and the recommended index", async () => {
 
 test("check prepares the sql queue's statement and reports a broken one", async () => {
   await withClient(db.url, (c) => c.query("CREATE TABLE own_jobs (id int, owner text)"));
-  const good = await check({ JOBGUARD_QUEUE: "sql", JOBGUARD_RELEASE_SQL: "UPDATE own_jobs SET owner = NULL WHERE owner = ANY($3)" });
+  const good = await check({
+    JOBGUARD_QUEUE: "sql",
+    JOBGUARD_RELEASE_SQL: "UPDATE own_jobs SET owner = NULL WHERE owner = ANY($3)",
+  });
   assert.equal(good.code, 0, good.out);
   assert.match(good.out, /release statement: prepared without error/);
   const bad = await check({ JOBGUARD_QUEUE: "sql", JOBGUARD_RELEASE_SQL: "UPDATE no_such_table SET x = 1" });
@@ -62,7 +88,10 @@ test("check: a missing table, an unreachable server and a TLS mode the server ca
   assert.equal(missing.code, 1);
   assert.match(missing.out, /error: relation "nowhere" does not exist/);
 
-  const down = await check({ JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://me:pw-not-shown@127.0.0.1:1/db" });
+  const down = await check({
+    JOBGUARD_QUEUE: "delayed_job",
+    DATABASE_URL: "postgres://me:pw-not-shown@127.0.0.1:1/db",
+  });
   assert.equal(down.code, 1);
   assert.match(down.out, /error: cannot connect to 127\.0\.0\.1:1\/db: connect ECONNREFUSED/);
   assert.doesNotMatch(down.out, /pw-not-shown/);
@@ -70,7 +99,11 @@ test("check: a missing table, an unreachable server and a TLS mode the server ca
   // The test server has no TLS: `require` must fail clearly, `prefer` (libpq's default) falls back.
   const url = new URL(db.url);
   url.searchParams.set("sslmode", "require");
-  const tls = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "tidy", DATABASE_URL: url.toString() });
+  const tls = await check({
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: "tidy",
+    DATABASE_URL: url.toString(),
+  });
   assert.equal(tls.code, 1);
   assert.match(tls.out, /does not support SSL/);
   const prefer = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "tidy", PGSSLMODE: "prefer" });

@@ -19,7 +19,17 @@ after(async () => db?.drop());
 async function sessionsOver(ms: number): Promise<number[]> {
   const samples: number[] = [];
   for (const until = Date.now() + ms; Date.now() < until; await sleep(50)) {
-    samples.push(await withClient(db.url, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'jobguard' AND datname = current_database()")).rows[0].n));
+    samples.push(
+      await withClient(
+        db.url,
+        async (c) =>
+          (
+            await c.query(
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'jobguard' AND datname = current_database()",
+            )
+          ).rows[0].n,
+      ),
+    );
   }
   return samples;
 }
@@ -34,14 +44,25 @@ for (const mode of ["per-heartbeat", "keep"] as const) {
       JOBGUARD_CONNECTION: mode,
       DATABASE_URL: db.url,
     });
-    const beat = () => withClient(db.url, async (c) => (await c.query(`SELECT heartbeat_at FROM ${leases}`)).rows[0]?.heartbeat_at as Date | undefined);
+    const beat = () =>
+      withClient(
+        db.url,
+        async (c) =>
+          (await c.query(`SELECT heartbeat_at FROM ${leases}`)).rows[0]?.heartbeat_at as Date | undefined,
+      );
     const first = await waitFor(beat, { what: "the first heartbeat" });
     const samples = await sessionsOver(2500);
     assert.ok((await beat())! > first, "no heartbeat in 2.5 s");
     if (mode === "keep") assert.deepEqual([...new Set(samples)], [1], `samples: ${samples.join(",")}`);
     else {
-      assert.ok(samples.every((n) => n <= 1), `samples: ${samples.join(",")}`);
-      assert.ok(samples.filter((n) => n === 0).length > samples.length / 2, `mostly none: ${samples.join(",")}`);
+      assert.ok(
+        samples.every((n) => n <= 1),
+        `samples: ${samples.join(",")}`,
+      );
+      assert.ok(
+        samples.filter((n) => n === 0).length > samples.length / 2,
+        `mostly none: ${samples.join(",")}`,
+      );
     }
     await dockerStop(run, 5000);
     assert.equal((await run.exited).code, 143);

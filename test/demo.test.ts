@@ -7,29 +7,34 @@ import { REPO_ROOT } from "./support/delayed-job.js";
 
 const DEMO = join(REPO_ROOT, "build/scripts/demo.js");
 
-test("npm run demo: without jobguard the job stays locked, with jobguard the next worker takes it", { timeout: 90_000 }, async () => {
-  const url = testServerUrl();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url };
-  for (const key of Object.keys(env)) if (key.startsWith("JOBGUARD_") || key === "DYNO") delete env[key];
-  const child = spawn(process.execPath, [DEMO], { env, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
+test(
+  "npm run demo: without jobguard the job stays locked, with jobguard the next worker takes it",
+  { timeout: 90_000 },
+  async () => {
+    const url = testServerUrl();
+    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url };
+    for (const key of Object.keys(env)) if (key.startsWith("JOBGUARD_") || key === "DYNO") delete env[key];
+    const child = spawn(process.execPath, [DEMO], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
 
-  assert.equal(code, 0, output);
-  assert.match(output, /is still locked by "host:\S+ pid:\d+", a process that no longer exists/, output);
-  assert.match(output, /jobguard event=locks_released queue=delayed_job jobs=1 ids=1 /, output);
-  assert.match(output, /Job #1 was taken by the next worker \(\d+\) \d+\.\d\d s after the release/, output);
-  assert.match(output, /^Summary: /m, output);
+    assert.equal(code, 0, output);
+    assert.match(output, /is still locked by "host:\S+ pid:\d+", a process that no longer exists/, output);
+    assert.match(output, /jobguard event=locks_released queue=delayed_job jobs=1 ids=1 /, output);
+    assert.match(output, /Job #1 was taken by the next worker \(\d+\) \d+\.\d\d s after the release/, output);
+    assert.match(output, /^Summary: /m, output);
 
-  const password = new URL(url).password;
-  if (password) assert.ok(!output.includes(decodeURIComponent(password)), "the demo printed the database password");
-  assert.ok(!output.includes(url), "the demo printed the database URL");
+    const password = new URL(url).password;
+    if (password)
+      assert.ok(!output.includes(decodeURIComponent(password)), "the demo printed the database password");
+    assert.ok(!output.includes(url), "the demo printed the database URL");
 
-  // Its table lived in the user's database only while the demo ran.
-  const table = /in a new table (jobguard_demo_jobs_\w+)/.exec(output)?.[1];
-  assert.ok(table, output);
-  const left = await withClient(url, (c) => c.query("SELECT to_regclass($1) AS t", [table]));
-  assert.equal(left.rows[0].t, null, `table ${table} was not dropped`);
-});
+    // Its table lived in the user's database only while the demo ran.
+    const table = /in a new table (jobguard_demo_jobs_\w+)/.exec(output)?.[1];
+    assert.ok(table, output);
+    const left = await withClient(url, (c) => c.query("SELECT to_regclass($1) AS t", [table]));
+    assert.equal(left.rows[0].t, null, `table ${table} was not dropped`);
+  },
+);

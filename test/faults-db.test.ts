@@ -3,7 +3,14 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
+import {
+  createDelayedJobsTable,
+  freshDatabase,
+  getJob,
+  insertJob,
+  withClient,
+  type FreshDatabase,
+} from "./support/db.js";
 import { waitFor } from "./support/delayed-job.js";
 import { dockerStop, killLeftovers, runJobguard, tempDir } from "./support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
@@ -32,7 +39,9 @@ async function newTable(): Promise<string> {
 /** jobguard's own sessions on the test database (the worker's carry its tag instead). */
 async function jobguardSessions(): Promise<number> {
   return withClient(db.url, async (c) => {
-    const result = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'jobguard' AND datname = current_database() AND state = 'idle'");
+    const result = await c.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'jobguard' AND datname = current_database() AND state = 'idle'",
+    );
     return result.rows[0].n as number;
   });
 }
@@ -64,22 +73,29 @@ test("the release connection goes silent after SIGTERM: the release moves to a n
   const proxy = await tcpProxy(db.url);
   const events = join(tempDir(), "events");
   // The lease keeps its connection, so that the release's is the second one open.
-  const run = runJobguard(["--deadline", "4", "--grace", "10", "--log-level", "debug", "--connection", "keep", "--", ...PG_WORKER], {
-    JOBGUARD_QUEUE: "delayed_job",
-    JOBGUARD_TABLE: table,
-    JOBGUARD_LEASE_TABLE: `leases_${table}`,
-    JOBGUARD_DATABASE_URL: proxy.url,
-    DATABASE_URL: db.url, // the worker's own, straight to the database
-    EVENTS: events,
-    LOCK_SQL: lockJobSql(table, id),
-  });
+  const run = runJobguard(
+    ["--deadline", "4", "--grace", "10", "--log-level", "debug", "--connection", "keep", "--", ...PG_WORKER],
+    {
+      JOBGUARD_QUEUE: "delayed_job",
+      JOBGUARD_TABLE: table,
+      JOBGUARD_LEASE_TABLE: `leases_${table}`,
+      JOBGUARD_DATABASE_URL: proxy.url,
+      DATABASE_URL: db.url, // the worker's own, straight to the database
+      EVENTS: events,
+      LOCK_SQL: lockJobSql(table, id),
+    },
+  );
   const { pid: workerPid } = await workerReady(events);
   await waitFor(async () => (await jobguardSessions()) === 1, { what: "the lease's connection" });
   const signalledAt = Date.now();
   const stop = dockerStop(run, 10_000);
   // The release's connection opens at the SIGTERM; once it is ready, every
   // open connection goes silent. New ones still work.
-  await waitFor(async () => (await jobguardSessions()) === 2, { timeoutMs: 3500, intervalMs: 20, what: "the release's connection" });
+  await waitFor(async () => (await jobguardSessions()) === 2, {
+    timeoutMs: 3500,
+    intervalMs: 20,
+    what: "the release's connection",
+  });
   proxy.freeze("open");
   const acceptedBefore = proxy.accepted();
 
@@ -89,8 +105,14 @@ test("the release connection goes silent after SIGTERM: the release moves to a n
   assert.equal(exit.code, 124, run.stderr());
   assert.ok(exit.at - signalledAt < 10_000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
   assert.equal(isAlive(workerPid), false);
-  assert.match(run.stderr(), /event=release_retry attempt=1 error="no answer from the database within \d+ ms/);
-  assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} .* attempts=[2-9]`));
+  assert.match(
+    run.stderr(),
+    /event=release_retry attempt=1 error="no answer from the database within \d+ ms/,
+  );
+  assert.match(
+    run.stderr(),
+    new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} .* attempts=[2-9]`),
+  );
   assert.ok(proxy.accepted() > acceptedBefore, "no new connection was opened");
   assert.equal((await getJob(db.url, id, table))?.locked_by, null);
   assert.ok(!run.stderr().includes(proxy.password), "the password was logged");
@@ -103,27 +125,42 @@ test("30 s of a silent database under a 0.5 s heartbeat: the worker runs on, no 
   const leases = `leases_${table}`;
   const proxy = await tcpProxy(db.url);
   const events = join(tempDir(), "events");
-  const run = runJobguard(["--heartbeat", "0.5", "--stale-after", "2", "--deadline", "1", "--grace", "6", "--", ...PG_WORKER], {
-    JOBGUARD_QUEUE: "delayed_job",
-    JOBGUARD_TABLE: table,
-    JOBGUARD_LEASE_TABLE: leases,
-    JOBGUARD_DATABASE_URL: proxy.url,
-    DATABASE_URL: db.url,
-    EVENTS: events,
-    LOCK_SQL: lockJobSql(table, id),
-  });
+  const run = runJobguard(
+    ["--heartbeat", "0.5", "--stale-after", "2", "--deadline", "1", "--grace", "6", "--", ...PG_WORKER],
+    {
+      JOBGUARD_QUEUE: "delayed_job",
+      JOBGUARD_TABLE: table,
+      JOBGUARD_LEASE_TABLE: leases,
+      JOBGUARD_DATABASE_URL: proxy.url,
+      DATABASE_URL: db.url,
+      EVENTS: events,
+      LOCK_SQL: lockJobSql(table, id),
+    },
+  );
   const { pid: workerPid } = await workerReady(events);
   // Every heartbeat that reaches the database leaves a row here.
-  await waitFor(async () => withClient(db.url, async (c) => (await c.query("SELECT to_regclass($1) IS NOT NULL AS ok", [leases])).rows[0].ok), {
-    what: "the lease table",
-  });
+  await waitFor(
+    async () =>
+      withClient(
+        db.url,
+        async (c) => (await c.query("SELECT to_regclass($1) IS NOT NULL AS ok", [leases])).rows[0].ok,
+      ),
+    {
+      what: "the lease table",
+    },
+  );
   await withClient(db.url, (c) =>
     c.query(`CREATE TABLE beats (at timestamptz NOT NULL DEFAULT clock_timestamp());
       CREATE FUNCTION beat() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO beats DEFAULT VALUES; RETURN NULL; END $$;
       CREATE TRIGGER beat AFTER INSERT OR UPDATE ON ${leases} FOR EACH ROW EXECUTE FUNCTION beat();`),
   );
   const beats = async (since: number) =>
-    withClient(db.url, async (c) => (await c.query("SELECT count(*)::int AS n FROM beats WHERE at > $1", [new Date(since)])).rows[0].n as number);
+    withClient(
+      db.url,
+      async (c) =>
+        (await c.query("SELECT count(*)::int AS n FROM beats WHERE at > $1", [new Date(since)])).rows[0]
+          .n as number,
+    );
   await waitFor(async () => (await beats(0)) >= 2, { what: "heartbeats" });
 
   proxy.freeze("all");

@@ -3,8 +3,22 @@ import { chmodSync, copyFileSync, existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createDelayedJobsTable, freshDatabase, getJob, insertJob, type FreshDatabase } from "./support/db.js";
-import { dockerStop, fixture, killLeftovers, runJobguard, tempDir, type Run, type RunOptions } from "./support/jobguard.js";
+import {
+  createDelayedJobsTable,
+  freshDatabase,
+  getJob,
+  insertJob,
+  type FreshDatabase,
+} from "./support/db.js";
+import {
+  dockerStop,
+  fixture,
+  killLeftovers,
+  runJobguard,
+  tempDir,
+  type Run,
+  type RunOptions,
+} from "./support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { prerequisite, rootSkipReason, unshareSkipReason } from "./support/prerequisites.js";
 import { isAlive, processesWithEnv, readPids, waitGone } from "./support/processes.js";
@@ -43,7 +57,11 @@ function faulty(fault: string, args: string[], env: NodeJS.ProcessEnv = {}, opti
   return runJobguard(args, { ...env, FAULT: fault }, { ...options, nodeArgs: ["--import", FAULT] });
 }
 
-const lines = (run: Run, event: string) => run.stderr().split("\n").filter((l) => l.includes(`event=${event} `));
+const lines = (run: Run, event: string) =>
+  run
+    .stderr()
+    .split("\n")
+    .filter((l) => l.includes(`event=${event} `));
 
 /** jobguard's own account of how long its shutdown took, from its exit line. */
 function shutdownMs(run: Run): number {
@@ -53,7 +71,10 @@ function shutdownMs(run: Run): number {
 test("an exception in a callback while the worker runs: the worker is told to stop once, its tree is killed at the deadline, exit 125 before the grace", async () => {
   const f = files();
   const run = faulty("throw", ["--deadline", "1", "--grace", "3", "--", WORKER], {
-    EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore", SPAWN: "setsid doublefork",
+    EVENTS: f.events,
+    PIDS: f.pids,
+    ON_TERM: "ignore",
+    SPAWN: "setsid doublefork",
   });
   await ready(f.events);
   await sleep(200); // the descendants write their pids as they start
@@ -73,7 +94,10 @@ test("an exception in a callback while the worker runs: the worker is told to st
 
 test("an unhandled rejection: a worker that obeys SIGTERM stops at once and jobguard exits 125", async () => {
   const f = files();
-  const run = faulty("reject", ["--deadline", "5", "--grace", "8", "--", WORKER], { EVENTS: f.events, PIDS: f.pids });
+  const run = faulty("reject", ["--deadline", "5", "--grace", "8", "--", WORKER], {
+    EVENTS: f.events,
+    PIDS: f.pids,
+  });
   await ready(f.events);
   run.child.kill("SIGUSR2");
   const exit = await run.exited;
@@ -87,7 +111,11 @@ test("an unhandled rejection: a worker that obeys SIGTERM stops at once and jobg
 
 test("more internal errors during that shutdown neither hang nor escape: still exit 125 before the grace, tree gone", async () => {
   const f = files();
-  const run = faulty("throw", ["--deadline", "1", "--grace", "3", "--", WORKER], { EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore" });
+  const run = faulty("throw", ["--deadline", "1", "--grace", "3", "--", WORKER], {
+    EVENTS: f.events,
+    PIDS: f.pids,
+    ON_TERM: "ignore",
+  });
   await ready(f.events);
   for (let i = 0; i < 3; i++) {
     run.child.kill("SIGUSR2");
@@ -104,17 +132,27 @@ test("more internal errors during that shutdown neither hang nor escape: still e
 test("an internal error's line names no database secret", async () => {
   const url = "postgres://app:s3cr%zzet@db.example:5432/app";
   const f = files();
-  const run = faulty("throw", ["--", WORKER], { EVENTS: f.events, DATABASE_URL: url, FAULT_SAYS: ` while talking to ${url} as s3cr%zzet` });
+  const run = faulty("throw", ["--", WORKER], {
+    EVENTS: f.events,
+    DATABASE_URL: url,
+    FAULT_SAYS: ` while talking to ${url} as s3cr%zzet`,
+  });
   await ready(f.events);
   run.child.kill("SIGUSR2");
   assert.equal((await run.exited).code, 125);
-  assert.match(run.stderr(), /event=internal_error error="Error: injected fault 1 while talking to \*\*\* as \*\*\*"/);
+  assert.match(
+    run.stderr(),
+    /event=internal_error error="Error: injected fault 1 while talking to \*\*\* as \*\*\*"/,
+  );
   assert.doesNotMatch(run.stderr(), /s3cr/);
 });
 
 test("an internal error after the platform's SIGTERM adds no second SIGTERM", async () => {
   const f = files();
-  const run = faulty("throw", ["--deadline", "1", "--grace", "3", "--", WORKER], { EVENTS: f.events, ON_TERM: "ignore" });
+  const run = faulty("throw", ["--deadline", "1", "--grace", "3", "--", WORKER], {
+    EVENTS: f.events,
+    ON_TERM: "ignore",
+  });
   await ready(f.events);
   const stop = dockerStop(run, 3000);
   await run.waitFor(/event=signal signal=SIGTERM forwarded=true/);
@@ -142,7 +180,11 @@ test("an error inside the release, which then never answers: the tree is gone an
   const id = await insertJob(db.url, { table, handler: "--- {}\n" });
   const f = files();
   const run = faulty("release", ["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
-    JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: table, DATABASE_URL: db.url, EVENTS: f.events, LOCK_SQL: lockJobSql(table, id),
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: table,
+    DATABASE_URL: db.url,
+    EVENTS: f.events,
+    LOCK_SQL: lockJobSql(table, id),
   });
   const { pid: workerPid } = await workerReady(f.events);
   const stop = await dockerStop(run, 3000);
@@ -160,10 +202,17 @@ test("an error inside the release, which then never answers: the tree is gone an
 test("without a readable /proc jobguard refuses to start: one sentence, exit 2", async (t) => {
   if (!prerequisite(t, unshareSkipReason(), "JOBGUARD_REQUIRE_UNSHARE")) return;
   const marker = join(tempDir(), "started");
-  const run = runJobguard(["--", "touch", marker], {}, { wrapper: ["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /proc && exec "$@"', "sh"] });
+  const run = runJobguard(
+    ["--", "touch", marker],
+    {},
+    { wrapper: ["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /proc && exec "$@"', "sh"] },
+  );
   const exit = await run.exited;
   assert.equal(exit.code, 2);
-  assert.equal(run.stderr(), "jobguard: cannot supervise here: there is no readable /proc (Linux procfs), where jobguard finds the worker tree\n");
+  assert.equal(
+    run.stderr(),
+    "jobguard: cannot supervise here: there is no readable /proc (Linux procfs), where jobguard finds the worker tree\n",
+  );
   assert.equal(existsSync(marker), false, "the worker was started");
 });
 
@@ -175,9 +224,25 @@ test("a worker jobguard may not signal (EPERM) is not taken for dead: logged, a 
   const asRoot = join(dir, "as-root");
   copyFileSync("/usr/bin/setpriv", asRoot);
   chmodSync(asRoot, 0o4755);
-  const run = runJobguard(["--deadline", "0.5", "--grace", "2", "--", asRoot, "--reuid=0", "--regid=0", "--clear-groups", "sleep", "1000"], {}, {
-    wrapper: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
-  });
+  const run = runJobguard(
+    [
+      "--deadline",
+      "0.5",
+      "--grace",
+      "2",
+      "--",
+      asRoot,
+      "--reuid=0",
+      "--regid=0",
+      "--clear-groups",
+      "sleep",
+      "1000",
+    ],
+    {},
+    {
+      wrapper: ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"],
+    },
+  );
   const child = Number(/child=(\d+)/.exec(await run.waitFor(/event=started/))![1]);
   // Until setpriv has made itself root, nobody may still signal it: wait for that.
   const isRoot = () => /^Uid:\t0\t0\t0\t0$/m.test(readFileSync(`/proc/${child}/status`, "utf8"));
@@ -187,16 +252,25 @@ test("a worker jobguard may not signal (EPERM) is not taken for dead: logged, a 
   const exit = await run.exited;
   assert.equal(exit.code, 125);
   assert.equal(stop.sigkilledJobguard, false);
-  assert.match(run.stderr(), /event=signal_failed error="could not send SIGTERM to the worker" pid=\d+ code=EPERM/);
+  assert.match(
+    run.stderr(),
+    /event=signal_failed error="could not send SIGTERM to the worker" pid=\d+ code=EPERM/,
+  );
   assert.match(run.stderr(), /event=signal signal=SIGTERM forwarded=false/);
-  assert.match(run.stderr(), /event=signal_failed error="could not send SIGKILL to processes of the worker tree" pids=\d+:EPERM/);
+  assert.match(
+    run.stderr(),
+    /event=signal_failed error="could not send SIGKILL to processes of the worker tree" pids=\d+:EPERM/,
+  );
   assert.match(run.stderr(), /event=tree_survived /);
 });
 
 test("jobguard SIGKILLed alone: its watchdog stops the worker (one SIGTERM), then kills the whole tree at the deadline", async () => {
   const f = files();
   const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], {
-    EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore", SPAWN: "setsid doublefork",
+    EVENTS: f.events,
+    PIDS: f.pids,
+    ON_TERM: "ignore",
+    SPAWN: "setsid doublefork",
   });
   await ready(f.events);
   await sleep(200);
@@ -211,7 +285,11 @@ test("jobguard SIGKILLed alone: its watchdog stops the worker (one SIGTERM), the
 
 test("jobguard SIGKILLed alone during a shutdown: the watchdog adds no second SIGTERM and still kills the tree", async () => {
   const f = files();
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], { EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore" });
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], {
+    EVENTS: f.events,
+    PIDS: f.pids,
+    ON_TERM: "ignore",
+  });
   await ready(f.events);
   run.child.kill("SIGTERM");
   await run.waitFor(/event=signal signal=SIGTERM forwarded=true/);
@@ -222,7 +300,11 @@ test("jobguard SIGKILLed alone during a shutdown: the watchdog adds no second SI
 
 test("jobguard SIGKILLed alone after its worker exited: the watchdog kills the leftovers, found by their marker", async () => {
   const f = files();
-  const run = runJobguard(["--deadline", "5", "--grace", "8", "--", WORKER], { PIDS: f.pids, SPAWN: "child setsid", EXIT_CODE: "0" });
+  const run = runJobguard(["--deadline", "5", "--grace", "8", "--", WORKER], {
+    PIDS: f.pids,
+    SPAWN: "child setsid",
+    EXIT_CODE: "0",
+  });
   await run.waitFor(/event=leftovers signal=SIGTERM/);
   const pids = readPids(f.pids);
   assert.equal(pids.length, 3);
@@ -235,7 +317,11 @@ test("the watchdog ends with jobguard: nothing is left after a normal exit", asy
   const tag = { WATCHDOG_TEST: String(Date.now()) };
   const run = runJobguard(["--", "sleep", "0.3"], tag);
   await run.waitFor(/event=started/);
-  assert.equal(processesWithEnv("WATCHDOG_TEST", tag.WATCHDOG_TEST).length, 3, "expected jobguard, the worker and the watchdog");
+  assert.equal(
+    processesWithEnv("WATCHDOG_TEST", tag.WATCHDOG_TEST).length,
+    3,
+    "expected jobguard, the worker and the watchdog",
+  );
   assert.equal((await run.exited).code, 0);
   assert.deepEqual(await waitGone(processesWithEnv("WATCHDOG_TEST", tag.WATCHDOG_TEST), 500), []);
 });

@@ -2,12 +2,31 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
+import {
+  createDelayedJobsTable,
+  freshDatabase,
+  getJob,
+  insertJob,
+  withClient,
+  type FreshDatabase,
+} from "./support/db.js";
 import { waitFor } from "./support/delayed-job.js";
-import { dockerStop, hostnameSkipReason, killLeftovers, runJobguard, tempDir, type Run } from "./support/jobguard.js";
+import {
+  dockerStop,
+  hostnameSkipReason,
+  killLeftovers,
+  runJobguard,
+  tempDir,
+  type Run,
+} from "./support/jobguard.js";
 import { descendantsOf, isAlive } from "./support/processes.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
-import { pgbouncerSkipReason, requirePgbouncer, startPgbouncer, type Pgbouncer } from "./support/pgbouncer.js";
+import {
+  pgbouncerSkipReason,
+  requirePgbouncer,
+  startPgbouncer,
+  type Pgbouncer,
+} from "./support/pgbouncer.js";
 
 // jobguard and its worker with PgBouncer in transaction mode in between
 // (docs/database.md): what works through it, and that what cannot work never
@@ -37,7 +56,13 @@ async function newTable(): Promise<string> {
 }
 
 function env(table: string, url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: table, JOBGUARD_LEASE_TABLE: `leases_${table}`, JOBGUARD_DATABASE_URL: url, ...extra };
+  return {
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: table,
+    JOBGUARD_LEASE_TABLE: `leases_${table}`,
+    JOBGUARD_DATABASE_URL: url,
+    ...extra,
+  };
 }
 
 /** `jobguard rescue` through PgBouncer, with a live witness lease that has reached the database for an hour (see lease/sweep.ts). */
@@ -74,7 +99,10 @@ test("the release at the deadline through PgBouncer: the worker's lock (its conn
   const table = await newTable();
   const id = await insertJob(db.url, { table, handler: "x" });
   const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "1", "--grace", "4", "--", ...PG_WORKER], env(table, bouncer.url, { DATABASE_URL: bouncer.url, EVENTS: events, LOCK_SQL: lockJobSql(table, id) }));
+  const run = runJobguard(
+    ["--deadline", "1", "--grace", "4", "--", ...PG_WORKER],
+    env(table, bouncer.url, { DATABASE_URL: bouncer.url, EVENTS: events, LOCK_SQL: lockJobSql(table, id) }),
+  );
   const { pid } = await workerReady(events);
   assert.equal((await getJob(db.url, id, table))?.locked_by?.endsWith(` pid:${pid}`), true);
   await dockerStop(run, 4000);
@@ -85,8 +113,12 @@ test("the release at the deadline through PgBouncer: the worker's lock (its conn
 
 test("the sql queue through PgBouncer: the user's statement is prepared, run and dropped in one transaction", async (t) => {
   if (!skipUnless(t)) return;
-  await withClient(db.url, (c) => c.query("CREATE TABLE custom_jobs (id serial PRIMARY KEY, owner_name text)"));
-  await withClient(db.url, (c) => c.query("INSERT INTO custom_jobs (owner_name) VALUES (NULL), ('elsewhere')"));
+  await withClient(db.url, (c) =>
+    c.query("CREATE TABLE custom_jobs (id serial PRIMARY KEY, owner_name text)"),
+  );
+  await withClient(db.url, (c) =>
+    c.query("INSERT INTO custom_jobs (owner_name) VALUES (NULL), ('elsewhere')"),
+  );
   const sql = {
     JOBGUARD_QUEUE: "sql",
     JOBGUARD_RELEASE_SQL: "UPDATE custom_jobs SET owner_name = NULL WHERE owner_name = ANY($3) RETURNING id",
@@ -115,7 +147,10 @@ test("the sql queue through PgBouncer: the user's statement is prepared, run and
   await stopped;
   assert.equal((await run.exited).code, 124, run.stderr());
   assert.match(run.stderr(), /event=locks_released queue=sql jobs=1 ids=1 /);
-  const rows = await withClient(db.url, async (c) => (await c.query("SELECT owner_name FROM custom_jobs ORDER BY id")).rows);
+  const rows = await withClient(
+    db.url,
+    async (c) => (await c.query("SELECT owner_name FROM custom_jobs ORDER BY id")).rows,
+  );
   assert.deepEqual(rows, [{ owner_name: null }, { owner_name: "elsewhere" }]);
 });
 
@@ -124,7 +159,11 @@ test("the recommended setting: jobguard and its worker direct, check and rescue 
   const table = await newTable();
   const id = await insertJob(db.url, { table, handler: "x" });
   const events = join(tempDir(), "events");
-  const run = runJobguard([...FAST, "--", ...PG_WORKER], env(table, db.url, { DATABASE_URL: db.url, EVENTS: events, LOCK_SQL: lockJobSql(table, id, "1 hour") }), { hostname: "dyno-direct" });
+  const run = runJobguard(
+    [...FAST, "--", ...PG_WORKER],
+    env(table, db.url, { DATABASE_URL: db.url, EVENTS: events, LOCK_SQL: lockJobSql(table, id, "1 hour") }),
+    { hostname: "dyno-direct" },
+  );
   const { pid } = await workerReady(events);
   await sleep(1200); // heartbeats that see the worker's session
   const check = runJobguard(["check"], env(table, bouncer.url));
@@ -136,10 +175,13 @@ test("the recommended setting: jobguard and its worker direct, check and rescue 
   await run.exited;
   await waitFor(() => !isAlive(pid), { what: "the worker to die" });
   await sleep(STALE_MS + 300);
-  const swept = await waitFor(async () => {
-    const o = await rescue(table);
-    return /1 job\(s\) released/.test(o) && o;
-  }, { timeoutMs: 8000, what: "the rescue through PgBouncer" });
+  const swept = await waitFor(
+    async () => {
+      const o = await rescue(table);
+      return /1 job\(s\) released/.test(o) && o;
+    },
+    { timeoutMs: 8000, what: "the rescue through PgBouncer" },
+  );
   assert.match(swept, new RegExp(`released: ${id}`));
   assert.equal((await getJob(db.url, id, table))?.locked_by, null);
   assert.doesNotMatch(run.stderr(), /rescue_unprovable/);
@@ -149,9 +191,22 @@ test("the recommended setting: jobguard and its worker direct, check and rescue 
 // the reason it logs, or none when it never saw the worker's tag (then the
 // lease never showed it to sweeps).
 const POOLED: { name: string; direct: boolean; churnFromMs?: number; reason?: string }[] = [
-  { name: "jobguard and its worker both through PgBouncer", direct: false, reason: "jobguard-connects-through-a-pooler" },
-  { name: "the worker through PgBouncer, jobguard direct, the pool busy after a while", direct: true, churnFromMs: 1500, reason: "worker-seen-without-a-session" },
-  { name: "the worker through PgBouncer, jobguard direct, the pool busy from the start", direct: true, churnFromMs: 0 },
+  {
+    name: "jobguard and its worker both through PgBouncer",
+    direct: false,
+    reason: "jobguard-connects-through-a-pooler",
+  },
+  {
+    name: "the worker through PgBouncer, jobguard direct, the pool busy after a while",
+    direct: true,
+    churnFromMs: 1500,
+    reason: "worker-seen-without-a-session",
+  },
+  {
+    name: "the worker through PgBouncer, jobguard direct, the pool busy from the start",
+    direct: true,
+    churnFromMs: 0,
+  },
 ];
 
 for (const { name, direct, churnFromMs, reason } of POOLED) {
@@ -165,7 +220,11 @@ for (const { name, direct, churnFromMs, reason } of POOLED) {
       const events = join(tempDir(), "events");
       const run: Run = runJobguard(
         [...FAST, "--", ...PG_WORKER],
-        env(table, direct ? db.url : pooler.url, { DATABASE_URL: pooler.url, EVENTS: events, LOCK_SQL: lockJobSql(table, id, "1 hour") }),
+        env(table, direct ? db.url : pooler.url, {
+          DATABASE_URL: pooler.url,
+          EVENTS: events,
+          LOCK_SQL: lockJobSql(table, id, "1 hour"),
+        }),
         { hostname: "dyno-pooled" },
       );
       const { pid } = await workerReady(events);
@@ -194,7 +253,7 @@ for (const { name, direct, churnFromMs, reason } of POOLED) {
 
 /** Other clients through the pooler for a while, a round every 100 ms. */
 async function churnFor(pooler: Pgbouncer, ms: number): Promise<void> {
-  for (const until = Date.now() + ms; Date.now() < until; ) {
+  for (const until = Date.now() + ms; Date.now() < until;) {
     await churn(pooler);
     await sleep(100);
   }

@@ -3,9 +3,30 @@ import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
-import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
-import { dockerStop, herokuRestart, runJobguard, tempDir, type Run, killLeftovers } from "./support/jobguard.js";
+import {
+  createDelayedJobsTable,
+  freshDatabase,
+  getJob,
+  insertJob,
+  withClient,
+  type FreshDatabase,
+} from "./support/db.js";
+import {
+  createJobEventsTable,
+  getJobEvents,
+  requireDelayedJob,
+  sleepJobHandler,
+  waitFor,
+  WORKER_SCRIPT,
+} from "./support/delayed-job.js";
+import {
+  dockerStop,
+  herokuRestart,
+  runJobguard,
+  tempDir,
+  type Run,
+  killLeftovers,
+} from "./support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { isAlive } from "./support/processes.js";
 import { tcpProxy } from "./support/proxy.js";
@@ -30,7 +51,12 @@ async function newTable(): Promise<string> {
 }
 
 /** jobguard in front of the real delayed_job worker, on this test's table. */
-function guardDelayedJob(table: string, args: string[], env: NodeJS.ProcessEnv = {}, command = ["ruby", WORKER_SCRIPT]): Run {
+function guardDelayedJob(
+  table: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  command = ["ruby", WORKER_SCRIPT],
+): Run {
   return runJobguard([...args, "--", ...command], {
     JOBGUARD_QUEUE: "delayed_job",
     JOBGUARD_TABLE: table,
@@ -81,7 +107,9 @@ test("overrun under a Heroku restart: the job is unlocked, attempts unchanged, a
   assert.equal(released?.failed_at, null);
 
   // The next worker takes it at once. A short sleep this time, so the test need not wait a minute.
-  await withClient(db.url, (c) => c.query(`UPDATE ${table} SET handler = $1 WHERE id = $2`, [sleepJobHandler(0.1, "overrun"), id]));
+  await withClient(db.url, (c) =>
+    c.query(`UPDATE ${table} SET handler = $1 WHERE id = $2`, [sleepJobHandler(0.1, "overrun"), id]),
+  );
   assert.equal(await drainQueue(table), 0);
   assert.equal(await getJob(db.url, id, table), undefined, "the job was not completed");
   const events = (await getJobEvents(db.url, "overrun")).map((e) => e.event);
@@ -98,7 +126,10 @@ test("a job that finishes within the deadline: nothing is released", async (t) =
   assert.equal((await run.exited).code, 0);
   assert.doesNotMatch(run.stderr(), /locks_released|deadline_exceeded/);
   assert.equal(await getJob(db.url, id, table), undefined);
-  assert.deepEqual((await getJobEvents(db.url, "in-time")).map((e) => e.event), ["started", "finished"]);
+  assert.deepEqual(
+    (await getJobEvents(db.url, "in-time")).map((e) => e.event),
+    ["started", "finished"],
+  );
 });
 
 test("the worker as a grandchild, and two workers in one tree: every lock is released", async (t) => {
@@ -115,7 +146,12 @@ test("the worker as a grandchild, and two workers in one tree: every lock is rel
   assert.equal(new Set(pids).size, 2, "both workers took a job");
   await herokuRestart(run, 4000);
   assert.equal((await run.exited).code, 124);
-  for (const id of ids) assert.equal((await getJob(db.url, id, table))?.locked_by, null, `job ${id} is still locked (workers ${pids}):\n${run.stderr()}`);
+  for (const id of ids)
+    assert.equal(
+      (await getJob(db.url, id, table))?.locked_by,
+      null,
+      `job ${id} is still locked (workers ${pids}):\n${run.stderr()}`,
+    );
   assert.match(run.stderr(), /event=locks_released queue=delayed_job jobs=2 /);
 });
 
@@ -125,7 +161,11 @@ test("locks of live workers are never touched: same pid on another host, a live 
   const mine = await insertJob(db.url, { table, handler: sleepJobHandler(60, "mine") });
   const run = guardDelayedJob(table, ["--deadline", "1", "--grace", "4"]);
   const [pid] = await started("mine");
-  const prefixed = await insertJob(db.url, { table, handler: "x", lockedBy: `delayed_job.3 host:${HOST} pid:${pid}` });
+  const prefixed = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: `delayed_job.3 host:${HOST} pid:${pid}`,
+  });
   const keep = {
     otherHost: await insertJob(db.url, { table, handler: "x", lockedBy: `host:other-${HOST} pid:${pid}` }),
     liveHere: await insertJob(db.url, { table, handler: "x", lockedBy: `host:${HOST} pid:${process.pid}` }),
@@ -135,7 +175,11 @@ test("locks of live workers are never touched: same pid on another host, a live 
   await dockerStop(run, 4000);
   assert.equal((await run.exited).code, 124);
   assert.equal((await getJob(db.url, mine, table))?.locked_by, null);
-  assert.equal((await getJob(db.url, prefixed, table))?.locked_by, null, "a name with a prefix was not released");
+  assert.equal(
+    (await getJob(db.url, prefixed, table))?.locked_by,
+    null,
+    "a name with a prefix was not released",
+  );
   for (const [what, id] of Object.entries(keep)) {
     assert.notEqual((await getJob(db.url, id, table))?.locked_by, null, `the lock of ${what} was released`);
   }
@@ -176,9 +220,15 @@ test("the database down at release time: the worker is still killed, one clear e
   assert.equal(stop.sigkilledJobguard, false);
   assert.ok(exit.at - signalledAt < 3000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
   assert.equal(isAlive(workerPid), false, "the worker survived");
-  const failures = run.stderr().split("\n").filter((l) => l.includes("event=release_failed"));
+  const failures = run
+    .stderr()
+    .split("\n")
+    .filter((l) => l.includes("event=release_failed"));
   assert.equal(failures.length, 1);
-  assert.match(failures[0]!, /error="could not release the worker's locks: .+" queue=delayed_job database=127\.0\.0\.1:\d+\/\w+ attempts=\d+/);
+  assert.match(
+    failures[0]!,
+    /error="could not release the worker's locks: .+" queue=delayed_job database=127\.0\.0\.1:\d+\/\w+ attempts=\d+/,
+  );
   assert.ok(!run.stderr().includes(proxy.password), "the password was logged");
   assert.doesNotMatch(run.stderr(), /postgres:\/\//);
   assert.notEqual((await getJob(db.url, id, table))?.locked_by, null, "nothing could have released it");
@@ -186,9 +236,13 @@ test("the database down at release time: the worker is still killed, one clear e
 
 test("the sql queue runs the user's own statement with host, pids and worker names", async () => {
   await withClient(db.url, (c) =>
-    c.query("CREATE TABLE custom_jobs (id serial PRIMARY KEY, owner_host text, owner_pid int, owner_name text)"),
+    c.query(
+      "CREATE TABLE custom_jobs (id serial PRIMARY KEY, owner_host text, owner_pid int, owner_name text)",
+    ),
   );
-  await withClient(db.url, (c) => c.query("INSERT INTO custom_jobs (owner_host, owner_pid) VALUES (NULL, NULL), ('elsewhere', 1)"));
+  await withClient(db.url, (c) =>
+    c.query("INSERT INTO custom_jobs (owner_host, owner_pid) VALUES (NULL, NULL), ('elsewhere', 1)"),
+  );
   const events = join(tempDir(), "events");
   const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
     JOBGUARD_QUEUE: "sql",
@@ -202,8 +256,14 @@ test("the sql queue runs the user's own statement with host, pids and worker nam
   await dockerStop(run, 3000);
   assert.equal((await run.exited).code, 124);
   assert.match(run.stderr(), /event=locks_released queue=sql jobs=1 ids=1 /);
-  const rows = await withClient(db.url, async (c) => (await c.query("SELECT id, owner_host FROM custom_jobs ORDER BY id")).rows);
-  assert.deepEqual(rows, [{ id: 1, owner_host: null }, { id: 2, owner_host: "elsewhere" }]);
+  const rows = await withClient(
+    db.url,
+    async (c) => (await c.query("SELECT id, owner_host FROM custom_jobs ORDER BY id")).rows,
+  );
+  assert.deepEqual(rows, [
+    { id: 1, owner_host: null },
+    { id: 2, owner_host: "elsewhere" },
+  ]);
 });
 
 test("a worker stuck in a long query: its tagged sessions are terminated and reported", async () => {
@@ -221,13 +281,27 @@ test("a worker stuck in a long query: its tagged sessions are terminated and rep
   const { app: tag } = await workerReady(events);
   assert.match(tag, /^jobguard-[0-9a-f]{16}$/, "the worker's sessions were not tagged");
   const stuck = async () =>
-    withClient(db.url, async (c) => (await c.query("SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%'", [tag])).rows);
+    withClient(
+      db.url,
+      async (c) =>
+        (
+          await c.query(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%'",
+            [tag],
+          )
+        ).rows,
+    );
   const [backend] = await stuck();
   assert.ok(backend, "the long query is not running");
 
   await dockerStop(run, 3000);
   assert.equal((await run.exited).code, 124);
-  assert.match(run.stderr(), new RegExp(`event=sessions_terminated tag=${tag} sessions=\\d+ backends=[\\d:a-z,]*${backend.pid}:active`));
+  assert.match(
+    run.stderr(),
+    new RegExp(
+      `event=sessions_terminated tag=${tag} sessions=\\d+ backends=[\\d:a-z,]*${backend.pid}:active`,
+    ),
+  );
   await waitFor(async () => (await stuck()).length === 0, { timeoutMs: 3000, what: "the long query to end" });
   assert.equal((await getJob(db.url, id, table))?.locked_by, null);
 });
@@ -252,10 +326,29 @@ test("a pid that a newer process took: the dead worker's lock is released, one t
   const table = await newTable();
   const { delayedJob } = await import("../src/queues/delayed-job/index.js");
   const reusedSince = Date.now() - 60_000;
-  const before = await insertJob(db.url, { table, handler: "x", lockedBy: "host:h pid:41", lockedAt: new Date(reusedSince - 5_000) });
-  const since = await insertJob(db.url, { table, handler: "x", lockedBy: "host:h pid:42", lockedAt: new Date(reusedSince + 5_000) });
-  const plain = await insertJob(db.url, { table, handler: "x", lockedBy: "host:h pid:43", lockedAt: new Date() });
-  const dead = [{ pid: 41, startTime: 1, reusedSince }, { pid: 42, startTime: 1, reusedSince }, { pid: 43, startTime: 1 }];
+  const before = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:h pid:41",
+    lockedAt: new Date(reusedSince - 5_000),
+  });
+  const since = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:h pid:42",
+    lockedAt: new Date(reusedSince + 5_000),
+  });
+  const plain = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:h pid:43",
+    lockedAt: new Date(),
+  });
+  const dead = [
+    { pid: 41, startTime: 1, reusedSince },
+    { pid: 42, startTime: 1, reusedSince },
+    { pid: 43, startTime: 1 },
+  ];
   const released = await withClient(db.url, (c) => delayedJob([table]).release(c, { host: "h", dead }));
   assert.deepEqual(released.ids.map(Number).sort(), [before, plain].sort());
   assert.equal((await getJob(db.url, since, table))?.locked_by, "host:h pid:42");

@@ -4,9 +4,31 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createDelayedJobsTable, freshDatabase, getJob, insertJob, withClient, type FreshDatabase } from "./support/db.js";
-import { createJobEventsTable, getJobEvents, requireDelayedJob, sleepJobHandler, waitFor, WORKER_SCRIPT } from "./support/delayed-job.js";
-import { dockerStop, fixture, hostnameSkipReason, runJobguard, tempDir, type Run, killLeftovers } from "./support/jobguard.js";
+import {
+  createDelayedJobsTable,
+  freshDatabase,
+  getJob,
+  insertJob,
+  withClient,
+  type FreshDatabase,
+} from "./support/db.js";
+import {
+  createJobEventsTable,
+  getJobEvents,
+  requireDelayedJob,
+  sleepJobHandler,
+  waitFor,
+  WORKER_SCRIPT,
+} from "./support/delayed-job.js";
+import {
+  dockerStop,
+  fixture,
+  hostnameSkipReason,
+  runJobguard,
+  tempDir,
+  type Run,
+  killLeftovers,
+} from "./support/jobguard.js";
 import { descendantsOf, isAlive, parentOf } from "./support/processes.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { prerequisite } from "./support/prerequisites.js";
@@ -26,7 +48,16 @@ before(async () => {
   await createJobEventsTable(db.url);
   // No sweep runs on a server younger than stale-after, and the test run may have just started it.
   await waitFor(
-    async () => withClient(db.url, async (c) => (await c.query(`SELECT pg_postmaster_start_time() < now() - interval '${STALE_MS} milliseconds' AS old`)).rows[0].old),
+    async () =>
+      withClient(
+        db.url,
+        async (c) =>
+          (
+            await c.query(
+              `SELECT pg_postmaster_start_time() < now() - interval '${STALE_MS} milliseconds' AS old`,
+            )
+          ).rows[0].old,
+      ),
     { what: "the database server to be older than stale-after" },
   );
 });
@@ -39,7 +70,14 @@ async function newTable(): Promise<string> {
 }
 
 function env(table: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: table, JOBGUARD_LEASE_TABLE: `leases_${table}`, DATABASE_URL: db.url, DJ_TABLE: table, ...extra };
+  return {
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: table,
+    JOBGUARD_LEASE_TABLE: `leases_${table}`,
+    DATABASE_URL: db.url,
+    DJ_TABLE: table,
+    ...extra,
+  };
 }
 
 /** A dyno of its own: jobguard under its own host name. */
@@ -64,7 +102,11 @@ async function witness(table: string): Promise<void> {
 }
 
 /** Runs `jobguard rescue` once, with a witness; resolves with its exit code and output. */
-async function rescue(table: string, extra: string[] = [], withWitness = true): Promise<{ code: number | null; out: string }> {
+async function rescue(
+  table: string,
+  extra: string[] = [],
+  withWitness = true,
+): Promise<{ code: number | null; out: string }> {
   if (withWitness) await witness(table);
   const run = runJobguard([...FAST, ...extra, "rescue"], env(table));
   let out = "";
@@ -74,7 +116,11 @@ async function rescue(table: string, extra: string[] = [], withWitness = true): 
 }
 
 /** A lease as a dyno that died an hour ago would have left it. */
-async function deadLease(table: string, lease: { id: string; host: string; pids: number[]; tag?: string | null }, createTables = true): Promise<void> {
+async function deadLease(
+  table: string,
+  lease: { id: string; host: string; pids: number[]; tag?: string | null },
+  createTables = true,
+): Promise<void> {
   // Let jobguard create its tables first, as the first jobguard of a fleet would.
   if (createTables) assert.equal((await rescue(table)).code, 0);
   await withClient(db.url, (c) =>
@@ -89,7 +135,13 @@ async function deadLease(table: string, lease: { id: string; host: string; pids:
 /** Waits until the host's lease shows its session tag: once a heartbeat has seen the worker's sessions (lease/leases.ts). */
 async function leaseShowsTag(table: string, host: string): Promise<void> {
   await waitFor(
-    () => withClient(db.url, async (c) => (await c.query(`SELECT 1 FROM leases_${table} WHERE host = $1 AND session_tag IS NOT NULL`, [host])).rowCount),
+    () =>
+      withClient(
+        db.url,
+        async (c) =>
+          (await c.query(`SELECT 1 FROM leases_${table} WHERE host = $1 AND session_tag IS NOT NULL`, [host]))
+            .rowCount,
+      ),
     { what: `${host}'s lease to show its session tag` },
   );
 }
@@ -101,7 +153,10 @@ async function assertFailedByJobguard(table: string, id: number, maxRescues: num
   const job = await getJob(db.url, id, table);
   assert.equal(job?.locked_by, null);
   assert.notEqual(job?.failed_at, null);
-  assert.match(job?.last_error ?? "", new RegExp(`^jobguard: rescued from dead workers more than ${maxRescues} times`));
+  assert.match(
+    job?.last_error ?? "",
+    new RegExp(`^jobguard: rescued from dead workers more than ${maxRescues} times`),
+  );
 }
 
 function skipWithoutHostnames(t: TestContext): boolean {
@@ -113,7 +168,14 @@ test("a whole dyno SIGKILLed mid-job: another dyno releases its job within stale
   const table = await newTable();
   const id = await insertJob(db.url, { table, handler: sleepJobHandler(60, "crash") });
   const a = dyno("dyno-a", table, ["ruby", WORKER_SCRIPT]);
-  const [pidA] = (await waitFor(async () => (await getJobEvents(db.url, "crash")).filter((e) => e.event === "started").length > 0 && (await getJobEvents(db.url, "crash")), { timeoutMs: 20_000, what: "the job to start" })).map((e) => e.pid);
+  const [pidA] = (
+    await waitFor(
+      async () =>
+        (await getJobEvents(db.url, "crash")).filter((e) => e.event === "started").length > 0 &&
+        (await getJobEvents(db.url, "crash")),
+      { timeoutMs: 20_000, what: "the job to start" },
+    )
+  ).map((e) => e.pid);
   assert.equal((await getJob(db.url, id, table))?.locked_by, `host:dyno-a pid:${pidA}`);
   await leaseShowsTag(table, "dyno-a");
 
@@ -123,15 +185,23 @@ test("a whole dyno SIGKILLed mid-job: another dyno releases its job within stale
   const crashedAt = Date.now();
   await a.exited;
   // The next run should not take a minute: the test swaps in a short job.
-  await withClient(db.url, (c) => c.query(`UPDATE ${table} SET handler = $1 WHERE id = $2`, [sleepJobHandler(0.1, "crash"), id]));
+  await withClient(db.url, (c) =>
+    c.query(`UPDATE ${table} SET handler = $1 WHERE id = $2`, [sleepJobHandler(0.1, "crash"), id]),
+  );
 
   const b = dyno("dyno-b", table, ["ruby", WORKER_SCRIPT]);
   const line = await b.waitFor(new RegExp(`event=swept swept=true released=${id} `), 15_000);
   const rescuedAfter = Date.now() - crashedAt;
   assert.ok(rescuedAfter < STALE_MS + 4000, `rescued ${rescuedAfter} ms after the crash: ${line}`);
-  await waitFor(async () => (await getJob(db.url, id, table)) === undefined, { timeoutMs: 15_000, what: "dyno-b's worker to complete the job" });
+  await waitFor(async () => (await getJob(db.url, id, table)) === undefined, {
+    timeoutMs: 15_000,
+    what: "dyno-b's worker to complete the job",
+  });
   const events = await getJobEvents(db.url, "crash");
-  assert.deepEqual(events.map((e) => e.event), ["started", "started", "finished"]);
+  assert.deepEqual(
+    events.map((e) => e.event),
+    ["started", "started", "finished"],
+  );
   assert.notEqual(events[1]!.pid, pidA);
   await dockerStop(b, 10_000);
   assert.equal((await b.exited).code, 0);
@@ -143,18 +213,40 @@ test("host-name and pid reuse: a live lease's lock under the same name is never 
   const events = join(tempDir(), "events");
   const mine = await insertJob(db.url, { table, handler: "x" });
   // A long job: its lock is an hour old, as old as the dead lease's heartbeat.
-  const live = dyno("dyno-r", table, PG_WORKER, { EVENTS: events, LOCK_SQL: lockJobSql(table, mine, "1 hour") });
+  const live = dyno("dyno-r", table, PG_WORKER, {
+    EVENTS: events,
+    LOCK_SQL: lockJobSql(table, mine, "1 hour"),
+  });
   const { pid } = await workerReady(events);
-  await waitFor(async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM leases_${table} WHERE $1 = ANY(pids)`, [pid]))).rowCount, { what: "the live lease" });
+  await waitFor(
+    async () =>
+      (await withClient(db.url, (c) => c.query(`SELECT 1 FROM leases_${table} WHERE $1 = ANY(pids)`, [pid])))
+        .rowCount,
+    { what: "the live lease" },
+  );
   // Before a reboot, dyno-r ran a worker with the same pid, and one that is gone for good.
-  const gone = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-r pid:999999", lockedAt: HOUR_AGO });
+  const gone = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:dyno-r pid:999999",
+    lockedAt: HOUR_AGO,
+  });
   await deadLease(table, { id: "before-reboot", host: "dyno-r", pids: [pid, 999999] });
 
   // dyno-r's own sweep or this rescue, whichever comes first, judges the dead lease.
   assert.equal((await rescue(table)).code, 0);
-  await waitFor(async () => (await getJob(db.url, gone, table))?.locked_by === null, { what: "the dead worker's lock to be released" });
-  assert.equal((await getJob(db.url, mine, table))?.locked_by, `host:dyno-r pid:${pid}`, "the live worker's lock was released");
-  const leases = await withClient(db.url, async (c) => (await c.query(`SELECT id FROM leases_${table} WHERE id = 'before-reboot'`)).rowCount);
+  await waitFor(async () => (await getJob(db.url, gone, table))?.locked_by === null, {
+    what: "the dead worker's lock to be released",
+  });
+  assert.equal(
+    (await getJob(db.url, mine, table))?.locked_by,
+    `host:dyno-r pid:${pid}`,
+    "the live worker's lock was released",
+  );
+  const leases = await withClient(
+    db.url,
+    async (c) => (await c.query(`SELECT id FROM leases_${table} WHERE id = 'before-reboot'`)).rowCount,
+  );
   assert.equal(leases, 0, "the dead lease was kept");
   await dockerStop(live, 3000);
   await live.exited;
@@ -184,10 +276,13 @@ test("jobguard and its watchdog killed but the worker lives on: the orphan keeps
 
   process.kill(worker, "SIGKILL");
   await waitFor(() => !isAlive(worker), { what: "the orphan to die" });
-  const second = await waitFor(async () => {
-    const r = await rescue(table);
-    return /1 job\(s\) released/.test(r.out) && r;
-  }, { timeoutMs: 5000, what: "the rescue after the orphan died" });
+  const second = await waitFor(
+    async () => {
+      const r = await rescue(table);
+      return /1 job\(s\) released/.test(r.out) && r;
+    },
+    { timeoutMs: 5000, what: "the rescue after the orphan died" },
+  );
   assert.match(second.out, /released: \d+/);
   assert.equal((await getJob(db.url, id, table))?.locked_by, null);
 });
@@ -202,23 +297,38 @@ test("the lease forgets children that died without a lock, keeps one that died h
   const worker = `${PG_WORKER.join(" ")}
     for i in 1 2 3; do sleep 2.5 & echo $! >> ${pids}; wait; done
     echo DONE >> ${events}; trap "" TERM; exec sleep 600`;
-  const run = runJobguard([...FAST, "--deadline", "1", "--grace", "4", "--", "sh", "-c", worker], env(table, {
-    EVENTS: events, LOCK_SQL: lockJobSql(table, id), EXIT_AFTER_MS: "2500",
-  }));
+  const run = runJobguard(
+    [...FAST, "--deadline", "1", "--grace", "4", "--", "sh", "-c", worker],
+    env(table, {
+      EVENTS: events,
+      LOCK_SQL: lockJobSql(table, id),
+      EXIT_AFTER_MS: "2500",
+    }),
+  );
   const { pid: locker } = await workerReady(events);
   const leasePids = async () =>
-    ((await withClient(db.url, (c) => c.query(`SELECT pids FROM leases_${table}`))).rows[0]?.pids ?? []) as number[];
+    ((await withClient(db.url, (c) => c.query(`SELECT pids FROM leases_${table}`))).rows[0]?.pids ??
+      []) as number[];
   const everSeen = new Set<number>();
-  await waitFor(async () => {
-    for (const pid of await leasePids()) everSeen.add(pid);
-    return readFileSync(events, "utf8").includes("DONE");
-  }, { timeoutMs: 20_000, what: "the worker to be done shelling out" });
+  await waitFor(
+    async () => {
+      for (const pid of await leasePids()) everSeen.add(pid);
+      return readFileSync(events, "utf8").includes("DONE");
+    },
+    { timeoutMs: 20_000, what: "the worker to be done shelling out" },
+  );
   const children = readFileSync(pids, "utf8").split("\n").filter(Boolean).map(Number);
-  assert.ok(children.some((pid) => everSeen.has(pid)), "the lease never listed a child: the test proves nothing");
-  const lease = await waitFor(async () => {
-    const now = await leasePids();
-    return children.every((pid) => !now.includes(pid)) && now;
-  }, { timeoutMs: 5000, what: "the dead children to leave the lease" });
+  assert.ok(
+    children.some((pid) => everSeen.has(pid)),
+    "the lease never listed a child: the test proves nothing",
+  );
+  const lease = await waitFor(
+    async () => {
+      const now = await leasePids();
+      return children.every((pid) => !now.includes(pid)) && now;
+    },
+    { timeoutMs: 5000, what: "the dead children to leave the lease" },
+  );
   assert.ok(lease.includes(locker), `the dead worker holding a lock left the lease: ${lease}`);
 
   await dockerStop(run, 4000);
@@ -229,22 +339,39 @@ test("the lease forgets children that died without a lock, keeps one that died h
 
 test("a lock taken after the lease's last heartbeat waits until it is stale itself", async () => {
   const table = await newTable();
-  const old = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242", lockedAt: HOUR_AGO });
+  const old = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:dyno-l pid:4242",
+    lockedAt: HOUR_AGO,
+  });
   await deadLease(table, { id: "late-lock", host: "dyno-l", pids: [4242] });
   // Taken just before the rescue, with a stale-after longer than a jobguard run
   // takes on a loaded machine: the fresh lock must still be fresh when the sweep looks.
   const fresh = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242" });
   const { out } = await rescue(table, ["--stale-after", "30"]);
   assert.match(out, /0 dead lease\(s\) removed, 1 job\(s\) released/);
-  assert.notEqual((await getJob(db.url, fresh, table))?.locked_by, null, "a lock newer than stale-after was released");
+  assert.notEqual(
+    (await getJob(db.url, fresh, table))?.locked_by,
+    null,
+    "a lock newer than stale-after was released",
+  );
   assert.equal((await getJob(db.url, old, table))?.locked_by, null);
-  const leases = await withClient(db.url, async (c) => (await c.query(`SELECT id FROM leases_${table} WHERE id <> 'witness'`)).rows);
+  const leases = await withClient(
+    db.url,
+    async (c) => (await c.query(`SELECT id FROM leases_${table} WHERE id <> 'witness'`)).rows,
+  );
   assert.deepEqual(leases, [{ id: "late-lock" }], "the lease went before all its locks could be rescued");
 });
 
 test("a lease without a session tag (the user's own PGAPPNAME) is never rescued", async () => {
   const table = await newTable();
-  const id = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-u pid:77", lockedAt: HOUR_AGO });
+  const id = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:dyno-u pid:77",
+    lockedAt: HOUR_AGO,
+  });
   await deadLease(table, { id: "untagged", host: "dyno-u", pids: [77], tag: null });
   const { out } = await rescue(table);
   assert.match(out, /stale, left alone .*: untagged/);
@@ -258,24 +385,52 @@ test("20 jobguards sweeping at once release each lock exactly once", async () =>
   for (let lease = 0; lease < 5; lease++) {
     const pids = [1000 + lease * 10, 1001 + lease * 10];
     for (const pid of pids) {
-      for (let j = 0; j < 2; j++) ids.push(await insertJob(db.url, { table, handler: "x", lockedBy: `host:dyno-s${lease} pid:${pid}`, lockedAt: HOUR_AGO }));
+      for (let j = 0; j < 2; j++)
+        ids.push(
+          await insertJob(db.url, {
+            table,
+            handler: "x",
+            lockedBy: `host:dyno-s${lease} pid:${pid}`,
+            lockedAt: HOUR_AGO,
+          }),
+        );
     }
     await deadLease(table, { id: `stampede-${lease}`, host: `dyno-s${lease}`, pids }, false);
   }
   const results = await Promise.all(Array.from({ length: 20 }, () => rescue(table)));
-  assert.ok(results.every((r) => r.code === 0), results.map((r) => r.out).join(""));
-  const released = results.flatMap((r) => /released: ([\d,]+)/.exec(r.out)?.[1]?.split(",").map(Number) ?? []);
-  assert.deepEqual(released.sort((a, b) => a - b), ids);
-  const counts = await withClient(db.url, async (c) => (await c.query(`SELECT job_id, rescues FROM leases_${table}_rescues`)).rows);
+  assert.ok(
+    results.every((r) => r.code === 0),
+    results.map((r) => r.out).join(""),
+  );
+  const released = results.flatMap(
+    (r) => /released: ([\d,]+)/.exec(r.out)?.[1]?.split(",").map(Number) ?? [],
+  );
+  assert.deepEqual(
+    released.sort((a, b) => a - b),
+    ids,
+  );
+  const counts = await withClient(
+    db.url,
+    async (c) => (await c.query(`SELECT job_id, rescues FROM leases_${table}_rescues`)).rows,
+  );
   assert.equal(counts.length, 20);
-  assert.ok(counts.every((r) => r.rescues === 1), "a job was counted twice");
+  assert.ok(
+    counts.every((r) => r.rescues === 1),
+    "a job was counted twice",
+  );
 });
 
 test("a poison job that keeps killing its dyno is marked failed after max-rescues", async () => {
   const table = await newTable();
   const id = await insertJob(db.url, { table, handler: "x" });
   for (let crash = 1; crash <= 4; crash++) {
-    await withClient(db.url, (c) => c.query(`UPDATE ${table} SET locked_by = $1, locked_at = $2 WHERE id = $3`, [`host:dyno-p${crash} pid:5`, HOUR_AGO, id]));
+    await withClient(db.url, (c) =>
+      c.query(`UPDATE ${table} SET locked_by = $1, locked_at = $2 WHERE id = $3`, [
+        `host:dyno-p${crash} pid:5`,
+        HOUR_AGO,
+        id,
+      ]),
+    );
     await deadLease(table, { id: `poison-${crash}`, host: `dyno-p${crash}`, pids: [5] });
     const { out } = await rescue(table, ["--max-rescues", "3"]);
     if (crash <= 3) assert.match(out, new RegExp(`released: ${id}`), `crash ${crash}`);
@@ -288,10 +443,17 @@ test("a worker the OOM killer takes while jobguard lives: its job is back at onc
   const table = await newTable();
   const id = await insertJob(db.url, { table, handler: "x" });
   const rescues = async () =>
-    (await withClient(db.url, (c) => c.query(`SELECT rescues FROM leases_${table}_rescues WHERE job_id = $1`, [id]))).rows[0]?.rescues;
+    (
+      await withClient(db.url, (c) =>
+        c.query(`SELECT rescues FROM leases_${table}_rescues WHERE job_id = $1`, [id]),
+      )
+    ).rows[0]?.rescues;
   const crash = async () => {
     const events = join(tempDir(), "events");
-    const run = runJobguard([...FAST, "--max-rescues", "1", "--", ...PG_WORKER], env(table, { EVENTS: events, LOCK_SQL: lockJobSql(table, id) }));
+    const run = runJobguard(
+      [...FAST, "--max-rescues", "1", "--", ...PG_WORKER],
+      env(table, { EVENTS: events, LOCK_SQL: lockJobSql(table, id) }),
+    );
     process.kill((await workerReady(events)).pid, "SIGKILL");
     assert.equal((await run.exited).code, 137);
     return run.stderr();
@@ -299,18 +461,27 @@ test("a worker the OOM killer takes while jobguard lives: its job is back at onc
 
   // A kill at the deadline of a normal restart is no crash and is not counted.
   const events = join(tempDir(), "events");
-  const restart = runJobguard([...FAST, "--deadline", "0.5", "--grace", "3", "--", ...PG_WORKER], env(table, { EVENTS: events, LOCK_SQL: lockJobSql(table, id) }));
+  const restart = runJobguard(
+    [...FAST, "--deadline", "0.5", "--grace", "3", "--", ...PG_WORKER],
+    env(table, { EVENTS: events, LOCK_SQL: lockJobSql(table, id) }),
+  );
   await workerReady(events);
   await dockerStop(restart, 3000);
   assert.equal((await restart.exited).code, 124);
   assert.match(restart.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} pids=`));
   assert.equal(await rescues(), undefined);
 
-  assert.match(await crash(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} rescue_counted=true pids=`));
+  assert.match(
+    await crash(),
+    new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} rescue_counted=true pids=`),
+  );
   assert.equal(await rescues(), 1);
   assert.equal((await getJob(db.url, id, table))?.locked_by, null);
 
-  assert.match(await crash(), new RegExp(`event=locks_released queue=delayed_job jobs=0 ids="" rescue_counted=true failed=${id} `));
+  assert.match(
+    await crash(),
+    new RegExp(`event=locks_released queue=delayed_job jobs=0 ids="" rescue_counted=true failed=${id} `),
+  );
   await assertFailedByJobguard(table, id, 1);
 });
 
@@ -319,16 +490,26 @@ test("Heroku signals the worker a moment before jobguard: a worker that dies of 
   const id = await insertJob(db.url, { table, handler: "x" });
   for (const onTerm of ["die", "exit1"]) {
     const events = join(tempDir(), "events");
-    const run = runJobguard([...FAST, "--", ...PG_WORKER], env(table, { DYNO: "worker.1", EVENTS: events, LOCK_SQL: lockJobSql(table, id), ON_TERM: onTerm }));
+    const run = runJobguard(
+      [...FAST, "--", ...PG_WORKER],
+      env(table, { DYNO: "worker.1", EVENTS: events, LOCK_SQL: lockJobSql(table, id), ON_TERM: onTerm }),
+    );
     const { pid } = await workerReady(events);
     // The dyno manager's SIGTERM reaches every process; here the worker's comes first.
     process.kill(pid, "SIGTERM");
     await sleep(100);
     run.child.kill("SIGTERM");
     assert.equal((await run.exited).code, onTerm === "die" ? 143 : 1, run.stderr());
-    assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} pids=`), onTerm);
+    assert.match(
+      run.stderr(),
+      new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} pids=`),
+      onTerm,
+    );
   }
-  const counted = await withClient(db.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM leases_${table}_rescues`)).rows[0].n);
+  const counted = await withClient(
+    db.url,
+    async (c) => (await c.query(`SELECT count(*)::int AS n FROM leases_${table}_rescues`)).rows[0].n,
+  );
   assert.equal(counted, 0, "a restart was counted as a crash");
 });
 
@@ -336,9 +517,17 @@ test("the database down during heartbeats: the worker runs on, and heartbeats re
   const table = await newTable();
   const proxy = await tcpProxy(db.url);
   const events = join(tempDir(), "events");
-  const run = runJobguard([...FAST, "--", fixture("worker.sh")], { ...env(table), JOBGUARD_DATABASE_URL: proxy.url, EVENTS: events });
+  const run = runJobguard([...FAST, "--", fixture("worker.sh")], {
+    ...env(table),
+    JOBGUARD_DATABASE_URL: proxy.url,
+    EVENTS: events,
+  });
   const heartbeatAt = async () =>
-    withClient(db.url, async (c) => (await c.query(`SELECT max(heartbeat_at) AS at FROM leases_${table}`)).rows[0]?.at as Date | null);
+    withClient(
+      db.url,
+      async (c) =>
+        (await c.query(`SELECT max(heartbeat_at) AS at FROM leases_${table}`)).rows[0]?.at as Date | null,
+    );
   await waitFor(heartbeatAt, { what: "the first heartbeat" });
   proxy.close();
   await run.waitFor(/event=heartbeat_failed error="heartbeat failed, the worker runs on: /);
@@ -363,15 +552,26 @@ test("every dyno cut off for longer than stale-after: no rescue, during the cut 
       const id = await insertJob(db.url, { table, handler: "x" });
       const events = join(tempDir(), "events");
       const run = runJobguard([...FAST, "--", ...PG_WORKER], {
-        ...env(table), DATABASE_URL: proxy.url, EVENTS: events, LOCK_SQL: lockJobSql(table, id, "1 hour"),
+        ...env(table),
+        DATABASE_URL: proxy.url,
+        EVENTS: events,
+        LOCK_SQL: lockJobSql(table, id, "1 hour"),
       });
       const { pid } = await workerReady(events);
       return { id, run, name: `host:${hostname()} pid:${pid}` };
     }),
   );
-  await waitFor(async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM leases_${table}`))).rowCount === 2, { what: "both leases" });
+  await waitFor(
+    async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM leases_${table}`))).rowCount === 2,
+    { what: "both leases" },
+  );
   const lockedAsBefore = async (when: string) => {
-    for (const d of dynos) assert.equal((await getJob(db.url, d.id, table))?.locked_by, d.name, `${when}: a live worker's lock was released`);
+    for (const d of dynos)
+      assert.equal(
+        (await getJob(db.url, d.id, table))?.locked_by,
+        d.name,
+        `${when}: a live worker's lock was released`,
+      );
   };
 
   // The outage: every dyno loses the database, and with it every session of its worker.
@@ -398,18 +598,30 @@ test("every dyno cut off for longer than stale-after: no rescue, during the cut 
 test("right after a database outage a jobguard judges no other dyno until it has reached the database for stale-after", async () => {
   const table = await newTable();
   const proxy = await tcpProxy(db.url);
-  const run = runJobguard([...FAST, "--log-level", "debug", "--", fixture("worker.sh")], { ...env(table), JOBGUARD_DATABASE_URL: proxy.url });
+  const run = runJobguard([...FAST, "--log-level", "debug", "--", fixture("worker.sh")], {
+    ...env(table),
+    JOBGUARD_DATABASE_URL: proxy.url,
+  });
   await run.waitFor(/event=swept swept=true/, 10_000); // reachable for stale-after: it sweeps
   proxy.close();
   await run.waitFor(/event=heartbeat_failed/);
   // While the database is unreachable for this dyno, another dyno dies.
-  const id = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-x pid:31", lockedAt: HOUR_AGO });
+  const id = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:dyno-x pid:31",
+    lockedAt: HOUR_AGO,
+  });
   await deadLease(table, { id: "during-outage", host: "dyno-x", pids: [31] }, false);
   await proxy.reopen();
   await run.waitFor(/event=heartbeat_resumed/, 5000);
   const resumedAt = Date.now();
   await sleep(STALE_MS / 2);
-  assert.notEqual((await getJob(db.url, id, table))?.locked_by, null, "swept before its heartbeats had been back for stale-after");
+  assert.notEqual(
+    (await getJob(db.url, id, table))?.locked_by,
+    null,
+    "swept before its heartbeats had been back for stale-after",
+  );
   await run.waitFor(new RegExp(`event=swept swept=true released=${id} `), 5000);
   assert.ok(Date.now() - resumedAt >= STALE_MS - 100);
   await dockerStop(run, 3000);

@@ -5,7 +5,19 @@ import { waitFor } from "./support/delayed-job.js";
 import { dockerStop, hostnameSkipReason, killLeftovers, runJobguard, type Run } from "./support/jobguard.js";
 import { prerequisite } from "./support/prerequisites.js";
 import { descendantsOf } from "./support/processes.js";
-import { backInQueue, claim, createSolidQueueSchema, solidQueueEnv, enqueue, events, insertProcess, jobState, processes, STAND_IN, started } from "./support/solid-queue.js";
+import {
+  backInQueue,
+  claim,
+  createSolidQueueSchema,
+  solidQueueEnv,
+  enqueue,
+  events,
+  insertProcess,
+  jobState,
+  processes,
+  STAND_IN,
+  started,
+} from "./support/solid-queue.js";
 
 // Solid Queue dynos that die all at once: another dyno's jobguard hands their
 // jobs back through leases and sweeps, long before Solid Queue's own prune
@@ -27,7 +39,16 @@ before(async () => {
   db = await freshDatabase();
   // No sweep runs on a server younger than stale-after, and the test run may have just started it.
   await waitFor(
-    async () => withClient(db.url, async (c) => (await c.query(`SELECT pg_postmaster_start_time() < now() - interval '${STALE_MS} milliseconds' AS old`)).rows[0].old),
+    async () =>
+      withClient(
+        db.url,
+        async (c) =>
+          (
+            await c.query(
+              `SELECT pg_postmaster_start_time() < now() - interval '${STALE_MS} milliseconds' AS old`,
+            )
+          ).rows[0].old,
+      ),
     { what: "the database server to be older than stale-after" },
   );
 });
@@ -75,32 +96,66 @@ test("a whole dyno SIGKILLed mid-job: another dyno's jobguard puts its job back 
   const id = await enqueue(db.url, schema, 60);
   const a = dyno("dyno-a", schema);
   const pidA = await started(db.url, schema, id);
-  await waitFor(async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM ${schema}.jobguard_leases WHERE $1 = ANY(pids) AND session_tag IS NOT NULL`, [pidA]))).rowCount, {
-    // The tag shows once a heartbeat has seen the worker's sessions (lease/leases.ts).
-    what: "dyno-a's lease to list its worker and show its session tag",
-  });
+  await waitFor(
+    async () =>
+      (
+        await withClient(db.url, (c) =>
+          c.query(
+            `SELECT 1 FROM ${schema}.jobguard_leases WHERE $1 = ANY(pids) AND session_tag IS NOT NULL`,
+            [pidA],
+          ),
+        )
+      ).rowCount,
+    {
+      // The tag shows once a heartbeat has seen the worker's sessions (lease/leases.ts).
+      what: "dyno-a's lease to list its worker and show its session tag",
+    },
+  );
 
   // R15: every process of the dyno dies at once, jobguard included.
   for (const pid of [a.pid, ...descendantsOf(a.pid)]) process.kill(pid, "SIGKILL");
   const crashedAt = Date.now();
   await a.exited;
   // The next run should not take a minute: the test swaps in a short job.
-  await withClient(db.url, (c) => c.query(`UPDATE ${schema}.solid_queue_jobs SET arguments = $1 WHERE id = $2`, ['{"arguments":[0.2]}', id]));
+  await withClient(db.url, (c) =>
+    c.query(`UPDATE ${schema}.solid_queue_jobs SET arguments = $1 WHERE id = $2`, [
+      '{"arguments":[0.2]}',
+      id,
+    ]),
+  );
 
   const b = dyno("dyno-b", schema);
   const line = await b.waitFor(new RegExp(`event=swept swept=true released=${id} `), ALIVE_MS);
   const rescuedAfter = Date.now() - crashedAt;
-  assert.ok(rescuedAfter < ALIVE_MS, `rescued ${rescuedAfter} ms after the crash, Solid Queue's prune fails it after ${ALIVE_MS}: ${line}`);
-  await waitFor(async () => (await jobState(db.url, schema, id)).finished, { what: "dyno-b's stand-in to finish the job" });
+  assert.ok(
+    rescuedAfter < ALIVE_MS,
+    `rescued ${rescuedAfter} ms after the crash, Solid Queue's prune fails it after ${ALIVE_MS}: ${line}`,
+  );
+  await waitFor(async () => (await jobState(db.url, schema, id)).finished, {
+    what: "dyno-b's stand-in to finish the job",
+  });
   const runs = await events(db.url, schema, id);
-  assert.deepEqual(runs.map((e) => e.event), ["started", "started", "finished"]);
+  assert.deepEqual(
+    runs.map((e) => e.event),
+    ["started", "started", "finished"],
+  );
   assert.notEqual(runs[1]!.pid, pidA);
   assert.equal((await jobState(db.url, schema, id)).error, null);
   // dyno-a's rows go too, once their own heartbeats are stale-after old; its lease with them.
-  await waitFor(async () => (await processes(db.url, schema)).every((p) => p.hostname === "dyno-b"), { what: "dyno-a's process rows to go" });
-  await waitFor(async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM ${schema}.jobguard_leases WHERE host = 'dyno-a'`))).rowCount === 0, {
-    what: "dyno-a's lease to go",
+  await waitFor(async () => (await processes(db.url, schema)).every((p) => p.hostname === "dyno-b"), {
+    what: "dyno-a's process rows to go",
   });
+  await waitFor(
+    async () =>
+      (
+        await withClient(db.url, (c) =>
+          c.query(`SELECT 1 FROM ${schema}.jobguard_leases WHERE host = 'dyno-a'`),
+        )
+      ).rowCount === 0,
+    {
+      what: "dyno-a's lease to go",
+    },
+  );
   await dockerStop(b, 10_000);
   assert.equal((await b.exited).code, 0, b.stderr());
   assert.deepEqual(await processes(db.url, schema), [], "dyno-b's stand-in did not deregister");
@@ -116,8 +171,16 @@ test("a claim taken after the dead lease's last heartbeat waits for a later swee
   await deadLease(schema, "late-claim", "dyno-l", [4242]);
   assert.match(await rescue(schema), /0 dead lease\(s\) removed, 1 job\(s\) released/);
   assert.deepEqual(await jobState(db.url, schema, old), backInQueue());
-  assert.equal((await jobState(db.url, schema, young)).claimedBy, row, "a claim younger than stale-after was released");
-  assert.deepEqual((await processes(db.url, schema)).map((p) => p.id), [row], "the process row went before its claims: Solid Queue would fail them");
+  assert.equal(
+    (await jobState(db.url, schema, young)).claimedBy,
+    row,
+    "a claim younger than stale-after was released",
+  );
+  assert.deepEqual(
+    (await processes(db.url, schema)).map((p) => p.id),
+    [row],
+    "the process row went before its claims: Solid Queue would fail them",
+  );
 });
 
 test("a poison job that keeps killing its dyno gets a failed execution from jobguard after max-rescues", async () => {
@@ -126,12 +189,27 @@ test("a poison job that keeps killing its dyno gets a failed execution from jobg
   await rescue(schema);
   for (let crash = 1; crash <= 4; crash++) {
     const host = `dyno-p${crash}`;
-    const supervisor = await insertProcess(db.url, schema, { kind: "Supervisor(fork)", hostname: host, pid: 4, ago: "1 hour" });
-    const worker = await insertProcess(db.url, schema, { hostname: host, pid: 5, supervisorId: supervisor, ago: "1 hour" });
+    const supervisor = await insertProcess(db.url, schema, {
+      kind: "Supervisor(fork)",
+      hostname: host,
+      pid: 4,
+      ago: "1 hour",
+    });
+    const worker = await insertProcess(db.url, schema, {
+      hostname: host,
+      pid: 5,
+      supervisorId: supervisor,
+      ago: "1 hour",
+    });
     await claim(db.url, schema, id, worker, "1 hour");
     await deadLease(schema, `poison-${crash}`, host, [4, 5]);
     const out = await rescue(schema, ["--max-rescues", "3"]);
-    if (crash <= 3) assert.match(out, new RegExp(`1 dead lease\\(s\\) removed, 1 job\\(s\\) released.*\\n  released: ${id}\\n`), `crash ${crash}`);
+    if (crash <= 3)
+      assert.match(
+        out,
+        new RegExp(`1 dead lease\\(s\\) removed, 1 job\\(s\\) released.*\\n  released: ${id}\\n`),
+        `crash ${crash}`,
+      );
     else assert.match(out, new RegExp(`failed \\(rescued more than 3 times\\): ${id}`));
     assert.deepEqual(await processes(db.url, schema), [], `crash ${crash}: the dead dyno's rows remain`);
   }
@@ -139,7 +217,10 @@ test("a poison job that keeps killing its dyno gets a failed execution from jobg
   assert.equal(state.ready, null);
   assert.equal(state.claimedBy, null);
   assert.equal(state.error?.exception_class, "JobGuard::RescueLimitExceeded");
-  assert.match(state.error?.message ?? "", /^jobguard: rescued from dead workers more than 3 times; .* \(last process: Worker worker-\S+ host:dyno-p4 pid:5\)$/);
+  assert.match(
+    state.error?.message ?? "",
+    /^jobguard: rescued from dead workers more than 3 times; .* \(last process: Worker worker-\S+ host:dyno-p4 pid:5\)$/,
+  );
 });
 
 /** A lease as a dyno that died an hour ago would have left it. */

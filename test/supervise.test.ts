@@ -4,7 +4,16 @@ import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { dockerStop, fixture, herokuRestart, JOBGUARD, OWNED, runJobguard, tempDir, killLeftovers } from "./support/jobguard.js";
+import {
+  dockerStop,
+  fixture,
+  herokuRestart,
+  JOBGUARD,
+  OWNED,
+  runJobguard,
+  tempDir,
+  killLeftovers,
+} from "./support/jobguard.js";
 import { readPids, waitGone } from "./support/processes.js";
 
 after(killLeftovers);
@@ -59,19 +68,30 @@ test("a file that is not executable gives 126", async () => {
 
 test("a worker that finishes within the deadline is not killed and its code passes through", async () => {
   const f = files();
-  const run = runJobguard(["--deadline", "3", "--grace", "5", "--", WORKER], { EVENTS: f.events, ON_TERM: "slow", TERM_DELAY: "0.3" });
+  const run = runJobguard(["--deadline", "3", "--grace", "5", "--", WORKER], {
+    EVENTS: f.events,
+    ON_TERM: "slow",
+    TERM_DELAY: "0.3",
+  });
   await ready(f.events);
   const stop = await dockerStop(run, 5000);
   const exit = await run.exited;
   assert.equal(exit.code, 0);
   assert.equal(stop.sigkilledJobguard, false);
   assert.doesNotMatch(run.stderr(), /deadline_exceeded/);
-  assert.deepEqual(events(f.events).filter((e) => e === "TERM"), ["TERM"]);
+  assert.deepEqual(
+    events(f.events).filter((e) => e === "TERM"),
+    ["TERM"],
+  );
 });
 
 test("a worker that ignores SIGTERM is killed near the deadline and jobguard is gone before the grace", async () => {
   const f = files();
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], { EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore" });
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], {
+    EVENTS: f.events,
+    PIDS: f.pids,
+    ON_TERM: "ignore",
+  });
   await ready(f.events);
   const signalledAt = Date.now();
   const stop = await dockerStop(run, 3000);
@@ -104,7 +124,11 @@ test("grandchildren, a setsid'ed and a double-forked descendant are all gone", a
 
 test("the worker exits but its children live on: jobguard stops them before it exits", async () => {
   const f = files();
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], { PIDS: f.pids, SPAWN: "child doublefork", EXIT_CODE: "0" });
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], {
+    PIDS: f.pids,
+    SPAWN: "child doublefork",
+    EXIT_CODE: "0",
+  });
   const exit = await run.exited;
   assert.equal(exit.code, 124, "the stubborn leftovers had to be killed");
   assert.match(run.stderr(), /event=leftovers signal=SIGTERM/);
@@ -123,13 +147,20 @@ test("leftovers that obey SIGTERM go quietly and the worker's code stands", asyn
 
 test("Heroku restart: the worker sees the platform's SIGTERMs unforwarded, and one fail-safe SIGTERM before the kill", async () => {
   const f = files();
-  const run = runJobguard(["--deadline", "2", "--grace", "4", "--", WORKER], { EVENTS: f.events, ON_TERM: "ignore", DYNO: "worker.1" });
+  const run = runJobguard(["--deadline", "2", "--grace", "4", "--", WORKER], {
+    EVENTS: f.events,
+    ON_TERM: "ignore",
+    DYNO: "worker.1",
+  });
   await ready(f.events);
   const stop = await herokuRestart(run, 4000, 2);
   const exit = await run.exited;
   assert.equal(exit.code, 124);
   assert.equal(stop.sigkilledJobguard, false);
-  assert.deepEqual(events(f.events).filter((e) => e === "TERM"), ["TERM", "TERM", "TERM"]);
+  assert.deepEqual(
+    events(f.events).filter((e) => e === "TERM"),
+    ["TERM", "TERM", "TERM"],
+  );
   assert.match(run.stderr(), /forward_sigterm=false reason=heroku-cedar-signals-every-process/);
   assert.match(run.stderr(), /event=signal signal=SIGTERM forwarded=false repeat=true/);
   assert.match(run.stderr(), /event=escalate signal=SIGTERM reason=failsafe-nothing-forwarded sent=true/);
@@ -137,11 +168,17 @@ test("Heroku restart: the worker sees the platform's SIGTERMs unforwarded, and o
 
 test("docker stop: the worker gets exactly one SIGTERM although jobguard got two", async () => {
   const f = files();
-  const run = runJobguard(["--deadline", "2", "--grace", "4", "--", WORKER], { EVENTS: f.events, ON_TERM: "ignore" });
+  const run = runJobguard(["--deadline", "2", "--grace", "4", "--", WORKER], {
+    EVENTS: f.events,
+    ON_TERM: "ignore",
+  });
   await ready(f.events);
   await dockerStop(run, 4000, 2);
   assert.equal((await run.exited).code, 124);
-  assert.deepEqual(events(f.events).filter((e) => e === "TERM"), ["TERM"]);
+  assert.deepEqual(
+    events(f.events).filter((e) => e === "TERM"),
+    ["TERM"],
+  );
   assert.match(run.stderr(), /event=signal signal=SIGTERM forwarded=false repeat=true/);
 });
 
@@ -156,14 +193,20 @@ test("Heroku Fir dynos are signalled like Kubernetes pods: jobguard forwards", a
 
 test("--forward never leaves SIGTERM to the platform; --forward always forwards even on Heroku", async () => {
   const never = files();
-  const a = runJobguard(["--forward", "never", "--deadline", "0.5", "--grace", "2", "--", WORKER], { EVENTS: never.events });
+  const a = runJobguard(["--forward", "never", "--deadline", "0.5", "--grace", "2", "--", WORKER], {
+    EVENTS: never.events,
+  });
   await ready(never.events);
   await dockerStop(a, 2000);
   assert.equal((await a.exited).code, 124);
   assert.deepEqual(events(never.events), ["READY"]);
 
   const always = files();
-  const b = runJobguard(["--", WORKER], { EVENTS: always.events, DYNO: "worker.1", JOBGUARD_FORWARD: "always" });
+  const b = runJobguard(["--", WORKER], {
+    EVENTS: always.events,
+    DYNO: "worker.1",
+    JOBGUARD_FORWARD: "always",
+  });
   await ready(always.events);
   await dockerStop(b, 2000);
   assert.equal((await b.exited).code, 0);
@@ -206,11 +249,26 @@ test("Ctrl-C in a terminal reaches the worker exactly once", async () => {
 test("a SIGTERM while the worker is still starting stops it, and nothing is left", async () => {
   for (const delay of [0, 20, 60, 150]) {
     const f = files();
-    const run = runJobguard(["--deadline", "1", "--grace", "2", "--", "sh", "-c", `echo $$ >> ${f.pids}; sleep 0.3; exec ${WORKER}`], { PIDS: f.pids });
+    const run = runJobguard(
+      [
+        "--deadline",
+        "1",
+        "--grace",
+        "2",
+        "--",
+        "sh",
+        "-c",
+        `echo $$ >> ${f.pids}; sleep 0.3; exec ${WORKER}`,
+      ],
+      { PIDS: f.pids },
+    );
     await sleep(delay);
     run.child.kill("SIGTERM");
     const exit = await run.exited;
-    assert.ok(exit.code === 143 || exit.signal === "SIGTERM", `after ${delay} ms: ${JSON.stringify(exit)}\n${run.stderr()}`);
+    assert.ok(
+      exit.code === 143 || exit.signal === "SIGTERM",
+      `after ${delay} ms: ${JSON.stringify(exit)}\n${run.stderr()}`,
+    );
     assert.deepEqual(await waitGone(readPids(f.pids), 300), [], `after ${delay} ms`);
   }
 });
@@ -223,7 +281,11 @@ test("a SIGTERM the moment the worker starts is forwarded, not fatal to jobguard
     const worker = `trap 'echo TERM >> ${f.events}; exit 0' TERM; echo $$ >> ${f.pids}; kill -TERM $PPID; while :; do sleep 0.05; done`;
     const run = runJobguard(["--deadline", "2", "--grace", "3", "--", "sh", "-c", worker]);
     const exit = await run.exited;
-    assert.deepEqual([exit.code, events(f.events)], [0, ["TERM"]], `run ${i}: ${JSON.stringify(exit)}\n${run.stderr()}`);
+    assert.deepEqual(
+      [exit.code, events(f.events)],
+      [0, ["TERM"]],
+      `run ${i}: ${JSON.stringify(exit)}\n${run.stderr()}`,
+    );
     assert.deepEqual(await waitGone(readPids(f.pids), 300), [], `run ${i}`);
   }
 });

@@ -40,7 +40,10 @@ test("test infrastructure: fresh database, delayed_jobs table, real delayed_job 
     assert.equal(code, 0, `worker.rb exited ${code}:\n${output}`);
     assert.equal(await getJob(db.url, id), undefined, `job row should be deleted on success:\n${output}`);
     const events = await getJobEvents(db.url, "smoke");
-    assert.deepEqual(events.map((e) => e.event), ["started", "finished"]);
+    assert.deepEqual(
+      events.map((e) => e.event),
+      ["started", "finished"],
+    );
     assert.equal(events[0]!.pid, child.pid);
   });
 });

@@ -10,11 +10,17 @@ const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => buildConfig(pars
 
 /** Asserts that building the config fails with a UsageError whose sentence matches. */
 function rejects(argv: string[], env: NodeJS.ProcessEnv, sentence: RegExp): void {
-  assert.throws(() => config(argv, env), (error: unknown) => error instanceof UsageError && sentence.test(error.message));
+  assert.throws(
+    () => config(argv, env),
+    (error: unknown) => error instanceof UsageError && sentence.test(error.message),
+  );
 }
 
 test("parseArgs: flags up to -- or the first word, the environment for the rest, flags win", () => {
-  const parsed = parseArgs(["--deadline", "3", "--grace=9", "--", "rake", "--deadline", "x"], { JOBGUARD_DEADLINE: "7", JOBGUARD_FORWARD: "never" });
+  const parsed = parseArgs(["--deadline", "3", "--grace=9", "--", "rake", "--deadline", "x"], {
+    JOBGUARD_DEADLINE: "7",
+    JOBGUARD_FORWARD: "never",
+  });
   assert.equal(parsed.action, "run");
   assert.deepEqual(parsed.command, ["rake", "--deadline", "x"]);
   assert.deepEqual(parsed.values.deadline, { value: "3", source: "--deadline" });
@@ -37,7 +43,10 @@ test("parseArgs: help, version and the subcommands; a subcommand after -- is a c
 });
 
 test("parseArgs: unknown options, missing values and a missing command are usage errors naming the flag", () => {
-  assert.throws(() => parseArgs(["--dealine", "3", "--", "w"], {}), (error: unknown) => error instanceof UsageError && error.message === "unknown option --dealine");
+  assert.throws(
+    () => parseArgs(["--dealine", "3", "--", "w"], {}),
+    (error: unknown) => error instanceof UsageError && error.message === "unknown option --dealine",
+  );
   assert.throws(() => parseArgs(["--deadline"], {}), /--deadline needs a value/);
   assert.throws(() => parseArgs(["--deadline", "--", "w"], {}), /--deadline needs a value/);
   assert.throws(() => parseArgs(["--deadline", "3"], {}), /no worker command given/);
@@ -56,7 +65,11 @@ test("buildConfig: numbers are plain positive decimals, named by their source", 
   for (const bad of ["soon", "0", "-1", "1e3", "0x10", "Infinity", " 3"]) {
     rejects(["--", "w"], { JOBGUARD_GRACE: bad }, /^JOBGUARD_GRACE must be a positive number of seconds/);
   }
-  rejects(["--deadline", "30", "--", "w"], {}, /the deadline \(30 s\) must be shorter than the grace period \(30 s\)/);
+  rejects(
+    ["--deadline", "30", "--", "w"],
+    {},
+    /the deadline \(30 s\) must be shorter than the grace period \(30 s\)/,
+  );
 });
 
 test("decideForward: Cedar dynos are signalled by the platform, Fir and everything else by jobguard", () => {
@@ -76,19 +89,39 @@ test("buildConfig: a queue needs a database; the URL is checked and never echoed
   rejects(["--", "w"], { JOBGUARD_QUEUE: "delayed_job" }, /JOBGUARD_QUEUE=delayed_job needs a database/);
   assert.throws(
     () => config(["--", "w"], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "mysql://u:hunter2@h/db" }),
-    (error: Error) => /DATABASE_URL must be a postgres/.test(error.message) && !error.message.includes("hunter2"),
+    (error: Error) =>
+      /DATABASE_URL must be a postgres/.test(error.message) && !error.message.includes("hunter2"),
   );
-  rejects(["--", "w"], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://h/db?sslmode=sometimes" }, /^DATABASE_URL: unknown sslmode "sometimes"/);
-  const c = config(["--database-url", "postgres://h/db", "--", "w"], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://other/db" });
+  rejects(
+    ["--", "w"],
+    { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://h/db?sslmode=sometimes" },
+    /^DATABASE_URL: unknown sslmode "sometimes"/,
+  );
+  const c = config(["--database-url", "postgres://h/db", "--", "w"], {
+    JOBGUARD_QUEUE: "delayed_job",
+    DATABASE_URL: "postgres://other/db",
+  });
   assert.equal(c.queue?.databaseUrl, "postgres://h/db");
 });
 
 test("buildConfig: the settings of one queue are refused for the other, and without a queue", () => {
   const db = { DATABASE_URL: "postgres://h/db" };
   rejects(["--", "w"], { JOBGUARD_TABLE: "jobs" }, /^JOBGUARD_TABLE is set but no queue is/);
-  rejects(["--", "w"], { ...db, JOBGUARD_QUEUE: "sql" }, /needs the release statement in JOBGUARD_RELEASE_SQL/);
-  rejects(["--", "w"], { ...db, JOBGUARD_QUEUE: "delayed_job", JOBGUARD_RELEASE_SQL: "select 1" }, /^JOBGUARD_RELEASE_SQL is only used with JOBGUARD_QUEUE=sql/);
-  rejects(["--heartbeat", "5", "--", "w"], { ...db, JOBGUARD_QUEUE: "sql", JOBGUARD_RELEASE_SQL: "select 1" }, /^--heartbeat is only used with JOBGUARD_QUEUE=delayed_job/);
+  rejects(
+    ["--", "w"],
+    { ...db, JOBGUARD_QUEUE: "sql" },
+    /needs the release statement in JOBGUARD_RELEASE_SQL/,
+  );
+  rejects(
+    ["--", "w"],
+    { ...db, JOBGUARD_QUEUE: "delayed_job", JOBGUARD_RELEASE_SQL: "select 1" },
+    /^JOBGUARD_RELEASE_SQL is only used with JOBGUARD_QUEUE=sql/,
+  );
+  rejects(
+    ["--heartbeat", "5", "--", "w"],
+    { ...db, JOBGUARD_QUEUE: "sql", JOBGUARD_RELEASE_SQL: "select 1" },
+    /^--heartbeat is only used with JOBGUARD_QUEUE=delayed_job/,
+  );
 });
 
 test("buildConfig: tables are identifiers or schema.table; the rescue settings hold together", () => {
@@ -96,8 +129,18 @@ test("buildConfig: tables are identifiers or schema.table; the rescue settings h
   assert.deepEqual(config(["--", "w"], { ...dj, JOBGUARD_TABLE: "app.Jobs" }).queue?.table, ["app", "Jobs"]);
   rejects(["--", "w"], { ...dj, JOBGUARD_TABLE: 'jobs"; drop' }, /must be a table name or schema.table/);
   rejects(["--", "w"], { ...dj, JOBGUARD_LEASE_TABLE: "a.b.c" }, /must be a table name or schema.table/);
-  rejects(["--heartbeat", "10", "--stale-after", "15", "--", "w"], dj, /must be at least twice the heartbeat/);
+  rejects(
+    ["--heartbeat", "10", "--stale-after", "15", "--", "w"],
+    dj,
+    /must be at least twice the heartbeat/,
+  );
   rejects(["--", "w"], { ...dj, JOBGUARD_MAX_RESCUES: "2.5" }, /JOBGUARD_MAX_RESCUES must be a whole number/);
   const rescue = config(["--", "w"], { ...dj, JOBGUARD_MAX_RESCUES: "0" }).queue?.rescue;
-  assert.deepEqual(rescue, { heartbeatMs: 10_000, staleAfterMs: 60_000, maxRescues: 0, leaseTable: ["jobguard_leases"], connection: "per-heartbeat" });
+  assert.deepEqual(rescue, {
+    heartbeatMs: 10_000,
+    staleAfterMs: 60_000,
+    maxRescues: 0,
+    leaseTable: ["jobguard_leases"],
+    connection: "per-heartbeat",
+  });
 });

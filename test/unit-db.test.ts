@@ -45,8 +45,14 @@ test("sslmode to TLS options: require encrypts without verifying, verify-ca skip
 
 test("redaction: the password goes wherever it stands whole, and only there", () => {
   const url = "postgres://app:post@db.example.com:5432/postgres";
-  assert.equal(safeMessage(new Error("password authentication failed: post"), url), "password authentication failed: ***");
-  assert.equal(safeMessage(new Error('database "postgres" does not exist'), url), 'database "postgres" does not exist');
+  assert.equal(
+    safeMessage(new Error("password authentication failed: post"), url),
+    "password authentication failed: ***",
+  );
+  assert.equal(
+    safeMessage(new Error('database "postgres" does not exist'), url),
+    'database "postgres" does not exist',
+  );
   assert.equal(safeMessage(new Error(`cannot reach ${url} now`), url), "cannot reach *** now");
 });
 
@@ -66,7 +72,19 @@ test("a database is named by host, port and name, never by its password, whateve
 });
 
 test("transient errors: the network, a restarting server, a silent connection; not a mistake another try repeats", () => {
-  for (const code of ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "57P01", "57P03", "53300", "40001", "40P01", "55P03", "08006", "08001"]) {
+  for (const code of [
+    "ECONNREFUSED",
+    "ECONNRESET",
+    "ETIMEDOUT",
+    "57P01",
+    "57P03",
+    "53300",
+    "40001",
+    "40P01",
+    "55P03",
+    "08006",
+    "08001",
+  ]) {
     assert.equal(isTransient(Object.assign(new Error("x"), { code })), true, code);
   }
   for (const code of ["08P01", "42601", "42P01", "28P01", "23505"]) {
@@ -115,14 +133,24 @@ test("database URL check: a malformed %-escape is named by variable and part, ne
       () => checkDatabaseUrl({ value, source: "JOBGUARD_DATABASE_URL" }, {}),
       (error: Error) => {
         assert.ok(error instanceof UsageError, value);
-        assert.equal(error.message.startsWith(`JOBGUARD_DATABASE_URL has a malformed %-escape in its ${part}:`), true, error.message);
+        assert.equal(
+          error.message.startsWith(`JOBGUARD_DATABASE_URL has a malformed %-escape in its ${part}:`),
+          true,
+          error.message,
+        );
         assert.ok(!error.message.includes(value), "the URL was shown");
         return true;
       },
     );
   }
-  assert.throws(() => checkDatabaseUrl({ value: "mysql://u:hunter2@h/db", source: "DATABASE_URL" }, {}), /must be a postgres:\/\/ or postgresql:\/\/ URL/);
-  assert.throws(() => checkDatabaseUrl({ value: "postgres://h/db?sslmode=sometimes", source: "DATABASE_URL" }, {}), /DATABASE_URL: unknown sslmode/);
+  assert.throws(
+    () => checkDatabaseUrl({ value: "mysql://u:hunter2@h/db", source: "DATABASE_URL" }, {}),
+    /must be a postgres:\/\/ or postgresql:\/\/ URL/,
+  );
+  assert.throws(
+    () => checkDatabaseUrl({ value: "postgres://h/db?sslmode=sometimes", source: "DATABASE_URL" }, {}),
+    /DATABASE_URL: unknown sslmode/,
+  );
 });
 
 test("a queue without leases keeps the history's dead processes to those that died last", () => {
@@ -133,8 +161,15 @@ test("a queue without leases keeps the history's dead processes to those that di
   history.record([me, ...[1, 2, 3, 4, 5].map((n) => gone(4_200_000 + n))]);
   const limit = new DeadLimit(history, 3);
   limit.prune();
-  assert.deepEqual(history.all().sort((a, b) => a - b), [process.pid, 4_200_003, 4_200_004, 4_200_005]);
+  assert.deepEqual(
+    history.all().sort((a, b) => a - b),
+    [process.pid, 4_200_003, 4_200_004, 4_200_005],
+  );
   history.record([gone(4_200_006), gone(4_200_007)]);
   limit.prune();
-  assert.deepEqual(history.all().sort((a, b) => a - b), [process.pid, 4_200_005, 4_200_006, 4_200_007], "the earliest dead go first; the living stay");
+  assert.deepEqual(
+    history.all().sort((a, b) => a - b),
+    [process.pid, 4_200_005, 4_200_006, 4_200_007],
+    "the earliest dead go first; the living stay",
+  );
 });

@@ -20,8 +20,11 @@ test("endedWithoutCrash: exit 0, SIGTERM and SIGINT are how a worker asked to st
   assert.equal(endedWithoutCrash({ code: null, signal: "SIGTERM" }), true);
   assert.equal(endedWithoutCrash({ code: null, signal: "SIGINT" }), true);
   assert.equal(endedWithoutCrash({ code: 1, signal: null }), false);
-  assert.equal(endedWithoutCrash({ code: 143, signal: null }), true, "a shell that exits 143 after its child's SIGTERM");
+  assert.equal(
+    endedWithoutCrash({ code: 143, signal: null }),
+    true,
+    "a shell that exits 143 after its child's SIGTERM",
+  );
   assert.equal(endedWithoutCrash({ code: null, signal: "SIGKILL" }), false);
   assert.equal(endedWithoutCrash({ code: null, signal: "SIGSEGV" }), false);
 });
-

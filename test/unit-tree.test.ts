@@ -11,7 +11,13 @@ const SELF = 1000; // jobguard
 const tree = { rootPid: 100, rootStartTime: 5000, marker: "m1" };
 
 /** A process: pid, parent, start time (default: just after the root), state (default running). */
-const p = (pid: number, ppid: number, startTime = 5001, state = "S"): ProcessInfo => ({ pid, ppid, pgid: 100, state, startTime });
+const p = (pid: number, ppid: number, startTime = 5001, state = "S"): ProcessInfo => ({
+  pid,
+  ppid,
+  pgid: 100,
+  state,
+  startTime,
+});
 
 const pids = (members: ProcessInfo[]) => members.map((m) => m.pid).sort((a, b) => a - b);
 
@@ -30,7 +36,10 @@ test("a re-parented descendant is found by its marker, and its own children with
 test("a pid older than the root is not of the tree, whatever its parent or marker say", () => {
   // The root's pid reused? No: 100 started before the root did, so it is another process.
   const snapshot = [p(100, SELF, 4000), p(106, 100, 4500), p(107, 1, 4999)];
-  assert.deepEqual(treeMembers(tree, snapshot, () => true, SELF), []);
+  assert.deepEqual(
+    treeMembers(tree, snapshot, () => true, SELF),
+    [],
+  );
 });
 
 test("jobguard itself is never a member, even carrying an outer jobguard's marker", () => {
@@ -44,7 +53,10 @@ test("zombies are not members but still link their descendants to the tree", () 
 });
 
 test("no root, no marker: an empty tree", () => {
-  assert.deepEqual(treeMembers(tree, [p(1, 0, 0), p(200, 1)], () => false, SELF), []);
+  assert.deepEqual(
+    treeMembers(tree, [p(1, 0, 0), p(200, 1)], () => false, SELF),
+    [],
+  );
 });
 
 test("a nested jobguard keeps the outer markers, so the outer one still finds its tree", () => {

@@ -22,7 +22,21 @@ import {
 after(killLeftovers);
 
 const GRACE = 9;
-const CELERY = [DEBIAN_PYTHON, "-m", "celery", "--workdir", fixture("celery"), "-A", "tasks", "worker", "-c", "1", "--loglevel=info", "--without-gossip", "--without-mingle"];
+const CELERY = [
+  DEBIAN_PYTHON,
+  "-m",
+  "celery",
+  "--workdir",
+  fixture("celery"),
+  "-A",
+  "tasks",
+  "worker",
+  "-c",
+  "1",
+  "--loglevel=info",
+  "--without-gossip",
+  "--without-mingle",
+];
 
 const REDIS_DB = 13; // this file's own Redis database
 
@@ -41,7 +55,12 @@ const BROKERS: Broker[] = [
     url: "amqp://guest:guest@127.0.0.1:5672//",
     port: 5672,
     // A closed connection gives every unacknowledged message back: a kill loses nothing.
-    expect: { "guarded-docker": "ready=1", "guarded-cedar": "ready=1", "bare-docker": "ready=1", "bare-cedar": "ready=1" },
+    expect: {
+      "guarded-docker": "ready=1",
+      "guarded-cedar": "ready=1",
+      "bare-docker": "ready=1",
+      "bare-cedar": "ready=1",
+    },
   },
   {
     name: "redis",
@@ -50,7 +69,12 @@ const BROKERS: Broker[] = [
     // A killed worker's message waits in `unacked` for the visibility timeout (1 hour);
     // a cold shutdown puts it back in the queue. On Cedar the pool process dies of
     // its own SIGTERM at once, and the main process requeues its task.
-    expect: { "guarded-docker": "ready=1 unacked=0", "guarded-cedar": "ready=1 unacked=0", "bare-docker": "ready=0 unacked=1", "bare-cedar": "ready=1 unacked=0" },
+    expect: {
+      "guarded-docker": "ready=1 unacked=0",
+      "guarded-cedar": "ready=1 unacked=0",
+      "bare-docker": "ready=0 unacked=1",
+      "bare-cedar": "ready=1 unacked=0",
+    },
   },
 ];
 
@@ -73,12 +97,18 @@ function celery(broker: Broker): MatrixWorker {
 
 const skip: Record<Broker["name"], (string | null)[]> = { rabbitmq: [], redis: [] };
 before(async () => {
-  const runtime = commandSkipReason(DEBIAN_PYTHON, ["-c", "import celery, kombu, amqp, redis"], "apt-get install python3-celery python3-amqp python3-redis");
-  for (const broker of BROKERS) skip[broker.name] = [runtime, await brokerSkipReason(broker.name, broker.port)];
+  const runtime = commandSkipReason(
+    DEBIAN_PYTHON,
+    ["-c", "import celery, kombu, amqp, redis"],
+    "apt-get install python3-celery python3-amqp python3-redis",
+  );
+  for (const broker of BROKERS)
+    skip[broker.name] = [runtime, await brokerSkipReason(broker.name, broker.port)];
 });
 after(() => {
   for (const broker of BROKERS) {
-    if (skip[broker.name].every((r) => r === null)) python(fixture("celery/state.py"), ["--delete"], celery(broker).env);
+    if (skip[broker.name].every((r) => r === null))
+      python(fixture("celery/state.py"), ["--delete"], celery(broker).env);
   }
 });
 
@@ -89,7 +119,13 @@ for (const broker of BROKERS) {
       const cell = `${guarded ? "guarded" : "bare"}-${delivery}` as const;
       test(`celery/${broker.name}, ${guarded ? "under jobguard" : "without jobguard"}, ${delivery} stop mid-job: ${broker.expect[cell]}`, async (t) => {
         if (!requireWorker(t, ...skip[broker.name])) return;
-        const r = await restartDuringJob(worker, { label: `${broker.name}-${cell}`, seconds: 60, guarded, delivery, graceS: GRACE });
+        const r = await restartDuringJob(worker, {
+          label: `${broker.name}-${cell}`,
+          seconds: 60,
+          guarded,
+          delivery,
+          graceS: GRACE,
+        });
         // Without jobguard, a worker still waiting for its job is SIGKILLed by the platform.
         if (guarded) assert.equal(r.stop.sigkilledJobguard, false);
         if (guarded) assert.ok(r.tookMs < GRACE * 1000, `took ${r.tookMs} ms`);
@@ -100,7 +136,8 @@ for (const broker of BROKERS) {
           assert.ok(r.tookMs < 3000, `took ${r.tookMs} ms`);
           assert.doesNotMatch(r.run.stderr(), /event=escalate/);
         }
-        if (guarded && delivery === "docker") assert.match(r.run.stderr(), /event=escalate signal=SIGQUIT reason=celery-last-step sent=true/);
+        if (guarded && delivery === "docker")
+          assert.match(r.run.stderr(), /event=escalate signal=SIGQUIT reason=celery-last-step sent=true/);
         if (r.state.startsWith("ready=1")) {
           const first = r.events.find((e) => e.event === "started")!;
           const rerun = await rerunUntilFinished(worker, `${broker.name}-${cell}`, r.eventsFile, first.pid);
@@ -112,9 +149,18 @@ for (const broker of BROKERS) {
 
   test(`celery/${broker.name} under jobguard: a job that fits in the deadline finishes`, async (t) => {
     if (!requireWorker(t, ...skip[broker.name])) return;
-    const r = await restartDuringJob(worker, { label: `${broker.name}-short`, seconds: 1, guarded: true, delivery: "docker", graceS: GRACE });
+    const r = await restartDuringJob(worker, {
+      label: `${broker.name}-short`,
+      seconds: 1,
+      guarded: true,
+      delivery: "docker",
+      graceS: GRACE,
+    });
     assert.equal(r.exit.code, 0, r.run.stderr());
-    assert.deepEqual(r.events.map((e) => e.event), ["started", "finished"]);
+    assert.deepEqual(
+      r.events.map((e) => e.event),
+      ["started", "finished"],
+    );
     assert.match(r.state, /^ready=0( unacked=0)?$/);
     // Celery's pool takes a second or two to wind down after the task: on a busy
     // machine the escalation (3 s in) may find it still exiting, which changes nothing.
@@ -126,7 +172,14 @@ const [rabbitmq] = BROKERS as [Broker, Broker];
 
 test("celery/rabbitmq fail-safe: a Cedar-looking $DYNO, stopped like Docker: SIGTERM, then the cold shutdown, and the message is back", async (t) => {
   if (!requireWorker(t, ...skip.rabbitmq)) return;
-  const r = await restartDuringJob(celery(rabbitmq), { label: "failsafe", seconds: 60, guarded: true, delivery: "docker", graceS: GRACE, env: { DYNO: "worker.1" } });
+  const r = await restartDuringJob(celery(rabbitmq), {
+    label: "failsafe",
+    seconds: 60,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+    env: { DYNO: "worker.1" },
+  });
   assert.match(r.run.stderr(), /event=escalate signal=SIGTERM reason=failsafe-nothing-forwarded sent=true/);
   assert.match(r.run.stderr(), /event=escalate signal=SIGQUIT reason=celery-last-step sent=true/);
   assert.doesNotMatch(r.run.stderr(), /deadline_exceeded/);
@@ -135,7 +188,14 @@ test("celery/rabbitmq fail-safe: a Cedar-looking $DYNO, stopped like Docker: SIG
 
 test("celery/rabbitmq with Celery's defaults (early acknowledgement), under jobguard: the message was acknowledged at the start, the job is lost", async (t) => {
   if (!requireWorker(t, ...skip.rabbitmq)) return;
-  const r = await restartDuringJob(celery(rabbitmq), { label: "defaults", seconds: 60, guarded: true, delivery: "docker", graceS: GRACE, env: { JOBGUARD_TEST_CELERY_DEFAULTS: "1" } });
+  const r = await restartDuringJob(celery(rabbitmq), {
+    label: "defaults",
+    seconds: 60,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+    env: { JOBGUARD_TEST_CELERY_DEFAULTS: "1" },
+  });
   assert.equal(r.stop.sigkilledJobguard, false);
   assert.equal(r.state, "ready=0");
 });

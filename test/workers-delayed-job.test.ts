@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { createDelayedJobsTable, freshDatabase, insertJob, withClient, type FreshDatabase } from "./support/db.js";
+import {
+  createDelayedJobsTable,
+  freshDatabase,
+  insertJob,
+  withClient,
+  type FreshDatabase,
+} from "./support/db.js";
 import { requireDelayedJob, WORKER_SCRIPT } from "./support/delayed-job.js";
 import { fixture, killLeftovers } from "./support/jobguard.js";
 import { rerunUntilFinished, restartDuringJob, type Delivery, type MatrixWorker } from "./support/workers.js";
@@ -26,11 +32,16 @@ before(async () => {
     jobguard: ["--queue", "delayed_job", "--deadline", "6", "--grace", String(GRACE)],
     async enqueue(label, seconds) {
       await withClient(db.url, (c) => c.query("DELETE FROM delayed_jobs")); // each test starts from an empty queue
-      await insertJob(db.url, { handler: `--- !ruby/struct:MatrixSleepJob\nlabel: ${label}\nseconds: ${seconds}\n` });
+      await insertJob(db.url, {
+        handler: `--- !ruby/struct:MatrixSleepJob\nlabel: ${label}\nseconds: ${seconds}\n`,
+      });
     },
     state: (label) =>
       withClient(db.url, async (c) => {
-        const { rows } = await c.query<{ locked: boolean }>("SELECT locked_by IS NOT NULL AS locked FROM delayed_jobs WHERE handler LIKE $1", [`%label: ${label}\n%`]);
+        const { rows } = await c.query<{ locked: boolean }>(
+          "SELECT locked_by IS NOT NULL AS locked FROM delayed_jobs WHERE handler LIKE $1",
+          [`%label: ${label}\n%`],
+        );
         return rows[0] ? (rows[0].locked ? "locked" : "unlocked") : "done";
       }),
   };
@@ -39,7 +50,9 @@ after(() => db?.drop());
 
 for (const guarded of [true, false]) {
   for (const delivery of ["docker", "cedar"] as Delivery[]) {
-    const outcome = guarded ? "killed at the deadline, its lock released" : "SIGKILLed at the grace, the job stays locked";
+    const outcome = guarded
+      ? "killed at the deadline, its lock released"
+      : "SIGKILLed at the grace, the job stays locked";
     test(`delayed_job, ${guarded ? "under jobguard" : "without jobguard"}, ${delivery} stop mid-job: ${outcome}`, async (t) => {
       if (!requireDelayedJob(t)) return;
       const label = `${guarded ? "guarded" : "bare"}-${delivery}`;
@@ -64,8 +77,17 @@ for (const guarded of [true, false]) {
 
 test("delayed_job under jobguard: a job that fits in the deadline finishes", async (t) => {
   if (!requireDelayedJob(t)) return;
-  const r = await restartDuringJob(dj, { label: "short", seconds: 1, guarded: true, delivery: "docker", graceS: GRACE });
+  const r = await restartDuringJob(dj, {
+    label: "short",
+    seconds: 1,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+  });
   assert.equal(r.exit.code, 0, r.run.stderr());
-  assert.deepEqual(r.events.map((e) => e.event), ["started", "finished"]);
+  assert.deepEqual(
+    r.events.map((e) => e.event),
+    ["started", "finished"],
+  );
   assert.equal(r.state, "done");
 });

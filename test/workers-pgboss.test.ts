@@ -34,7 +34,15 @@ before(async () => {
       await boss.send("sleep", { label, seconds }, { retryLimit: 2 });
     },
     state: (label) =>
-      withClient(db.url, async (c) => (await c.query<{ state: string }>("SELECT state FROM pgboss.job WHERE data->>'label' = $1", [label])).rows[0]?.state ?? "missing"),
+      withClient(
+        db.url,
+        async (c) =>
+          (
+            await c.query<{ state: string }>("SELECT state FROM pgboss.job WHERE data->>'label' = $1", [
+              label,
+            ])
+          ).rows[0]?.state ?? "missing",
+      ),
   };
 });
 after(async () => {
@@ -60,14 +68,30 @@ for (const guarded of [true, false]) {
 }
 
 test("pg-boss under jobguard: a job that fits in the deadline finishes", async () => {
-  const r = await restartDuringJob(pgboss, { label: "short", seconds: 1, guarded: true, delivery: "docker", graceS: GRACE });
+  const r = await restartDuringJob(pgboss, {
+    label: "short",
+    seconds: 1,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+  });
   assert.equal(r.exit.code, 0, r.run.stderr());
-  assert.deepEqual(r.events.map((e) => e.event), ["started", "finished"]);
+  assert.deepEqual(
+    r.events.map((e) => e.event),
+    ["started", "finished"],
+  );
   assert.equal(r.state, "completed");
 });
 
 test("pg-boss whose stop() timeout outlasts jobguard's deadline: killed at the deadline, the job stays active", async () => {
-  const r = await restartDuringJob(pgboss, { label: "late", seconds: 60, guarded: true, delivery: "docker", graceS: GRACE, env: { PGBOSS_STOP_TIMEOUT_MS: "20000" } });
+  const r = await restartDuringJob(pgboss, {
+    label: "late",
+    seconds: 60,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+    env: { PGBOSS_STOP_TIMEOUT_MS: "20000" },
+  });
   assert.equal(r.exit.code, 124);
   assert.ok(r.tookMs < GRACE * 1000);
   assert.equal(r.state, "active", "until it expires: 15 minutes by default");

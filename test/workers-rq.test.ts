@@ -41,7 +41,10 @@ const rq: MatrixWorker = {
 
 let skip: (string | null)[] = [];
 before(async () => {
-  skip = [commandSkipReason(DEBIAN_PYTHON, ["-c", "import rq"], "apt-get install python3-rq"), await brokerSkipReason("Redis", 6379)];
+  skip = [
+    commandSkipReason(DEBIAN_PYTHON, ["-c", "import rq"], "apt-get install python3-rq"),
+    await brokerSkipReason("Redis", 6379),
+  ];
 });
 
 for (const guarded of [true, false]) {
@@ -61,7 +64,14 @@ for (const guarded of [true, false]) {
   for (const times of [2, 1]) {
     test(`rq HerokuWorker, ${guarded ? "under jobguard" : "without jobguard"}, cedar stop with ${times} SIGTERM round(s)`, async (t) => {
       if (!requireWorker(t, ...skip)) return;
-      const r = await restartDuringJob(rq, { label: `${guarded ? "guarded" : "bare"}-cedar-${times}`, seconds: 60, guarded, delivery: "cedar", graceS: GRACE, times });
+      const r = await restartDuringJob(rq, {
+        label: `${guarded ? "guarded" : "bare"}-cedar-${times}`,
+        seconds: 60,
+        guarded,
+        delivery: "cedar",
+        graceS: GRACE,
+        times,
+      });
       assert.equal(r.stop.sigkilledJobguard, false);
       assert.ok(r.tookMs < 10_000, `took ${r.tookMs} ms`);
       assert.deepEqual(r.survivors, []);
@@ -74,15 +84,31 @@ for (const guarded of [true, false]) {
 
 test("rq under jobguard: a job that fits in the deadline finishes", async (t) => {
   if (!requireWorker(t, ...skip)) return;
-  const r = await restartDuringJob(rq, { label: "short", seconds: 1, guarded: true, delivery: "docker", graceS: GRACE });
+  const r = await restartDuringJob(rq, {
+    label: "short",
+    seconds: 1,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+  });
   assert.equal(r.exit.code, 0, r.run.stderr());
-  assert.deepEqual(r.events.map((e) => e.event), ["started", "finished"]);
+  assert.deepEqual(
+    r.events.map((e) => e.event),
+    ["started", "finished"],
+  );
   assert.equal(r.state, "finished");
 });
 
 test("fail-safe: a Cedar-looking $DYNO, stopped like Docker: the fail-safe SIGTERM, 8 s before the deadline, lets HerokuWorker hand the job back", async (t) => {
   if (!requireWorker(t, ...skip)) return;
-  const r = await restartDuringJob(rq, { label: "failsafe", seconds: 60, guarded: true, delivery: "docker", graceS: GRACE, env: { DYNO: "worker.1" } });
+  const r = await restartDuringJob(rq, {
+    label: "failsafe",
+    seconds: 60,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+    env: { DYNO: "worker.1" },
+  });
   assert.match(r.run.stderr(), /event=escalate signal=SIGTERM reason=failsafe-nothing-forwarded sent=true/);
   assert.doesNotMatch(r.run.stderr(), /deadline_exceeded/);
   assert.ok(r.tookMs < 16_000, `took ${r.tookMs} ms`);
@@ -91,7 +117,14 @@ test("fail-safe: a Cedar-looking $DYNO, stopped like Docker: the fail-safe SIGTE
 
 test("rq's plain Worker under jobguard, docker stop mid-job: killed at the deadline, the job is left in the StartedJobRegistry", async (t) => {
   if (!requireWorker(t, ...skip)) return;
-  const r = await restartDuringJob(rq, { label: "plain", seconds: 60, guarded: true, delivery: "docker", graceS: GRACE, command: [...RQ, "jobguard"] });
+  const r = await restartDuringJob(rq, {
+    label: "plain",
+    seconds: 60,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+    command: [...RQ, "jobguard"],
+  });
   assert.equal(r.exit.code, 124);
   assert.equal(r.state, "started");
 });

@@ -1,7 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { fixture, killLeftovers } from "./support/jobguard.js";
-import { brokerSkipReason, commandSkipReason, redisCli, requireWorker, rerunUntilFinished, restartDuringJob, type Delivery, type MatrixWorker } from "./support/workers.js";
+import {
+  brokerSkipReason,
+  commandSkipReason,
+  redisCli,
+  requireWorker,
+  rerunUntilFinished,
+  restartDuringJob,
+  type Delivery,
+  type MatrixWorker,
+} from "./support/workers.js";
 
 // The Sidekiq row of the worker matrix (docs/workers.md): Debian's ruby-sidekiq
 // 6.4 against the local Redis. Sidekiq requeues its unfinished jobs itself when
@@ -20,7 +29,15 @@ const sidekiq: MatrixWorker = {
   async enqueue(label, seconds) {
     redisCli(DB, "FLUSHDB"); // each test starts from an empty Redis
     const now = Date.now() / 1000;
-    const job = { class: "SleepJob", args: [label, seconds], jid: label, queue: "default", retry: true, created_at: now, enqueued_at: now };
+    const job = {
+      class: "SleepJob",
+      args: [label, seconds],
+      jid: label,
+      queue: "default",
+      retry: true,
+      created_at: now,
+      enqueued_at: now,
+    };
     redisCli(DB, "SADD", "queues", "default");
     redisCli(DB, "LPUSH", "queue:default", JSON.stringify(job));
   },
@@ -34,7 +51,10 @@ const sidekiq: MatrixWorker = {
 
 let skip: (string | null)[] = [];
 before(async () => {
-  skip = [commandSkipReason("ruby", ["-e", 'require "sidekiq"'], "apt-get install ruby-sidekiq"), await brokerSkipReason("Redis", 6379)];
+  skip = [
+    commandSkipReason("ruby", ["-e", 'require "sidekiq"'], "apt-get install ruby-sidekiq"),
+    await brokerSkipReason("Redis", 6379),
+  ];
 });
 
 for (const guarded of [true, false]) {
@@ -48,7 +68,8 @@ for (const guarded of [true, false]) {
       assert.ok(r.tookMs < GRACE * 1000, `took ${r.tookMs} ms`);
       assert.deepEqual(r.survivors, []);
       assert.equal(r.state, "queued");
-      if (guarded) assert.match(r.run.stderr(), /forward=always forward_sigterm=true reason=always worker=sidekiq/);
+      if (guarded)
+        assert.match(r.run.stderr(), /forward=always forward_sigterm=true reason=always worker=sidekiq/);
       const first = r.events.find((e) => e.event === "started")!;
       assert.ok(!r.events.some((e) => e.event === "finished"), "the interrupted run must not finish");
       const rerun = await rerunUntilFinished(sidekiq, label, r.eventsFile, first.pid);
@@ -59,9 +80,18 @@ for (const guarded of [true, false]) {
 
 test("sidekiq under jobguard: a job that fits in the deadline finishes, and Sidekiq exits 0", async (t) => {
   if (!requireWorker(t, ...skip)) return;
-  const r = await restartDuringJob(sidekiq, { label: "short", seconds: 1, guarded: true, delivery: "docker", graceS: GRACE });
+  const r = await restartDuringJob(sidekiq, {
+    label: "short",
+    seconds: 1,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+  });
   assert.equal(r.exit.code, 0, r.run.stderr());
-  assert.deepEqual(r.events.map((e) => e.event), ["started", "finished"]);
+  assert.deepEqual(
+    r.events.map((e) => e.event),
+    ["started", "finished"],
+  );
   assert.equal(r.state, "missing", "done, so no longer in Redis");
   assert.doesNotMatch(r.run.stderr(), /deadline_exceeded|event=escalate/);
 });
@@ -85,14 +115,28 @@ test("fail-safe: a Cedar-looking $DYNO with forward=auto, stopped like Docker: t
 
 test("without the fail-safe (forward=never), stopped like Docker: Sidekiq never hears SIGTERM and its job is lost", async (t) => {
   if (!requireWorker(t, ...skip)) return;
-  const r = await restartDuringJob(sidekiq, { label: "deaf", seconds: 60, guarded: true, delivery: "docker", graceS: GRACE, env: { JOBGUARD_FORWARD: "never" } });
+  const r = await restartDuringJob(sidekiq, {
+    label: "deaf",
+    seconds: 60,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+    env: { JOBGUARD_FORWARD: "never" },
+  });
   assert.equal(r.exit.code, 124, "killed at the deadline");
   assert.equal(r.state, "missing", "basic fetch had taken the job out of Redis");
 });
 
 test("sidekiq -t 8 past jobguard's 6 s deadline: killed before its requeue, the job is lost", async (t) => {
   if (!requireWorker(t, ...skip)) return;
-  const r = await restartDuringJob(sidekiq, { label: "late", seconds: 60, guarded: true, delivery: "docker", graceS: GRACE, command: [...SIDEKIQ, "-t", "8"] });
+  const r = await restartDuringJob(sidekiq, {
+    label: "late",
+    seconds: 60,
+    guarded: true,
+    delivery: "docker",
+    graceS: GRACE,
+    command: [...SIDEKIQ, "-t", "8"],
+  });
   assert.equal(r.exit.code, 124);
   assert.ok(r.tookMs < GRACE * 1000);
   assert.equal(r.state, "missing");

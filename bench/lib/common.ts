@@ -26,7 +26,8 @@ export function fixture(name: string): string {
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const key of Object.keys(env)) {
-    if (key.startsWith("JOBGUARD_") || key === "DYNO" || key === "DATABASE_URL" || key === "PGAPPNAME") delete env[key];
+    if (key.startsWith("JOBGUARD_") || key === "DYNO" || key === "DATABASE_URL" || key === "PGAPPNAME")
+      delete env[key];
   }
   return { ...env, ...extra };
 }

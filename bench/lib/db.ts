@@ -24,7 +24,12 @@ export async function onBenchDatabase(
   try {
     server = await benchServer();
   } catch (error) {
-    return skippedRow(row.n, row.title, `no PostgreSQL for the bench: ${(error as Error).message.split("\n")[0]}`, row.method);
+    return skippedRow(
+      row.n,
+      row.title,
+      `no PostgreSQL for the bench: ${(error as Error).message.split("\n")[0]}`,
+      row.method,
+    );
   }
   const name = smoke ? `jobguard_bench_smoke_${process.pid}` : "jobguard_bench";
   const drop = () =>
@@ -55,7 +60,9 @@ async function benchServer(): Promise<{ url: string; source: string; stop(): Pro
 }
 
 /** The index jobguard's README recommends. */
-export const RECOMMENDED_INDEX = recommendedIndex(["delayed_jobs"]).replace(" CONCURRENTLY", "").replace(/;$/, "");
+export const RECOMMENDED_INDEX = recommendedIndex(["delayed_jobs"])
+  .replace(" CONCURRENTLY", "")
+  .replace(/;$/, "");
 
 /** That index's name, unquoted. */
 export const RECOMMENDED_INDEX_NAME = /^CREATE INDEX "([^"]+)"/.exec(RECOMMENDED_INDEX)![1]!;
@@ -69,10 +76,12 @@ export async function fillJobs(client: pg.Client, rows: number): Promise<void> {
 
 /** The size of delayed_jobs, and how many of its jobs are locked. */
 export async function jobsTableFacts(client: pg.Client): Promise<{ size: string; locked: number }> {
-  const r = (await client.query<{ size: string; locked: string }>(
-    `SELECT pg_size_pretty(pg_total_relation_size('delayed_jobs')) AS size,
+  const r = (
+    await client.query<{ size: string; locked: string }>(
+      `SELECT pg_size_pretty(pg_total_relation_size('delayed_jobs')) AS size,
             count(*) FILTER (WHERE locked_by IS NOT NULL) AS locked FROM delayed_jobs`,
-  )).rows[0]!;
+    )
+  ).rows[0]!;
   return { size: r.size, locked: Number(r.locked) };
 }
 /** An ActiveJob job as delayed_job stores it; format() fills class, job id, queue, record id and an argument. */

@@ -11,7 +11,8 @@ export function describeMachine(): string[] {
   } catch {
     /* not Linux */
   }
-  const tool = (name: string, args: string[]) => (which(name) ? firstLine(name, args) ?? "installed" : "not installed");
+  const tool = (name: string, args: string[]) =>
+    which(name) ? (firstLine(name, args) ?? "installed") : "not installed";
   const git = spawnSync("git", ["describe", "--always", "--dirty"], { cwd: REPO_ROOT, encoding: "utf8" });
   const pkg = JSON.parse(readFileSync(`${REPO_ROOT}/package.json`, "utf8")) as { version: string };
   return [

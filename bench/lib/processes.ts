@@ -41,7 +41,12 @@ export function signal(pid: number, name: NodeJS.Signals | number): boolean {
 }
 
 /** Polls until `check` returns a value other than undefined/false, or throws after timeoutMs. */
-export async function poll<T>(check: () => T | undefined | false, timeoutMs: number, what: string, everyMs = 5): Promise<T> {
+export async function poll<T>(
+  check: () => T | undefined | false,
+  timeoutMs: number,
+  what: string,
+  everyMs = 5,
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = check();
@@ -128,17 +133,24 @@ const running = new Set<Started>();
 /** Starts a process; stdout/stderr "pipe" are collected as Lines. */
 export function start(
   argv: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; stdout?: "pipe" | "ignore"; stderr?: "pipe" | "ignore"; stdio?: StdioOptions } = {},
+  options: {
+    env?: NodeJS.ProcessEnv;
+    stdout?: "pipe" | "ignore";
+    stderr?: "pipe" | "ignore";
+    stdio?: StdioOptions;
+  } = {},
 ): Started {
   const [file, ...args] = argv as [string, ...string[]];
   const child = spawn(file, args, {
     env: options.env ?? cleanEnv(),
     stdio: options.stdio ?? ["ignore", options.stdout ?? "ignore", options.stderr ?? "ignore"],
   });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: bigint }>((resolve, reject) => {
-    child.once("error", reject);
-    child.once("exit", (code, sig) => resolve({ code, signal: sig, at: now() }));
-  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: bigint }>(
+    (resolve, reject) => {
+      child.once("error", reject);
+      child.once("exit", (code, sig) => resolve({ code, signal: sig, at: now() }));
+    },
+  );
   if (child.pid === undefined) {
     // spawn failed synchronously-ish; the 'error' event carries the reason
     return { child, pid: -1, exit };

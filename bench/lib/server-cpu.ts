@@ -36,7 +36,12 @@ export function processTicks(pids: readonly number[]): number {
 /** Busy and total ticks of all CPUs since boot (/proc/stat). */
 export function machineTicks(): [number, number] {
   try {
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync("/proc/stat", "latin1").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync("/proc/stat", "latin1")
+      .split("\n")[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
     const busy = user! + nice! + system! + irq! + softirq! + steal!;
     return [busy, busy + idle! + iowait!];
   } catch {

@@ -55,7 +55,9 @@ export function supervisors(): Supervisor[] {
       id: "wrapper+tree-kill",
       label: "minimal wrapper + import tree-kill",
       argv: (cmd) => [node, fixture("lib-wrapper"), "tree-kill", "--", ...cmd],
-      missing: resolves("tree-kill") ? undefined : "tree-kill is not installed (npm install --save-dev tree-kill)",
+      missing: resolves("tree-kill")
+        ? undefined
+        : "tree-kill is not installed (npm install --save-dev tree-kill)",
       relaysUsr1: false,
     },
     {
@@ -75,7 +77,16 @@ export function supervisors(): Supervisor[] {
     {
       id: "jobguard+queue",
       label: "jobguard, queue configured",
-      argv: (cmd) => [node, JOBGUARD, "--queue", "delayed_job", "--database-url", UNREACHABLE_DATABASE_URL, "--", ...cmd],
+      argv: (cmd) => [
+        node,
+        JOBGUARD,
+        "--queue",
+        "delayed_job",
+        "--database-url",
+        UNREACHABLE_DATABASE_URL,
+        "--",
+        ...cmd,
+      ],
       missing: existsSync(JOBGUARD) ? undefined : `${JOBGUARD} is missing (run tsc -p .)`,
       relaysUsr1: true,
     },

@@ -46,17 +46,27 @@ export async function connectionsRow(sizes: Sizes): Promise<RowResult> {
     // Not in a smoke run: that runs on the test suite's server, which other tests use at the same time.
     const tls = sizes.smoke
       ? false
-      : await enableTls(client).catch((error: Error) => (notes.push(`TLS not switched on (${error.message}): connections are plain.`), false));
+      : await enableTls(client).catch(
+          (error: Error) => (
+            notes.push(`TLS not switched on (${error.message}): connections are plain.`),
+            false
+          ),
+        );
     try {
       notes.push(`jobguard's connections ${(await usesTls(url)) ? "used TLS" : "were plain"} (pg_stat_ssl).`);
-      const postmaster = postmasterOf(Number((await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid));
-      if (postmaster === undefined) throw new Error("the PostgreSQL server's processes are not visible on this machine");
+      const postmaster = postmasterOf(
+        Number((await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid),
+      );
+      if (postmaster === undefined)
+        throw new Error("the PostgreSQL server's processes are not visible on this machine");
       const tables = leaseTables(["bench_connection_leases"]);
       await ensureSchema(client, tables);
       const windows: Record<Mode, Window[]> = { keep: [], "per-heartbeat": [] };
       for (let round = 0; round < rounds; round++) {
         for (const mode of round % 2 ? [...MODES].reverse() : MODES) {
-          windows[mode].push(await heartbeatWindow(client, url, tables, mode, dynos, windowSec * 1000, postmaster));
+          windows[mode].push(
+            await heartbeatWindow(client, url, tables, mode, dynos, windowSec * 1000, postmaster),
+          );
         }
       }
       const release = await releaseLatency(client, url, releaseRuns);
@@ -69,7 +79,14 @@ export async function connectionsRow(sizes: Sizes): Promise<RowResult> {
         const held = w.reduce((n, x) => n + x.connections, 0) / w.length / dynos;
         const latency = summarize(w.flatMap((x) => x.latencies));
         const rel = summarize(release[mode]);
-        rows.push([mode, String(beats), fmtMs(cpuPerBeat), fmt(held, 3), `${fmtMs(latency.median)} / ${fmtMs(latency.p99)}`, `${fmtMs(rel.median)} / ${fmtMs(rel.p99)} (n=${rel.n})`]);
+        rows.push([
+          mode,
+          String(beats),
+          fmtMs(cpuPerBeat),
+          fmt(held, 3),
+          `${fmtMs(latency.median)} / ${fmtMs(latency.p99)}`,
+          `${fmtMs(rel.median)} / ${fmtMs(rel.p99)} (n=${rel.n})`,
+        ]);
         summary.push({
           measure: `Lease connection \`${mode}\`${tls ? " (TLS)" : ""}`,
           result:
@@ -80,7 +97,14 @@ export async function connectionsRow(sizes: Sizes): Promise<RowResult> {
         });
       }
       const tableText = table(
-        ["Mode", "heartbeats", "server CPU per heartbeat", "jobguard connections per dyno (mean)", "heartbeat latency median / p99", "release after the deadline median / p99"],
+        [
+          "Mode",
+          "heartbeats",
+          "server CPU per heartbeat",
+          "jobguard connections per dyno (mean)",
+          "heartbeat latency median / p99",
+          "release after the deadline median / p99",
+        ],
         rows,
       );
       return { n: 7, title: TITLE, summary, tables: [tableText], notes, misses: [], method };
@@ -107,8 +131,17 @@ async function heartbeatWindow(
   windowMs: number,
   postmaster: number,
 ): Promise<Window> {
-  const databases = Array.from({ length: dynos }, () => new Database(url, process.env, undefined, mode === "keep"));
-  const leases = databases.map((_, i) => ({ id: `bench-${mode}-${i}`, host: `dyno-${i}`, dyno: undefined, pids: [4, 5], sessionTag: `jobguard-bench-${i}` }));
+  const databases = Array.from(
+    { length: dynos },
+    () => new Database(url, process.env, undefined, mode === "keep"),
+  );
+  const leases = databases.map((_, i) => ({
+    id: `bench-${mode}-${i}`,
+    host: `dyno-${i}`,
+    dyno: undefined,
+    pids: [4, 5],
+    sessionTag: `jobguard-bench-${i}`,
+  }));
   // Opened and written once before the window, as a running jobguard's would be.
   await Promise.all(databases.map((db, i) => db.use(10_000, (c) => heartbeat(c, tables, leases[i]!, true))));
   await sleep(1000);
@@ -128,7 +161,9 @@ async function heartbeatWindow(
   const samples: number[] = [];
   const end = Date.now() + windowMs;
   while (Date.now() < end) {
-    const r = await client.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'jobguard' AND datname = current_database()");
+    const r = await client.query(
+      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'jobguard' AND datname = current_database()",
+    );
     samples.push(r.rows[0].n);
     await sleep(100);
   }
@@ -137,17 +172,29 @@ async function heartbeatWindow(
   running = false;
   await Promise.all(loops);
   for (const db of databases) db.close();
-  return { beats, cpuMs, connections: samples.reduce((a, b) => a + b, 0) / samples.length, latencies: latencies.slice(n0) };
+  return {
+    beats,
+    cpuMs,
+    connections: samples.reduce((a, b) => a + b, 0) / samples.length,
+    latencies: latencies.slice(n0),
+  };
 }
 
 async function releaseLatency(client: pg.Client, url: string, runs: number): Promise<Record<Mode, number[]>> {
-  await client.query("CREATE TABLE delayed_jobs (id bigserial PRIMARY KEY, priority int DEFAULT 0, attempts int DEFAULT 0, handler text, last_error text, run_at timestamp, locked_at timestamp, failed_at timestamp, locked_by text, queue text, created_at timestamp, updated_at timestamp)");
+  await client.query(
+    "CREATE TABLE delayed_jobs (id bigserial PRIMARY KEY, priority int DEFAULT 0, attempts int DEFAULT 0, handler text, last_error text, run_at timestamp, locked_at timestamp, failed_at timestamp, locked_by text, queue text, created_at timestamp, updated_at timestamp)",
+  );
   await client.query("INSERT INTO delayed_jobs (handler) SELECT 'x' FROM generate_series(1, 10000)");
-  await client.query(`CREATE INDEX ON delayed_jobs ((substring(locked_by from position('host:' in locked_by)))) WHERE locked_by IS NOT NULL`);
+  await client.query(
+    `CREATE INDEX ON delayed_jobs ((substring(locked_by from position('host:' in locked_by)))) WHERE locked_by IS NOT NULL`,
+  );
   const out: Record<Mode, number[]> = { keep: [], "per-heartbeat": [] };
   for (let i = 0; i < runs; i++) {
     for (const mode of i % 2 ? [...MODES].reverse() : MODES) {
-      const r = await runOnce(url, client, 1 + i * 2 + (mode === "keep" ? 0 : 1), 0.5, ["--connection", mode]);
+      const r = await runOnce(url, client, 1 + i * 2 + (mode === "keep" ? 0 : 1), 0.5, [
+        "--connection",
+        mode,
+      ]);
       if ("failure" in r) throw new Error(r.failure);
       out[mode].push(r.sample.total);
     }
@@ -161,7 +208,25 @@ async function enableTls(client: pg.Client): Promise<boolean> {
   const owner = statSync(dataDir);
   const dir = tempDir();
   const [cert, key] = [join(dir, "server.crt"), join(dir, "server.key")];
-  const made = spawnSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", key, "-out", cert], { encoding: "utf8" });
+  const made = spawnSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=localhost",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { encoding: "utf8" },
+  );
   if (made.status !== 0) throw new Error(`openssl failed: ${made.stderr.split("\n")[0]}`);
   for (const file of [dir, cert, key]) chownSync(file, owner.uid, owner.gid);
   await client.query(`ALTER SYSTEM SET ssl_cert_file = ${client.escapeLiteral(cert)}`);
@@ -173,7 +238,8 @@ async function enableTls(client: pg.Client): Promise<boolean> {
 }
 
 async function disableTls(client: pg.Client): Promise<void> {
-  for (const name of ["ssl", "ssl_cert_file", "ssl_key_file"]) await client.query(`ALTER SYSTEM RESET ${name}`);
+  for (const name of ["ssl", "ssl_cert_file", "ssl_key_file"])
+    await client.query(`ALTER SYSTEM RESET ${name}`);
   await client.query("SELECT pg_reload_conf()");
 }
 

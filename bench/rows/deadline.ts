@@ -19,7 +19,10 @@ const TARGET_P99_MS = 50;
 export function treeScript(size: number): string {
   const subshells = Math.max(1, Math.min(7, size - 1));
   const sleeps = size - 1 - subshells;
-  const counts = Array.from({ length: subshells }, (_, i) => Math.floor(sleeps / subshells) + (i < sleeps % subshells ? 1 : 0));
+  const counts = Array.from(
+    { length: subshells },
+    (_, i) => Math.floor(sleeps / subshells) + (i < sleeps % subshells ? 1 : 0),
+  );
   return [
     `trap '' TERM`,
     `exec 8>"$BENCH_FIFO_ROOT" 9>"$BENCH_FIFO_ALL"`,
@@ -58,7 +61,14 @@ export async function deadlineRow(sizes: Sizes): Promise<RowResult> {
     own: summarize(samples.map((s) => s.ownGoneLate)),
     exit: summarize(samples.map((s) => s.exitLate)),
   };
-  const row = (label: string, s: ReturnType<typeof summarize>) => [label, fmtMs(s.min), fmtMs(s.median), fmtMs(s.p99), fmtMs(s.max), String(s.n)];
+  const row = (label: string, s: ReturnType<typeof summarize>) => [
+    label,
+    fmtMs(s.min),
+    fmtMs(s.median),
+    fmtMs(s.p99),
+    fmtMs(s.max),
+    String(s.n),
+  ];
   const killedCounts = [...new Set(samples.map((s) => s.killed))].join(", ");
 
   const summary: SummaryLine[] = [
@@ -76,7 +86,10 @@ export async function deadlineRow(sizes: Sizes): Promise<RowResult> {
     },
   ];
   const misses: string[] = [];
-  for (const [what, s] of [["the kill", cols.kill], ["the end of the tree", cols.gone]] as const) {
+  for (const [what, s] of [
+    ["the kill", cols.kill],
+    ["the end of the tree", cols.gone],
+  ] as const) {
     if (s.p99 >= TARGET_P99_MS) {
       misses.push(
         `${what} comes ${fmtMs(s.p99)} after the deadline at p99, ${fmtMs(s.p99 - TARGET_P99_MS)} over the target. ` +
@@ -121,12 +134,27 @@ async function runOnce(sizes: Sizes, fifoRoot: string, fifoAll: string): Promise
   const fdRoot = openSync(fifoRoot, constants.O_RDONLY | constants.O_NONBLOCK);
   const fdAll = openSync(fifoAll, constants.O_RDONLY | constants.O_NONBLOCK);
   const p = start(
-    [process.execPath, JOBGUARD, "--deadline", String(sizes.deadlineSec), "--grace", String(sizes.deadlineSec + 2), "--", "sh", "-c", treeScript(sizes.treeSize)],
+    [
+      process.execPath,
+      JOBGUARD,
+      "--deadline",
+      String(sizes.deadlineSec),
+      "--grace",
+      String(sizes.deadlineSec + 2),
+      "--",
+      "sh",
+      "-c",
+      treeScript(sizes.treeSize),
+    ],
     { env: cleanEnv({ BENCH_FIFO_ROOT: fifoRoot, BENCH_FIFO_ALL: fifoAll }), stderr: "pipe" },
   );
   const sockets: Socket[] = [];
   try {
-    await poll(() => descendantsOf(p.pid).length >= sizes.treeSize, 15_000, `a tree of ${sizes.treeSize} processes`);
+    await poll(
+      () => descendantsOf(p.pid).length >= sizes.treeSize,
+      15_000,
+      `a tree of ${sizes.treeSize} processes`,
+    );
     // Only now, with every writer present, is end-of-file a real end.
     const eof = (fd: number) =>
       new Promise<bigint>((resolve, reject) => {
@@ -141,9 +169,13 @@ async function runOnce(sizes: Sizes, fifoRoot: string, fifoAll: string): Promise
     const t0 = now();
     signal(p.pid, "SIGTERM");
     const waited = await within(Promise.all([rootGone, allGone, p.exit]), deadlineMs + 10_000);
-    if (!waited) throw new Error(`the tree or jobguard outlived the deadline by 10 s; jobguard said:\n${p.stderr!.text()}`);
+    if (!waited)
+      throw new Error(
+        `the tree or jobguard outlived the deadline by 10 s; jobguard said:\n${p.stderr!.text()}`,
+      );
     const [rootAt, allAt, exit] = waited;
-    if (exit.code !== 124) throw new Error(`jobguard exited ${exit.code ?? exit.signal}, not 124; it said:\n${p.stderr!.text()}`);
+    if (exit.code !== 124)
+      throw new Error(`jobguard exited ${exit.code ?? exit.signal}, not 124; it said:\n${p.stderr!.text()}`);
     const stderr = p.stderr!;
     await stderr.wait(/event=exit/, 5_000);
     const gone = stderr.all.find((l) => l.text.includes("event=tree_gone"))?.text;

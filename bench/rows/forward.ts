@@ -65,7 +65,10 @@ export async function forwardRow(sizes: Sizes): Promise<RowResult> {
   const floor = { SIGTERM: term.get("direct"), SIGUSR1: usr1.get("direct") };
   const rows: string[][] = [];
   for (const v of variants) {
-    for (const [sig, data] of [["SIGTERM", term], ["SIGUSR1", usr1]] as const) {
+    for (const [sig, data] of [
+      ["SIGTERM", term],
+      ["SIGUSR1", usr1],
+    ] as const) {
       if (v.missing) {
         if (sig === "SIGTERM") rows.push([v.label, "", "skipped", "", "", "", "", v.missing]);
         continue;
@@ -77,17 +80,35 @@ export async function forwardRow(sizes: Sizes): Promise<RowResult> {
       }
       const s = summarize(values);
       const f = floor[sig] ? summarize(floor[sig]!) : undefined;
-      const added = v.id === "direct" || !f ? "" : `${fmtDelta(s.median - f.median)} / ${fmtDelta(s.p99 - f.p99)}`;
-      rows.push([v.label, sig, fmtMs(s.min), fmtMs(s.median), fmtMs(s.p99), fmtMs(s.max), added, String(s.n)]);
+      const added =
+        v.id === "direct" || !f ? "" : `${fmtDelta(s.median - f.median)} / ${fmtDelta(s.p99 - f.p99)}`;
+      rows.push([
+        v.label,
+        sig,
+        fmtMs(s.min),
+        fmtMs(s.median),
+        fmtMs(s.p99),
+        fmtMs(s.max),
+        added,
+        String(s.n),
+      ]);
     }
   }
 
   const summary: SummaryLine[] = [];
   const misses: string[] = [];
-  for (const [sig, data] of [["SIGTERM", term], ["SIGUSR1", usr1]] as const) {
+  for (const [sig, data] of [
+    ["SIGTERM", term],
+    ["SIGUSR1", usr1],
+  ] as const) {
     const values = data.get("jobguard");
     if (!values) {
-      summary.push({ measure: `Forward latency ${sig}`, result: "jobguard not built", target: `p99 < ${TARGET_P99_MS} ms`, verdict: "skipped" });
+      summary.push({
+        measure: `Forward latency ${sig}`,
+        result: "jobguard not built",
+        target: `p99 < ${TARGET_P99_MS} ms`,
+        verdict: "skipped",
+      });
       continue;
     }
     const s = summarize(values);
@@ -110,7 +131,12 @@ export async function forwardRow(sizes: Sizes): Promise<RowResult> {
     n: 3,
     title: "Forward latency",
     summary,
-    tables: [table(["Signal sent to", "Signal", "min", "median", "p99", "max", "added to floor (median / p99)", "n"], rows)],
+    tables: [
+      table(
+        ["Signal sent to", "Signal", "min", "median", "p99", "max", "added to floor (median / p99)", "n"],
+        rows,
+      ),
+    ],
     notes: [],
     misses,
     method:

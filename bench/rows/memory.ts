@@ -12,7 +12,9 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
   const all = supervisors();
   const usable = all.filter((s) => !s.missing);
   const talked = new Set<string>(); // what jobguard said about the database before any SIGTERM
-  const samples = new Map<string, { rss: number[]; pss: number[]; uss: number[] }>(usable.map((s) => [s.id, { rss: [], pss: [], uss: [] }]));
+  const samples = new Map<string, { rss: number[]; pss: number[]; uss: number[] }>(
+    usable.map((s) => [s.id, { rss: [], pss: [], uss: [] }]),
+  );
 
   for (let round = 0; round < sizes.memoryRounds; round++) {
     for (const sup of rotate(usable, round)) {
@@ -27,7 +29,12 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
   // then summarized, so that drift in the machine's load cancels out.
   const base = samples.get(WRAPPER_ID);
   const ratio = (id: string, key: "rss" | "pss" | "uss") =>
-    base ? quantile(samples.get(id)![key].map((v, i) => v / base[key][i]!), 0.5) : NaN;
+    base
+      ? quantile(
+          samples.get(id)![key].map((v, i) => v / base[key][i]!),
+          0.5,
+        )
+      : NaN;
 
   const rows = all.map((sup) => {
     if (sup.missing) return [sup.label, "skipped", "", "", "", "", "", "", "", sup.missing];
@@ -36,8 +43,16 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
     const pss = summarize(s.pss);
     const uss = summarize(s.uss);
     return [
-      sup.label, fmt(rss.median), fmt(rss.max), fmt(pss.median), fmt(pss.max), fmt(uss.median),
-      fmtRatio(ratio(sup.id, "rss")), fmtRatio(ratio(sup.id, "pss")), fmtRatio(ratio(sup.id, "uss")), String(rss.n),
+      sup.label,
+      fmt(rss.median),
+      fmt(rss.max),
+      fmt(pss.median),
+      fmt(pss.max),
+      fmt(uss.median),
+      fmtRatio(ratio(sup.id, "rss")),
+      fmtRatio(ratio(sup.id, "pss")),
+      fmtRatio(ratio(sup.id, "uss")),
+      String(rss.n),
     ];
   });
 
@@ -46,7 +61,12 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
   const notes: string[] = [];
   for (const sup of all.filter((s) => s.id.startsWith("jobguard"))) {
     if (sup.missing || !base) {
-      summary.push({ measure: `Idle memory, ${sup.label}`, result: sup.missing ?? "no baseline", target: `≤ ${TARGET}× wrapper`, verdict: "skipped" });
+      summary.push({
+        measure: `Idle memory, ${sup.label}`,
+        result: sup.missing ?? "no baseline",
+        target: `≤ ${TARGET}× wrapper`,
+        verdict: "skipped",
+      });
       continue;
     }
     const rssRatio = ratio(sup.id, "rss");
@@ -87,7 +107,9 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
     const pgCost = pg && base ? quantile(pg.rss, 0.5) - quantile(base.rss, 0.5) : NaN;
     notes.push(
       `Configuring a queue adds ${fmt(extra)} MiB RSS (median) before any SIGTERM` +
-        (Number.isNaN(pgCost) ? "." : `; importing pg alone adds ${fmt(pgCost)} MiB to the minimal wrapper.`) +
+        (Number.isNaN(pgCost)
+          ? "."
+          : `; importing pg alone adds ${fmt(pgCost)} MiB to the minimal wrapper.`) +
         (talked.size > 0
           ? ` Before any SIGTERM, jobguard with a queue tried to reach the (unreachable) database: \`${[...talked][0]}\`.`
           : " jobguard with a queue did not try to reach the database before the SIGTERM."),
@@ -99,7 +121,18 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
     summary,
     tables: [
       table(
-        ["Supervisor running `sleep`", "RSS median (MiB)", "RSS max", "PSS median (MiB)", "PSS max", "USS median (MiB)", "RSS × wrapper", "PSS × wrapper", "USS × wrapper", "n"],
+        [
+          "Supervisor running `sleep`",
+          "RSS median (MiB)",
+          "RSS max",
+          "PSS median (MiB)",
+          "PSS max",
+          "USS median (MiB)",
+          "RSS × wrapper",
+          "PSS × wrapper",
+          "USS × wrapper",
+          "n",
+        ],
         rows,
       ),
     ],
@@ -118,15 +151,25 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
   };
 }
 
-async function measureOnce(sup: Supervisor, settleMs: number, talked: Set<string>): Promise<{ rssKb: number; pssKb: number; ussKb: number }> {
+async function measureOnce(
+  sup: Supervisor,
+  settleMs: number,
+  talked: Set<string>,
+): Promise<{ rssKb: number; pssKb: number; ussKb: number }> {
   const p = start(sup.argv(["sleep", "100000"]), { stderr: "pipe" });
   try {
-    await poll(() => descendantsOf(p.pid).some((pid) => comm(pid) === "sleep"), 15_000, `${sup.label} to start sleep`);
+    await poll(
+      () => descendantsOf(p.pid).some((pid) => comm(pid) === "sleep"),
+      15_000,
+      `${sup.label} to start sleep`,
+    );
     await sleep(settleMs);
     const m = smapsRollup(p.pid);
-    if (!m || Number.isNaN(m.rssKb)) throw new Error(`cannot read /proc/${p.pid}/smaps_rollup of ${sup.label}`);
+    if (!m || Number.isNaN(m.rssKb))
+      throw new Error(`cannot read /proc/${p.pid}/smaps_rollup of ${sup.label}`);
     for (const line of p.stderr!.all) {
-      if (/^jobguard /.test(line.text) && /connect|heartbeat|sweep|database|ECONN/i.test(line.text)) talked.add(line.text.slice(0, 160));
+      if (/^jobguard /.test(line.text) && /connect|heartbeat|sweep|database|ECONN/i.test(line.text))
+        talked.add(line.text.slice(0, 160));
     }
     return m;
   } finally {

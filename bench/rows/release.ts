@@ -4,7 +4,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { cleanEnv, field, fmtMs, JOBGUARD, msBetween, now, summarize } from "../lib/common.js";
 import { killHard, signal, start, within } from "../lib/processes.js";
-import { fillJobs, jobsTableFacts, onBenchDatabase, RECOMMENDED_INDEX, RECOMMENDED_INDEX_NAME, type BenchDatabase } from "../lib/db.js";
+import {
+  fillJobs,
+  jobsTableFacts,
+  onBenchDatabase,
+  RECOMMENDED_INDEX,
+  RECOMMENDED_INDEX_NAME,
+  type BenchDatabase,
+} from "../lib/db.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
 
 const TARGETS = { without: 1000, with: 20 } as const;
@@ -58,7 +65,11 @@ async function measure({ url, source }: BenchDatabase, sizes: Sizes, method: str
       `Database: ${source}; table ${size.size}, ${otherLocks} jobs locked by other workers; set up in ${setupSec.toFixed(0)} s.`,
     ];
     const setIndex = async (v: Variant) =>
-      client.query(v === "with" ? RECOMMENDED_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS") : `DROP INDEX IF EXISTS ${RECOMMENDED_INDEX_NAME}`);
+      client.query(
+        v === "with"
+          ? RECOMMENDED_INDEX.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS")
+          : `DROP INDEX IF EXISTS ${RECOMMENDED_INDEX_NAME}`,
+      );
 
     await setIndex("without");
     notes.push(`\`jobguard check\` without the recommended index: ${check(url)}`);
@@ -84,7 +95,13 @@ async function measure({ url, source }: BenchDatabase, sizes: Sizes, method: str
         if (round > 0) samples[v].push(r.sample);
       }
     }
-    const stillLocked = Number((await client.query<{ n: string }>("SELECT count(*) AS n FROM delayed_jobs WHERE locked_by IS NOT NULL")).rows[0]!.n);
+    const stillLocked = Number(
+      (
+        await client.query<{ n: string }>(
+          "SELECT count(*) AS n FROM delayed_jobs WHERE locked_by IS NOT NULL",
+        )
+      ).rows[0]!.n,
+    );
     await client.end().catch(() => {});
 
     if (failure) {
@@ -119,8 +136,15 @@ async function measure({ url, source }: BenchDatabase, sizes: Sizes, method: str
       const gone = summarize(samples[v].map((s) => s.gone));
       const jobs = [...new Set(samples[v].map((s) => s.jobs))].join(", ");
       rows.push([
-        LABELS[v], fmtMs(t.min), fmtMs(t.median), fmtMs(t.p99), fmtMs(t.max),
-        `${fmtMs(gone.median)} / ${fmtMs(gone.p99)}`, `${own.median} / ${own.p99} ms`, jobs, String(t.n),
+        LABELS[v],
+        fmtMs(t.min),
+        fmtMs(t.median),
+        fmtMs(t.p99),
+        fmtMs(t.max),
+        `${fmtMs(gone.median)} / ${fmtMs(gone.p99)}`,
+        `${own.median} / ${own.p99} ms`,
+        jobs,
+        String(t.n),
       ]);
       const met = t.p99 < TARGETS[v];
       summary.push({
@@ -143,7 +167,7 @@ async function measure({ url, source }: BenchDatabase, sizes: Sizes, method: str
                   ? `The release itself (ms=) takes ${own.median} ms at the median although the index exists: check ` +
                     `with EXPLAIN that the release statement (src/release/delayed-job.ts) seeks the recommended index. `
                   : `The release itself (ms=) takes ${own.median} ms at the median. `) +
-                `What it would take: a cheaper kill (row 4: a cgroup per worker tree where the platform delegates one).`
+                `What it would take: a cheaper kill (row 4: a cgroup per worker tree where the platform delegates one).`,
         );
       }
     }
@@ -153,7 +177,17 @@ async function measure({ url, source }: BenchDatabase, sizes: Sizes, method: str
       summary,
       tables: [
         table(
-          ["Indexes", "min", "median", "p99", "max", "of which until tree_gone (median / p99)", "jobguard's ms= (median / p99)", "jobs= per run", "n"],
+          [
+            "Indexes",
+            "min",
+            "median",
+            "p99",
+            "max",
+            "of which until tree_gone (median / p99)",
+            "jobguard's ms= (median / p99)",
+            "jobs= per run",
+            "n",
+          ],
           rows,
         ),
       ],
@@ -168,12 +202,32 @@ async function measure({ url, source }: BenchDatabase, sizes: Sizes, method: str
 
 type RunResult = { sample: Sample; released: boolean } | { failure: string };
 
-export async function runOnce(url: string, client: pg.Client, jobId: number, deadlineSec: number, extra: string[] = []): Promise<RunResult> {
+export async function runOnce(
+  url: string,
+  client: pg.Client,
+  jobId: number,
+  deadlineSec: number,
+  extra: string[] = [],
+): Promise<RunResult> {
   const deadlineMs = deadlineSec * 1000;
   const p = start(
-    [process.execPath, JOBGUARD, "--deadline", String(deadlineSec), "--grace", String(deadlineSec + 8),
-      "--queue", "delayed_job", "--database-url", url, ...extra,
-      "--", "sh", "-c", `trap '' TERM; echo "ready $$"; exec sleep 100000`],
+    [
+      process.execPath,
+      JOBGUARD,
+      "--deadline",
+      String(deadlineSec),
+      "--grace",
+      String(deadlineSec + 8),
+      "--queue",
+      "delayed_job",
+      "--database-url",
+      url,
+      ...extra,
+      "--",
+      "sh",
+      "-c",
+      `trap '' TERM; echo "ready $$"; exec sleep 100000`,
+    ],
     { env: cleanEnv(), stdout: "pipe", stderr: "pipe" },
   );
   try {
@@ -195,12 +249,16 @@ export async function runOnce(url: string, client: pg.Client, jobId: number, dea
     if (!line) {
       return {
         failure:
-          `jobguard printed no locks_released line (it exited ${exit ? exit.code ?? exit.signal : "not at all"}; it said: ` +
+          `jobguard printed no locks_released line (it exited ${exit ? (exit.code ?? exit.signal) : "not at all"}; it said: ` +
           `\`${gist(p.stderr!.text())}\`) — the release has not landed, or it failed.`,
       };
     }
     const gone = p.stderr!.all.find((l) => l.text.includes("event=tree_gone"));
-    const row = (await client.query<{ locked_by: string | null }>("SELECT locked_by FROM delayed_jobs WHERE id = $1", [jobId])).rows[0];
+    const row = (
+      await client.query<{ locked_by: string | null }>("SELECT locked_by FROM delayed_jobs WHERE id = $1", [
+        jobId,
+      ])
+    ).rows[0];
     return {
       sample: {
         total: msBetween(t0, line.at) - deadlineMs,
@@ -217,13 +275,21 @@ export async function runOnce(url: string, client: pg.Client, jobId: number, dea
 
 /** What `jobguard check` says about this database, in one line. */
 function check(url: string): string {
-  const r = spawnSync(process.execPath, [JOBGUARD, "--queue", "delayed_job", "--database-url", url, "check"], {
-    encoding: "utf8",
-    timeout: 30_000,
-    env: cleanEnv(),
-  });
+  const r = spawnSync(
+    process.execPath,
+    [JOBGUARD, "--queue", "delayed_job", "--database-url", url, "check"],
+    {
+      encoding: "utf8",
+      timeout: 30_000,
+      env: cleanEnv(),
+    },
+  );
   if (r.error) return `could not run: ${r.error.message}`;
-  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`.trim().split("\n").map((l) => l.trim()).filter(Boolean);
+  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`
+    .trim()
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const index = out.find((l) => /\bindex\b/i.test(l));
   const locks = out.filter((l) => /^host:/.test(l)).length;
   return (
@@ -234,7 +300,10 @@ function check(url: string): string {
 
 /** The telling lines of a process's stderr, on one line: jobguard's own and any error. */
 function gist(stderr: string): string {
-  const lines = stderr.split("\n").map((l) => l.trim()).filter((l) => /^jobguard|error/i.test(l));
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => /^jobguard|error/i.test(l));
   const text = lines.slice(-4).join(" / ") || "nothing";
   return text.length > 400 ? `${text.slice(0, 400)}…` : text;
 }

@@ -24,12 +24,31 @@ export interface Fleet {
  * leases renewed by the bench with jobguard's own heartbeat() over `connections` connections opened
  * as jobguard opens its own, each at a random phase.
  */
-export async function startFleet(url: string, leaseTable: string[], dynos: number, heartbeatSec: number, connections: number): Promise<Fleet> {
+export async function startFleet(
+  url: string,
+  leaseTable: string[],
+  dynos: number,
+  heartbeatSec: number,
+  connections: number,
+): Promise<Fleet> {
   const hbMs = heartbeatSec * 1000;
   const tables = leaseTables(leaseTable);
   const jobguard = start(
-    [process.execPath, JOBGUARD, "--queue", "delayed_job", "--database-url", url, "--heartbeat", String(heartbeatSec),
-      "--lease-table", leaseTable.join("."), "--", "sleep", "100000"],
+    [
+      process.execPath,
+      JOBGUARD,
+      "--queue",
+      "delayed_job",
+      "--database-url",
+      url,
+      "--heartbeat",
+      String(heartbeatSec),
+      "--lease-table",
+      leaseTable.join("."),
+      "--",
+      "sleep",
+      "100000",
+    ],
     { env: cleanEnv({ DYNO: "worker.1" }), stdout: "ignore", stderr: "pipe" },
   );
   const clients: pg.Client[] = [];
@@ -45,7 +64,9 @@ export async function startFleet(url: string, leaseTable: string[], dynos: numbe
   };
   try {
     for (let c = 0; c < connections; c++) {
-      clients.push(await connect(url, process.env, { application_name: "jobguard", options: "-c TimeZone=UTC" }));
+      clients.push(
+        await connect(url, process.env, { application_name: "jobguard", options: "-c TimeZone=UTC" }),
+      );
     }
   } catch (error) {
     await stop();
@@ -74,7 +95,8 @@ export async function startFleet(url: string, leaseTable: string[], dynos: numbe
     jobguardPid: jobguard.pid,
     said: () => {
       const text = jobguard.stderr?.text() ?? "";
-      if (/error|fail/i.test(text)) return `; a jobguard said: ${text.trim().split("\n").slice(-2).join(" / ").slice(0, 300)}`;
+      if (/error|fail/i.test(text))
+        return `; a jobguard said: ${text.trim().split("\n").slice(-2).join(" / ").slice(0, 300)}`;
       return errors.length ? `; a heartbeat failed: ${errors[0]}` : "";
     },
     stop,

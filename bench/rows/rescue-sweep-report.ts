@@ -36,7 +36,10 @@ export function sweepReport(
 ): { summary: SummaryLine[]; tables: string[]; idleMs: Record<Variant, number> } {
   const live = sizes.rescueLeases - sizes.rescueDead;
   const jobs = sizes.releaseRows.toLocaleString("en");
-  const idleMs = { without: summarize(idle.without.map((t) => t.ms)).median, with: summarize(idle.with.map((t) => t.ms)).median };
+  const idleMs = {
+    without: summarize(idle.without.map((t) => t.ms)).median,
+    with: summarize(idle.with.map((t) => t.ms)).median,
+  };
   const sw = summarize(full.without.map((t) => t.ms));
   const si = summarize(full.with.map((t) => t.ms));
   const sc = summarize(cliMs);
@@ -53,17 +56,67 @@ export function sweepReport(
   const line = (v: Variant, deadLeases: number, how: string, ms: number[], released: string) => {
     const s = summarize(ms);
     const leases = live + deadLeases;
-    rows.push([LABELS[v], `${deadLeases} of ${leases.toLocaleString("en")}`, how, fmtMs(s.min), fmtMs(s.median), fmtMs(s.p99), fmtMs(s.max), released, String(s.n)]);
+    rows.push([
+      LABELS[v],
+      `${deadLeases} of ${leases.toLocaleString("en")}`,
+      how,
+      fmtMs(s.min),
+      fmtMs(s.median),
+      fmtMs(s.p99),
+      fmtMs(s.max),
+      released,
+      String(s.n),
+    ]);
   };
   const releasedOf = (ts: Timed[]) => [...new Set(ts.map((t) => t.result.released.length))].join(", ");
-  line("without", 0, "sweep() alone", idle.without.map((t) => t.ms), releasedOf(idle.without));
-  line("without", dead.without, "sweep() alone", full.without.map((t) => t.ms), releasedOf(full.without));
+  line(
+    "without",
+    0,
+    "sweep() alone",
+    idle.without.map((t) => t.ms),
+    releasedOf(idle.without),
+  );
+  line(
+    "without",
+    dead.without,
+    "sweep() alone",
+    full.without.map((t) => t.ms),
+    releasedOf(full.without),
+  );
   if (dead.without !== sizes.rescueDead) {
-    rows.push([LABELS.without, `${sizes.rescueDead} of ${sizes.rescueLeases.toLocaleString("en")}`, "extrapolated: no stale lease + dead × per dead lease", "", fmtMs(extrapolated), "", "", String(sizes.rescueDead * sizes.rescueJobsPerDead), "–"]);
+    rows.push([
+      LABELS.without,
+      `${sizes.rescueDead} of ${sizes.rescueLeases.toLocaleString("en")}`,
+      "extrapolated: no stale lease + dead × per dead lease",
+      "",
+      fmtMs(extrapolated),
+      "",
+      "",
+      String(sizes.rescueDead * sizes.rescueJobsPerDead),
+      "–",
+    ]);
   }
-  line("with", 0, "sweep() alone", idle.with.map((t) => t.ms), releasedOf(idle.with));
-  line("with", dead.with, "sweep() alone", full.with.map((t) => t.ms), releasedOf(full.with));
-  line("with", dead.with, "`jobguard rescue`, CLI end to end", cliMs, String(dead.with * sizes.rescueJobsPerDead));
+  line(
+    "with",
+    0,
+    "sweep() alone",
+    idle.with.map((t) => t.ms),
+    releasedOf(idle.with),
+  );
+  line(
+    "with",
+    dead.with,
+    "sweep() alone",
+    full.with.map((t) => t.ms),
+    releasedOf(full.with),
+  );
+  line(
+    "with",
+    dead.with,
+    "`jobguard rescue`, CLI end to end",
+    cliMs,
+    String(dead.with * sizes.rescueJobsPerDead),
+  );
 
   const kindRows = KINDS.map(({ kind, label }) => {
     const cell = (t: Timed | undefined) => {
@@ -95,9 +148,11 @@ export function sweepReport(
       verdict: "—",
     },
   ];
-  const scans = (t: Timed | undefined) => (t ? (t.byKind.get("rescue")?.ms ?? 0) + (t.byKind.get("left")?.ms ?? 0) : NaN);
+  const scans = (t: Timed | undefined) =>
+    t ? (t.byKind.get("rescue")?.ms ?? 0) + (t.byKind.get("left")?.ms ?? 0) : NaN;
   const pass = (t: Timed | undefined, v: Variant) => fmtMs(scans(t) / Math.max(1, 2 * dead[v]));
-  const statements = (t: Timed | undefined) => (t ? [...t.byKind.values()].reduce((n, k) => n + k.n, 0) : NaN);
+  const statements = (t: Timed | undefined) =>
+    t ? [...t.byKind.values()].reduce((n, k) => n + k.n, 0) : NaN;
   notes.push(
     `How a sweep scales: one read to see whether any lease is stale, then one transaction of the same statements ` +
       `however many leases are stale (${statements(mw)} for ${dead.without} dead leases without the index, ` +
@@ -122,9 +177,16 @@ export function sweepReport(
   return {
     summary,
     tables: [
-      table(["Indexes", "dead leases", "measured", "min", "median", "p99", "max", "jobs released", "n"], rows),
       table(
-        ["Statement kind (the median sweep)", `${LABELS.without}, ${dead.without} dead`, `${LABELS.with}, ${dead.with} dead`],
+        ["Indexes", "dead leases", "measured", "min", "median", "p99", "max", "jobs released", "n"],
+        rows,
+      ),
+      table(
+        [
+          "Statement kind (the median sweep)",
+          `${LABELS.without}, ${dead.without} dead`,
+          `${LABELS.with}, ${dead.with} dead`,
+        ],
         kindRows,
         ["l", "r", "r"],
       ),

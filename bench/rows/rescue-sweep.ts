@@ -42,7 +42,18 @@ export async function sweepCost(
   await client.query("VACUUM ANALYZE delayed_jobs");
   await ensureSchema(client, tables);
   for (let k = 1; k <= live; k++) {
-    await heartbeat(client, tables, { id: `lease-live-${k}`, host: `live-${k}`, dyno: `worker.${k}`, pids: [4, 5, 6], sessionTag: `jobguard-live-${k}` }, false);
+    await heartbeat(
+      client,
+      tables,
+      {
+        id: `lease-live-${k}`,
+        host: `live-${k}`,
+        dyno: `worker.${k}`,
+        pids: [4, 5, 6],
+        sessionTag: `jobguard-live-${k}`,
+      },
+      false,
+    );
   }
   const facts = await jobsTableFacts(client);
   const liveLocks = facts.locked;
@@ -52,10 +63,18 @@ export async function sweepCost(
   );
 
   // A sweep refuses to judge anyone while the server is younger than stale-after.
-  const age = Number((await client.query<{ s: number }>("SELECT extract(epoch FROM now() - pg_postmaster_start_time())::float8 AS s")).rows[0]!.s);
+  const age = Number(
+    (
+      await client.query<{ s: number }>(
+        "SELECT extract(epoch FROM now() - pg_postmaster_start_time())::float8 AS s",
+      )
+    ).rows[0]!.s,
+  );
   if (age < sizes.rescueStaleAfterSec + 1) {
     const wait = sizes.rescueStaleAfterSec + 1 - age;
-    notes.push(`The server had started ${age.toFixed(1)} s before; the bench waited ${wait.toFixed(1)} s so that a sweep would run.`);
+    notes.push(
+      `The server had started ${age.toFixed(1)} s before; the bench waited ${wait.toFixed(1)} s so that a sweep would run.`,
+    );
     await sleep(wait * 1000);
   }
 
@@ -86,19 +105,29 @@ export async function sweepCost(
       slot += dead;
     }
     // One statement for all of them: what heartbeat() would write, without a round trip per lease.
-    await client.query(`UPDATE ${tables.leases} SET heartbeat_at = now(), reachable_since = now() - interval '1 day' WHERE id LIKE 'lease-live-%'`);
+    await client.query(
+      `UPDATE ${tables.leases} SET heartbeat_at = now(), reachable_since = now() - interval '1 day' WHERE id LIKE 'lease-live-%'`,
+    );
   };
   const check = (what: string, dead: number, released: number, removed: number, failed: number) => {
     const want = dead * sizes.rescueJobsPerDead;
     if (released !== want || removed !== dead || failed !== 0) {
-      problems.push(`${what}: released ${released} job(s) (expected ${want}), removed ${removed} lease(s) (expected ${dead}), marked ${failed} failed`);
+      problems.push(
+        `${what}: released ${released} job(s) (expected ${want}), removed ${removed} lease(s) (expected ${dead}), marked ${failed} failed`,
+      );
     }
   };
 
   const direct = async (v: Variant, dead: number): Promise<Timed> => {
     await plant(dead);
     const t = await timedSweep(client, tables, config);
-    check(`sweep() ${LABELS[v]}, ${dead} dead`, dead, t.result.released.length, t.result.leases.length, t.result.failed.length);
+    check(
+      `sweep() ${LABELS[v]}, ${dead} dead`,
+      dead,
+      t.result.released.length,
+      t.result.leases.length,
+      t.result.failed.length,
+    );
     if (!t.result.swept) throw new Error(`the sweep did nothing: ${t.result.skipped}`);
     return t;
   };
@@ -106,7 +135,10 @@ export async function sweepCost(
     await plant(dead);
     const r = await runRescueCli(url, config);
     const m = /(\d+) dead lease\(s\) removed, (\d+) job\(s\) released, (\d+) marked failed/.exec(r.stdout);
-    if (!m) throw new Error(`jobguard rescue said: ${r.stdout.trim().split("\n")[0] || `nothing (exit ${r.code})`}`);
+    if (!m)
+      throw new Error(
+        `jobguard rescue said: ${r.stdout.trim().split("\n")[0] || `nothing (exit ${r.code})`}`,
+      );
     check(`jobguard rescue ${LABELS[v]}, ${dead} dead`, dead, Number(m[2]), Number(m[1]), Number(m[3]));
     return r.ms;
   };
@@ -120,7 +152,10 @@ export async function sweepCost(
   await client.query(`DROP INDEX IF EXISTS ${RECOMMENDED_INDEX_NAME}`);
   for (let i = 0; i < sizes.rescueIdleRuns; i++) idle.without.push(await direct("without", 0));
   for (let i = 0; i < sizes.rescueNoIndexRuns; i++) full.without.push(await direct("without", dead.without));
-  const plansWithout = { rescue: await planOf(client, full.without[0], "rescue"), left: await planOf(client, full.without[0], "left") };
+  const plansWithout = {
+    rescue: await planOf(client, full.without[0], "rescue"),
+    left: await planOf(client, full.without[0], "left"),
+  };
 
   await client.query(RECOMMENDED_INDEX);
   await direct("with", dead.with); // warm-up, discarded
@@ -129,12 +164,25 @@ export async function sweepCost(
     if (i < sizes.rescueRuns) full.with.push(await direct("with", dead.with));
     if (i < sizes.rescueCliRuns) cliMs.push(await cli("with", dead.with));
   }
-  const plansWith = { rescue: await planOf(client, full.with[0], "rescue"), left: await planOf(client, full.with[0], "left") };
+  const plansWith = {
+    rescue: await planOf(client, full.with[0], "rescue"),
+    left: await planOf(client, full.with[0], "left"),
+  };
 
-  const stillLive = Number((await client.query<{ n: string }>(
-    "SELECT count(*) AS n FROM delayed_jobs WHERE locked_by IS NOT NULL AND locked_by LIKE '%host:live-%'",
-  )).rows[0]!.n);
-  const leftDead = Number((await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${tables.leases} WHERE id LIKE 'lease-dead-%'`)).rows[0]!.n);
+  const stillLive = Number(
+    (
+      await client.query<{ n: string }>(
+        "SELECT count(*) AS n FROM delayed_jobs WHERE locked_by IS NOT NULL AND locked_by LIKE '%host:live-%'",
+      )
+    ).rows[0]!.n,
+  );
+  const leftDead = Number(
+    (
+      await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM ${tables.leases} WHERE id LIKE 'lease-dead-%'`,
+      )
+    ).rows[0]!.n,
+  );
   notes.push(
     stillLive === liveLocks
       ? `Every sweep released exactly its dead leases' jobs; the ${liveLocks.toLocaleString("en")} live leases' locks were all still in place at the end.`
@@ -144,5 +192,8 @@ export async function sweepCost(
   for (const p of problems) notes.push(`**${p}.**`);
 
   const plans = { without: plansWithout, with: plansWith };
-  return sweepReport({ sizes, idle, full, dead, cliMs, plans, liveLocks, heartbeatMs: config.heartbeatMs }, notes);
+  return sweepReport(
+    { sizes, idle, full, dead, cliMs, plans, liveLocks, heartbeatMs: config.heartbeatMs },
+    notes,
+  );
 }

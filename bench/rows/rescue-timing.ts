@@ -13,9 +13,21 @@ import { start } from "../lib/processes.js";
 export const KINDS: { kind: string; label: string; test: RegExp }[] = [
   { kind: "tx", label: "BEGIN / COMMIT", test: /^(BEGIN|COMMIT|ROLLBACK)$/ },
   { kind: "lock", label: "advisory lock + witness check", test: /pg_try_advisory_xact_lock/ },
-  { kind: "stale", label: "stale leases with their sessions and dead pids (SELECT … FOR UPDATE)", test: /^WITH tagged AS/ },
-  { kind: "rescue", label: "rescue the locks of every dead lease (UPDATE … RETURNING)", test: /dead_claims AS/ },
-  { kind: "left", label: "which dead leases still hold a lock? (EXISTS)", test: /^SELECT dead\.name FROM unnest/ },
+  {
+    kind: "stale",
+    label: "stale leases with their sessions and dead pids (SELECT … FOR UPDATE)",
+    test: /^WITH tagged AS/,
+  },
+  {
+    kind: "rescue",
+    label: "rescue the locks of every dead lease (UPDATE … RETURNING)",
+    test: /dead_claims AS/,
+  },
+  {
+    kind: "left",
+    label: "which dead leases still hold a lock? (EXISTS)",
+    test: /^SELECT dead\.name FROM unnest/,
+  },
   { kind: "drop", label: "DELETE the dead leases", test: /^DELETE FROM \S+ WHERE id = ANY/ },
   { kind: "forget", label: "forget the counts of jobs that are gone", test: /NOT EXISTS \(SELECT 1 FROM/ },
 ];
@@ -31,7 +43,11 @@ export interface Timed {
 }
 
 /** jobguard's sweep() of delayed_jobs on an open connection, every statement timed by kind. */
-export async function timedSweep(client: pg.Client, tables: LeaseTables, config: RescueConfig): Promise<Timed> {
+export async function timedSweep(
+  client: pg.Client,
+  tables: LeaseTables,
+  config: RescueConfig,
+): Promise<Timed> {
   const byKind = new Map<string, { n: number; ms: number }>();
   const statements = new Map<string, { text: string; values?: unknown[] }>();
   const timed = {
@@ -59,14 +75,18 @@ export async function planOf(client: pg.Client, t: Timed | undefined, kind: stri
   const statement = t?.statements.get(kind);
   if (!statement) return "–";
   try {
-    const r = await client.query<{ "QUERY PLAN": { Plan: PlanNode }[] }>(`EXPLAIN (FORMAT JSON) ${statement.text}`, statement.values);
+    const r = await client.query<{ "QUERY PLAN": { Plan: PlanNode }[] }>(
+      `EXPLAIN (FORMAT JSON) ${statement.text}`,
+      statement.values,
+    );
     const found: string[] = [];
     const walk = (node: PlanNode) => {
       if (node["Index Name"]?.startsWith("delayed_jobs")) {
         // Without an index condition the scan reads every entry of the (partial) index.
-        found.push(`${node["Node Type"]} using ${node["Index Name"]}${node["Index Cond"] ? "" : " with no index condition (every entry read)"}`);
-      }
-      else if (node["Relation Name"] === "delayed_jobs") found.push(`${node["Node Type"]} on delayed_jobs`);
+        found.push(
+          `${node["Node Type"]} using ${node["Index Name"]}${node["Index Cond"] ? "" : " with no index condition (every entry read)"}`,
+        );
+      } else if (node["Relation Name"] === "delayed_jobs") found.push(`${node["Node Type"]} on delayed_jobs`);
       for (const child of node.Plans ?? []) walk(child);
     };
     walk(r.rows[0]!["QUERY PLAN"][0]!.Plan);
@@ -85,14 +105,23 @@ interface PlanNode {
 }
 
 /** `jobguard rescue` with the sweep's settings, from spawn to exit. */
-export async function runRescueCli(url: string, config: RescueConfig): Promise<{ ms: number; stdout: string; code: number | null }> {
+export async function runRescueCli(
+  url: string,
+  config: RescueConfig,
+): Promise<{ ms: number; stdout: string; code: number | null }> {
   const env = cleanEnv({
     JOBGUARD_QUEUE: "delayed_job",
     DATABASE_URL: url,
     JOBGUARD_TABLE: "delayed_jobs",
     JOBGUARD_LEASE_TABLE: config.leaseTable.join("."),
   });
-  const argv = ["--stale-after", String(config.staleAfterMs / 1000), "--heartbeat", String(config.heartbeatMs / 1000), "rescue"];
+  const argv = [
+    "--stale-after",
+    String(config.staleAfterMs / 1000),
+    "--heartbeat",
+    String(config.heartbeatMs / 1000),
+    "rescue",
+  ];
   const t0 = now();
   const p = start([process.execPath, JOBGUARD, ...argv], { env, stdout: "pipe", stderr: "pipe" });
   const exit = await p.exit;

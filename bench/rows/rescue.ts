@@ -49,7 +49,10 @@ export async function rescueRow(sizes: Sizes): Promise<RowResult> {
     `The database is dropped at the end.`;
 
   return onBenchDatabase({ n: 6, title: TITLE, method }, sizes.smoke, async ({ url, source }) => {
-    const client = await connect(url, process.env, { application_name: "jobguard-bench", options: "-c TimeZone=UTC" });
+    const client = await connect(url, process.env, {
+      application_name: "jobguard-bench",
+      options: "-c TimeZone=UTC",
+    });
     try {
       const heartbeatNotes: string[] = [];
       const sweepNotes: string[] = [`Database: ${source}.`];

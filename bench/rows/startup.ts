@@ -23,7 +23,13 @@ export async function startupRow(sizes: Sizes): Promise<RowResult> {
   }
 
   const base = times.get(WRAPPER_ID);
-  const ratio = (id: string) => (base ? quantile(times.get(id)!.map((v, i) => v / base[i]!), 0.5) : NaN);
+  const ratio = (id: string) =>
+    base
+      ? quantile(
+          times.get(id)!.map((v, i) => v / base[i]!),
+          0.5,
+        )
+      : NaN;
   const notes: string[] = [];
   const hyper = hyperfine(usable, sizes.hyperfineRuns, notes);
 
@@ -31,7 +37,15 @@ export async function startupRow(sizes: Sizes): Promise<RowResult> {
     if (sup.missing) return [sup.label, "skipped", "", "", "", "", sup.missing];
     const s = summarize(times.get(sup.id)!);
     const h = hyper?.get(sup.id);
-    return [sup.label, fmtMs(s.min), fmtMs(s.median), fmtMs(s.p99), fmtRatio(ratio(sup.id)), h === undefined ? "–" : fmtMs(h), String(s.n)];
+    return [
+      sup.label,
+      fmtMs(s.min),
+      fmtMs(s.median),
+      fmtMs(s.p99),
+      fmtRatio(ratio(sup.id)),
+      h === undefined ? "–" : fmtMs(h),
+      String(s.n),
+    ];
   });
 
   const summary: SummaryLine[] = [];
@@ -40,7 +54,12 @@ export async function startupRow(sizes: Sizes): Promise<RowResult> {
   const pgShare = pgTimes && base ? quantile(pgTimes, 0.5) - quantile(base, 0.5) : NaN;
   for (const sup of all.filter((s) => s.id.startsWith("jobguard"))) {
     if (sup.missing || !base) {
-      summary.push({ measure: `Start-up, ${sup.label}`, result: sup.missing ?? "no baseline", target: `≤ ${TARGET}× wrapper`, verdict: "skipped" });
+      summary.push({
+        measure: `Start-up, ${sup.label}`,
+        result: sup.missing ?? "no baseline",
+        target: `≤ ${TARGET}× wrapper`,
+        verdict: "skipped",
+      });
       continue;
     }
     const r = ratio(sup.id);
@@ -74,7 +93,18 @@ export async function startupRow(sizes: Sizes): Promise<RowResult> {
     title: "Start-up wall time",
     summary,
     tables: [
-      table(["`X -- true`", "min", "median", "p99", "median ratio to wrapper", "hyperfine mean (sequential)", "n"], rows),
+      table(
+        [
+          "`X -- true`",
+          "min",
+          "median",
+          "p99",
+          "median ratio to wrapper",
+          "hyperfine mean (sequential)",
+          "n",
+        ],
+        rows,
+      ),
     ],
     notes,
     misses,
@@ -108,11 +138,24 @@ function hyperfine(usable: Supervisor[], runs: number, notes: string[]): Map<str
     const commands = usable.map((s) => s.argv(["true"]).map(shellQuote).join(" "));
     const r = spawnSync(
       bin,
-      ["-N", "--style", "none", "--warmup", "2", "--runs", String(Math.max(2, runs)), "--export-json", out, ...commands],
+      [
+        "-N",
+        "--style",
+        "none",
+        "--warmup",
+        "2",
+        "--runs",
+        String(Math.max(2, runs)),
+        "--export-json",
+        out,
+        ...commands,
+      ],
       { encoding: "utf8", timeout: 300_000 },
     );
     if (r.status !== 0) {
-      notes.push(`hyperfine cross-check failed: ${(r.stderr || r.error?.message || "").trim().split("\n")[0]}`);
+      notes.push(
+        `hyperfine cross-check failed: ${(r.stderr || r.error?.message || "").trim().split("\n")[0]}`,
+      );
       return undefined;
     }
     const json = JSON.parse(readFileSync(out, "utf8")) as { results: { mean: number }[] };

@@ -17,12 +17,22 @@ const CHECK_LIMIT_MS = 60_000;
 export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   if (!queue) {
-    out("jobguard check: no queue configured (JOBGUARD_QUEUE): jobguard supervises only and never touches a database");
+    out(
+      "jobguard check: no queue configured (JOBGUARD_QUEUE): jobguard supervises only and never touches a database",
+    );
     return 0;
   }
   const database = describeDatabase(queue.databaseUrl);
-  const tableSetting = { delayed_job: "table", que: "table", solid_queue: "table_prefix", good_job: undefined, sql: undefined }[queue.kind];
-  out(`jobguard check: queue=${queue.kind} database=${database}${tableSetting ? ` ${tableSetting}=${queue.table.join(".")}` : ""}`);
+  const tableSetting = {
+    delayed_job: "table",
+    que: "table",
+    solid_queue: "table_prefix",
+    good_job: undefined,
+    sql: undefined,
+  }[queue.kind];
+  out(
+    `jobguard check: queue=${queue.kind} database=${database}${tableSetting ? ` ${tableSetting}=${queue.table.join(".")}` : ""}`,
+  );
   const connection = new Database(queue.databaseUrl, env);
   try {
     await connection.warm(CONNECT_TIMEOUT_MS);

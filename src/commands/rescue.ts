@@ -19,7 +19,9 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const adapter = queue?.rescue && (await loadAdapter(queue)).rescue;
   if (!queue?.rescue || !adapter) {
-    out("jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=delayed_job or solid_queue) and a database");
+    out(
+      "jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=delayed_job or solid_queue) and a database",
+    );
     return 1;
   }
   const config = queue.rescue;
@@ -28,7 +30,9 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
   try {
     await connection.warm(CONNECT_TIMEOUT_MS);
   } catch (error) {
-    out(`jobguard rescue: cannot connect to ${describeDatabase(queue.databaseUrl)}: ${safeMessage(error, queue.databaseUrl)}`);
+    out(
+      `jobguard rescue: cannot connect to ${describeDatabase(queue.databaseUrl)}: ${safeMessage(error, queue.databaseUrl)}`,
+    );
     return 1;
   }
   try {
@@ -40,11 +44,18 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
       out(`jobguard rescue: nothing done: ${result.skipped}`);
       return 0;
     }
-    out(`jobguard rescue: ${result.leases.length} dead lease(s) removed, ${result.released.length} job(s) released, ${result.failed.length} marked failed`);
+    out(
+      `jobguard rescue: ${result.leases.length} dead lease(s) removed, ${result.released.length} job(s) released, ${result.failed.length} marked failed`,
+    );
     if (result.released.length) out(`  released: ${result.released.join(",")}`);
-    if (result.failed.length) out(`  failed (rescued more than ${queue.rescue.maxRescues} times): ${result.failed.join(",")}`);
-    if (result.alive.length) out(`  stale but alive (their worker still has open sessions): ${result.alive.join(",")}`);
-    if (result.unprovable.length) out(`  stale, left alone (no session tag: the worker set its own PGAPPNAME, or its sessions went through a pooler; its death cannot be shown): ${result.unprovable.join(",")}`);
+    if (result.failed.length)
+      out(`  failed (rescued more than ${queue.rescue.maxRescues} times): ${result.failed.join(",")}`);
+    if (result.alive.length)
+      out(`  stale but alive (their worker still has open sessions): ${result.alive.join(",")}`);
+    if (result.unprovable.length)
+      out(
+        `  stale, left alone (no session tag: the worker set its own PGAPPNAME, or its sessions went through a pooler; its death cannot be shown): ${result.unprovable.join(",")}`,
+      );
     return 0;
   } catch (error) {
     out(`jobguard rescue: ${safeMessage(error, queue.databaseUrl)}`);

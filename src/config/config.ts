@@ -67,7 +67,9 @@ export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
   const forward = oneOf(raw.forward, ["auto", "always", "never"] as const, escalation.forward ?? "auto");
   // Only the escalation and auto's fail-safe use the time; unused, it would silently do nothing.
   if (raw.escalateBefore && !escalation.signal && forward !== "auto") {
-    throw new UsageError(`${raw.escalateBefore.source} is set but nothing is sent before the deadline (set JOBGUARD_ESCALATE, or JOBGUARD_FORWARD=auto for the fail-safe)`);
+    throw new UsageError(
+      `${raw.escalateBefore.source} is set but nothing is sent before the deadline (set JOBGUARD_ESCALATE, or JOBGUARD_FORWARD=auto for the fail-safe)`,
+    );
   }
   const { forwardSigterm, forwardReason } = decideForward(forward, env.DYNO);
   return {
@@ -94,14 +96,19 @@ function decideForward(mode: ForwardMode, dyno: string | undefined) {
   if (dyno !== undefined && CEDAR_DYNO.test(dyno)) {
     return { forwardSigterm: false, forwardReason: "heroku-cedar-signals-every-process" };
   }
-  return { forwardSigterm: true, forwardReason: dyno ? "heroku-fir-signals-main-process" : "platform-signals-jobguard-only" };
+  return {
+    forwardSigterm: true,
+    forwardReason: dyno ? "heroku-fir-signals-main-process" : "platform-signals-jobguard-only",
+  };
 }
 
 function seconds(raw: RawValue | undefined, fallback: number): number {
   if (!raw) return fallback * 1000;
   // Plain decimals only: "1e3", "0x10" or "Infinity" are almost always mistakes.
   if (!/^\d+(\.\d+)?$/.test(raw.value) || Number(raw.value) <= 0) {
-    throw new UsageError(`${raw.source} must be a positive number of seconds, got ${JSON.stringify(raw.value)}`);
+    throw new UsageError(
+      `${raw.source} must be a positive number of seconds, got ${JSON.stringify(raw.value)}`,
+    );
   }
   return Math.round(Number(raw.value) * 1000);
 }
@@ -109,24 +116,43 @@ function seconds(raw: RawValue | undefined, fallback: number): number {
 function oneOf<T extends string>(raw: RawValue | undefined, allowed: readonly T[], fallback: T): T {
   if (!raw) return fallback;
   if (!(allowed as readonly string[]).includes(raw.value)) {
-    throw new UsageError(`${raw.source} must be one of ${allowed.join(", ")}, got ${JSON.stringify(raw.value)}`);
+    throw new UsageError(
+      `${raw.source} must be one of ${allowed.join(", ")}, got ${JSON.stringify(raw.value)}`,
+    );
   }
   return raw.value as T;
 }
 
-function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.ProcessEnv): QueueConfig | undefined {
-  const onlyWithQueue = (["databaseUrl", "table", "tablePrefix", "releaseSql", "heartbeat", "staleAfter", "maxRescues", "leaseTable", "connection"] as const).find(
-    (key) => raw[key] && !raw.queue,
-  );
+function queueConfig(
+  raw: Partial<Record<OptionKey, RawValue>>,
+  env: NodeJS.ProcessEnv,
+): QueueConfig | undefined {
+  const onlyWithQueue = (
+    [
+      "databaseUrl",
+      "table",
+      "tablePrefix",
+      "releaseSql",
+      "heartbeat",
+      "staleAfter",
+      "maxRescues",
+      "leaseTable",
+      "connection",
+    ] as const
+  ).find((key) => raw[key] && !raw.queue);
   if (!raw.queue) {
     // A database setting without a queue would silently do nothing.
-    if (onlyWithQueue) throw new UsageError(`${raw[onlyWithQueue]!.source} is set but no queue is (set JOBGUARD_QUEUE)`);
+    if (onlyWithQueue)
+      throw new UsageError(`${raw[onlyWithQueue]!.source} is set but no queue is (set JOBGUARD_QUEUE)`);
     return undefined;
   }
   const kind = oneOf(raw.queue, QUEUE_KINDS, "delayed_job");
   const url: RawValue | undefined =
     raw.databaseUrl ?? (env.DATABASE_URL ? { value: env.DATABASE_URL, source: "DATABASE_URL" } : undefined);
-  if (!url) throw new UsageError(`${raw.queue.source}=${kind} needs a database: set JOBGUARD_DATABASE_URL or DATABASE_URL`);
+  if (!url)
+    throw new UsageError(
+      `${raw.queue.source}=${kind} needs a database: set JOBGUARD_DATABASE_URL or DATABASE_URL`,
+    );
   checkDatabaseUrl(url, env);
   if (kind === "sql" && !raw.releaseSql) {
     throw new UsageError(`${raw.queue.source}=sql needs the release statement in JOBGUARD_RELEASE_SQL`);
@@ -136,11 +162,15 @@ function queueConfig(raw: Partial<Record<OptionKey, RawValue>>, env: NodeJS.Proc
     ["releaseSql", ["sql"]],
     ["table", ["delayed_job", "que"]],
     ["tablePrefix", ["solid_queue"]],
-    ...(["heartbeat", "staleAfter", "maxRescues", "leaseTable", "connection"] as const).map((key): [keyof typeof raw, QueueKind[]] => [key, ["delayed_job", "solid_queue"]]),
+    ...(["heartbeat", "staleAfter", "maxRescues", "leaseTable", "connection"] as const).map(
+      (key): [keyof typeof raw, QueueKind[]] => [key, ["delayed_job", "solid_queue"]],
+    ),
   ];
   for (const [key, kinds] of only) {
     if (raw[key] && !kinds.includes(kind)) {
-      throw new UsageError(`${raw[key]!.source} is only used with ${kinds.map((k) => `JOBGUARD_QUEUE=${k}`).join(" or ")}`);
+      throw new UsageError(
+        `${raw[key]!.source} is only used with ${kinds.map((k) => `JOBGUARD_QUEUE=${k}`).join(" or ")}`,
+      );
     }
   }
   return {
@@ -167,10 +197,18 @@ function rescueConfig(raw: Partial<Record<OptionKey, RawValue>>): RescueConfig {
   }
   const maxRescues = raw.maxRescues ? Number(raw.maxRescues.value) : 3;
   if (raw.maxRescues && !/^\d+$/.test(raw.maxRescues.value)) {
-    throw new UsageError(`${raw.maxRescues.source} must be a whole number, got ${JSON.stringify(raw.maxRescues.value)}`);
+    throw new UsageError(
+      `${raw.maxRescues.source} must be a whole number, got ${JSON.stringify(raw.maxRescues.value)}`,
+    );
   }
   const connection = oneOf(raw.connection, CONNECTION_MODES, "per-heartbeat");
-  return { heartbeatMs, staleAfterMs, maxRescues, leaseTable: tableName(raw.leaseTable, "jobguard_leases"), connection };
+  return {
+    heartbeatMs,
+    staleAfterMs,
+    maxRescues,
+    leaseTable: tableName(raw.leaseTable, "jobguard_leases"),
+    connection,
+  };
 }
 
 /**
@@ -183,7 +221,9 @@ export function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
   try {
     url = new URL(raw.value);
   } catch {
-    throw new UsageError(`${raw.source} is not a valid URL (expected postgres://user:password@host:port/database)`);
+    throw new UsageError(
+      `${raw.source} is not a valid URL (expected postgres://user:password@host:port/database)`,
+    );
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw new UsageError(`${raw.source} must be a postgres:// or postgresql:// URL, not ${url.protocol}//`);
@@ -193,10 +233,17 @@ export function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
   } catch (error) {
     throw new UsageError(`${raw.source}: ${(error as Error).message}`);
   }
-  const parts: [string, string][] = [["user name", url.username], ["password", url.password], ["host", url.hostname], ["database name", url.pathname.slice(1)]];
+  const parts: [string, string][] = [
+    ["user name", url.username],
+    ["password", url.password],
+    ["host", url.hostname],
+    ["database name", url.pathname.slice(1)],
+  ];
   const malformed = parts.find(([, value]) => !percentDecodes(value));
   if (malformed) {
-    throw new UsageError(`${raw.source} has a malformed %-escape in its ${malformed[0]}: write a % itself as %25, and any other byte as %XX of its UTF-8`);
+    throw new UsageError(
+      `${raw.source} has a malformed %-escape in its ${malformed[0]}: write a % itself as %25, and any other byte as %XX of its UTF-8`,
+    );
   }
 }
 
@@ -219,7 +266,11 @@ const PREFIX = /^([A-Za-z_][A-Za-z0-9_$]*)?$/;
 function tableName(raw: RawValue | undefined, fallback: string, last = IDENTIFIER): string[] {
   if (!raw) return [fallback];
   const parts = raw.value.split(".");
-  if (parts.length > 2 || !parts.slice(0, -1).every((part) => IDENTIFIER.test(part)) || !last.test(parts[parts.length - 1]!)) {
+  if (
+    parts.length > 2 ||
+    !parts.slice(0, -1).every((part) => IDENTIFIER.test(part)) ||
+    !last.test(parts[parts.length - 1]!)
+  ) {
     const what = last === PREFIX ? "a table prefix or schema.prefix" : "a table name or schema.table";
     throw new UsageError(`${raw.source} must be ${what}, got ${JSON.stringify(raw.value)}`);
   }

@@ -25,7 +25,11 @@ const PRESETS: Record<WorkerName, Preset> = {
   // A second signal makes graphile-worker fail its running jobs: locks cleared,
   // retried after a short backoff, rather than locked for 4 hours. It ignores
   // every termination signal for 5 s after the first, so a repeat that close is harmless.
-  "graphile-worker": { forward: "always", escalate: "SIGINT", quiet: { ms: 6000, why: "ignores every signal for 5 s after the first" } },
+  "graphile-worker": {
+    forward: "always",
+    escalate: "SIGINT",
+    quiet: { ms: 6000, why: "ignores every signal for 5 s after the first" },
+  },
   // RQ's cold shutdown (a second SIGINT or SIGTERM) kills the work horse but
   // leaves its job in the StartedJobRegistry, as a SIGKILL does: no use asking
   // for it. Its HerokuWorker hands a job back itself, 6 s after the SIGTERM
@@ -33,7 +37,13 @@ const PRESETS: Record<WorkerName, Preset> = {
   // comes 8 s before the deadline to leave it that room, and on a real Cedar
   // must come 8 s after the platform's, when HerokuWorker is done: a SIGTERM
   // during those 6 s would be a cold shutdown.
-  rq: { beforeMs: 8000, quiet: { ms: 8000, why: "needs 6 s after SIGTERM to hand its job back, and takes another SIGTERM as a cold shutdown" } },
+  rq: {
+    beforeMs: 8000,
+    quiet: {
+      ms: 8000,
+      why: "needs 6 s after SIGTERM to hand its job back, and takes another SIGTERM as a cold shutdown",
+    },
+  },
   // Celery's SIGQUIT is its cold shutdown: unacknowledged messages go back to
   // the broker now. A repeated SIGTERM is not harmless: landing during the warm
   // shutdown it can cut it short before Redis's unacked messages are restored.
@@ -41,7 +51,15 @@ const PRESETS: Record<WorkerName, Preset> = {
 };
 
 /** Signals a worker may be asked with; SIGKILL is the deadline's own. */
-const ESCALATION_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGABRT"] as const;
+const ESCALATION_SIGNALS = [
+  "SIGTERM",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGHUP",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGABRT",
+] as const;
 
 const DEFAULT_BEFORE_MS = 5000;
 
@@ -60,11 +78,17 @@ export interface EscalationConfig {
  * (`beforeMs`, already read as seconds by the caller). A preset fills only
  * what the user left unset.
  */
-export function escalationConfig(raw: Partial<Record<OptionKey, RawValue>>, deadlineMs: number, beforeMs: number | undefined): EscalationConfig {
+export function escalationConfig(
+  raw: Partial<Record<OptionKey, RawValue>>,
+  deadlineMs: number,
+  beforeMs: number | undefined,
+): EscalationConfig {
   let worker: WorkerName | undefined;
   if (raw.worker) {
     if (!(WORKERS as readonly string[]).includes(raw.worker.value)) {
-      throw new UsageError(`${raw.worker.source} must be one of ${WORKERS.join(", ")}, got ${JSON.stringify(raw.worker.value)}`);
+      throw new UsageError(
+        `${raw.worker.source} must be one of ${WORKERS.join(", ")}, got ${JSON.stringify(raw.worker.value)}`,
+      );
     }
     worker = raw.worker.value as WorkerName;
   }
@@ -73,14 +97,19 @@ export function escalationConfig(raw: Partial<Record<OptionKey, RawValue>>, dead
   if (raw.escalate) {
     const value = raw.escalate.value;
     if (value !== "none" && !(ESCALATION_SIGNALS as readonly string[]).includes(value)) {
-      throw new UsageError(`${raw.escalate.source} must be none or one of ${ESCALATION_SIGNALS.join(", ")}, got ${JSON.stringify(value)}`);
+      throw new UsageError(
+        `${raw.escalate.source} must be none or one of ${ESCALATION_SIGNALS.join(", ")}, got ${JSON.stringify(value)}`,
+      );
     }
     signal = value === "none" ? undefined : (value as NodeJS.Signals);
   }
   // A short deadline keeps at least half of itself for the graceful shutdown.
   const before = beforeMs ?? preset.beforeMs ?? Math.min(DEFAULT_BEFORE_MS, deadlineMs / 2);
   if (before >= deadlineMs) {
-    const source = beforeMs !== undefined ? raw.escalateBefore!.source : `${raw.worker!.source}=${worker}'s escalate-before`;
+    const source =
+      beforeMs !== undefined
+        ? raw.escalateBefore!.source
+        : `${raw.worker!.source}=${worker}'s escalate-before`;
     throw new UsageError(
       `${source} (${before / 1000} s) must be shorter than the deadline (${deadlineMs / 1000} s): the escalation comes after the shutdown begins`,
     );

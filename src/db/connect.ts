@@ -32,7 +32,12 @@ async function clientConfig(url: string, env: NodeJS.ProcessEnv, tls: boolean): 
  * Aborting `signal` destroys the socket, connecting or connected: the way to
  * drop a connection that has gone silent, where end() would wait on it.
  */
-export async function connect(url: string, env: NodeJS.ProcessEnv, extra: ClientConfig = {}, signal?: AbortSignal): Promise<Client> {
+export async function connect(
+  url: string,
+  env: NodeJS.ProcessEnv,
+  extra: ClientConfig = {},
+  signal?: AbortSignal,
+): Promise<Client> {
   const pg = await loadPg();
   const mode = sslModeOf(url, env);
   const open = async (tls: boolean) => {
@@ -66,7 +71,12 @@ const KEEPALIVE_IDLE_MS = 10_000;
 /**
  * A connection as jobguard opens all of its own: named "jobguard", with TCP keepalive, connected within timeoutMs (or dropped when `signal` aborts).
  */
-export function connectAsJobguard(url: string, env: NodeJS.ProcessEnv, timeoutMs: number, signal?: AbortSignal): Promise<Client> {
+export function connectAsJobguard(
+  url: string,
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Client> {
   const config: ClientConfig = {
     application_name: "jobguard",
     connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),

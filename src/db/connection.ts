@@ -48,9 +48,11 @@ export class Database {
    */
   use<T>(limitMs: number, fn: (client: Client) => Promise<T>): Promise<T> {
     this.pending++;
-    const run = this.queue.then(() => this.attempt(limitMs, fn)).finally(() => {
-      if (--this.pending === 0 && !this.keep) this.close();
-    });
+    const run = this.queue
+      .then(() => this.attempt(limitMs, fn))
+      .finally(() => {
+        if (--this.pending === 0 && !this.keep) this.close();
+      });
     this.queue = run.catch(() => {});
     return run;
   }
@@ -116,6 +118,8 @@ export class Database {
 
 /** The error of a use that ran over its time; ETIMEDOUT, so that retries treat it as the network trouble it is. */
 function noAnswer(limitMs: number): Error {
-  const error = new Error(`no answer from the database within ${Math.round(limitMs)} ms; the connection was dropped`);
+  const error = new Error(
+    `no answer from the database within ${Math.round(limitMs)} ms; the connection was dropped`,
+  );
   return Object.assign(error, { code: "ETIMEDOUT" });
 }

@@ -5,15 +5,29 @@ import type { Database } from "./connection.js";
 // Errors worth another try while the grace period lasts: the network, a
 // restarting or overloaded server, a lock still held by a session being ended.
 const TRANSIENT_CODES = new Set([
-  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE", "EAI_AGAIN", "ENOTFOUND",
-  "57P01", "57P02", "57P03", "53300", "40001", "40P01", "55P03",
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "EAI_AGAIN",
+  "ENOTFOUND",
+  "57P01",
+  "57P02",
+  "57P03",
+  "53300",
+  "40001",
+  "40P01",
+  "55P03",
 ]);
 
 /** True for an error that another attempt, on a new connection, may not meet. */
 export function isTransient(error: unknown): boolean {
   const code = (error as { code?: unknown } | null | undefined)?.code;
   // Class 08 is connection trouble, but for 08P01, a protocol violation, which another try repeats.
-  if (typeof code === "string" && (TRANSIENT_CODES.has(code) || (code.startsWith("08") && code !== "08P01"))) return true;
+  if (typeof code === "string" && (TRANSIENT_CODES.has(code) || (code.startsWith("08") && code !== "08P01")))
+    return true;
   const message = error instanceof Error ? error.message : "";
   return /Connection terminated|timeout expired|timed out/i.test(message);
 }
@@ -35,13 +49,17 @@ export function attemptLimit(leftMs: number): number {
 export function beforeDeadline<T>(work: Promise<T>, untilMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error("timed out before the grace period ends")), Math.max(0, untilMs - Date.now()));
+    timer = setTimeout(
+      () => reject(new Error("timed out before the grace period ends")),
+      Math.max(0, untilMs - Date.now()),
+    );
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** How a run of attempts ended. */
-export type Attempts<T> = { ok: true; value: T; attempts: number } | { ok: false; error: unknown; attempts: number };
+export type Attempts<T> =
+  { ok: true; value: T; attempts: number } | { ok: false; error: unknown; attempts: number };
 
 /**
  * Runs fn on the database until it succeeds, an error is not transient, or

@@ -15,7 +15,11 @@ export interface EndedSession {
  * reads the closed socket, but one busy in a long query holds its row and
  * advisory locks until the query finishes; pg_terminate_backend ends it now.
  */
-export async function terminateSessions(client: Client, tag: string | undefined, backends: readonly number[] = []): Promise<EndedSession[]> {
+export async function terminateSessions(
+  client: Client,
+  tag: string | undefined,
+  backends: readonly number[] = [],
+): Promise<EndedSession[]> {
   if (tag === undefined && backends.length === 0) return [];
   // In the select list, not the WHERE clause: PostgreSQL may evaluate WHERE
   // conditions in any order, and must never terminate a session of someone else.
@@ -27,5 +31,7 @@ export async function terminateSessions(client: Client, tag: string | undefined,
       WHERE (a.application_name = $1 OR a.pid = ANY($2::int[])) AND a.pid <> pg_backend_pid()`,
     [tag ?? null, backends],
   );
-  return result.rows.filter((row) => row.ended).map(({ pid, state, advisory }) => ({ pid, state, advisoryLocks: advisory }));
+  return result.rows
+    .filter((row) => row.ended)
+    .map(({ pid, state, advisory }) => ({ pid, state, advisoryLocks: advisory }));
 }

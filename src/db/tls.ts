@@ -3,7 +3,15 @@ import type { ConnectionOptions } from "node:tls";
 /** How jobguard talks TLS to the database, in libpq's terms. */
 export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full" | "no-verify";
 
-const SSL_MODES: readonly string[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full", "no-verify"];
+const SSL_MODES: readonly string[] = [
+  "disable",
+  "allow",
+  "prefer",
+  "require",
+  "verify-ca",
+  "verify-full",
+  "no-verify",
+];
 
 /** The URL parameters that say how to use TLS; node-postgres must not read them with its own meaning. */
 export const SSL_PARAMS = ["sslmode", "sslrootcert", "sslcert", "sslkey", "uselibpqcompat", "ssl"];
@@ -17,7 +25,8 @@ export const SSL_PARAMS = ["sslmode", "sslrootcert", "sslcert", "sslkey", "useli
  */
 export function sslModeOf(url: string, env: NodeJS.ProcessEnv): SslMode {
   const mode = new URL(url).searchParams.get("sslmode") ?? (env.PGSSLMODE || "prefer");
-  if (!SSL_MODES.includes(mode)) throw new Error(`unknown sslmode "${mode}" (expected one of ${SSL_MODES.join(", ")})`);
+  if (!SSL_MODES.includes(mode))
+    throw new Error(`unknown sslmode "${mode}" (expected one of ${SSL_MODES.join(", ")})`);
   return mode as SslMode;
 }
 
@@ -31,6 +40,7 @@ export async function tlsOptions(mode: SslMode, params: URLSearchParams): Promis
   if (params.get("sslkey")) options.key = readFileSync(params.get("sslkey")!, "utf8");
   if (mode === "verify-full") return options;
   // libpq: `require` with a root certificate verifies the chain like verify-ca.
-  if (mode === "verify-ca" || (mode === "require" && rootCert)) return { ...options, checkServerIdentity: () => undefined };
+  if (mode === "verify-ca" || (mode === "require" && rootCert))
+    return { ...options, checkServerIdentity: () => undefined };
   return { ...options, rejectUnauthorized: false };
 }

@@ -17,7 +17,12 @@ export interface Lease {
  * for another dyno to have swept the lease as stale, inserts it. (An
  * INSERT ... ON CONFLICT would write a row lock to the WAL at every heartbeat.)
  */
-export async function heartbeat(client: Client, tables: LeaseTables, lease: Lease, resumed: boolean): Promise<void> {
+export async function heartbeat(
+  client: Client,
+  tables: LeaseTables,
+  lease: Lease,
+  resumed: boolean,
+): Promise<void> {
   const updated = await client.query(
     `UPDATE ${tables.leases} SET pids = $2, heartbeat_at = now(), reachable_since = CASE WHEN $3 THEN now() ELSE reachable_since END
       WHERE id = $1`,
@@ -68,6 +73,11 @@ export async function sessionEvidence(client: Client, tag: string): Promise<Sess
  * Sets the tag a sweep looks for (sweep.ts, 3), or takes it off (null): a
  * lease without one is unprovable, and never rescued. See Leases.checkSessionsHeld.
  */
-export async function setSessionTag(client: Client, tables: LeaseTables, id: string, tag: string | null): Promise<void> {
+export async function setSessionTag(
+  client: Client,
+  tables: LeaseTables,
+  id: string,
+  tag: string | null,
+): Promise<void> {
   await client.query(`UPDATE ${tables.leases} SET session_tag = $2 WHERE id = $1`, [id, tag]);
 }

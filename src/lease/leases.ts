@@ -64,7 +64,11 @@ export class Leases {
     // A fleet that booted together should not sweep in lockstep: jitter each interval.
     const sweepEvery = Math.max(this.config.heartbeatMs, this.config.staleAfterMs / 4);
     const next = () => {
-      if (this.sweeping) this.sweeps = setTimeout(() => void this.sweepOnce().finally(next), sweepEvery * (0.8 + Math.random() * 0.4)).unref();
+      if (this.sweeping)
+        this.sweeps = setTimeout(
+          () => void this.sweepOnce().finally(next),
+          sweepEvery * (0.8 + Math.random() * 0.4),
+        ).unref();
     };
     next();
   }
@@ -115,8 +119,16 @@ export class Leases {
       await this.database.use(this.beatLimitMs, async (client) => {
         await this.ready(client);
         // A failed prune (say, a jobs table not there yet) must not cost the heartbeat: it tries again next time.
-        await pruner.prune(client).catch((error: unknown) => this.log.debug("prune_failed", { error: safeMessage(error, this.url) }));
-        const lease = { id: this.id, host: hostname(), dyno: this.dyno, pids: history.all(), sessionTag: this.published };
+        await pruner
+          .prune(client)
+          .catch((error: unknown) => this.log.debug("prune_failed", { error: safeMessage(error, this.url) }));
+        const lease = {
+          id: this.id,
+          host: hostname(),
+          dyno: this.dyno,
+          pids: history.all(),
+          sessionTag: this.published,
+        };
         await heartbeat(client, this.tables, lease, this.failing);
         await this.checkSessionsHeld(client);
       });
@@ -161,7 +173,12 @@ export class Leases {
           : undefined;
     if (reason) {
       if (this.published) await setSessionTag(client, this.tables, this.id, null);
-      this.log.info("rescue_unprovable", { lease: this.id, reason, detail: "no sweep will release this worker's claims: give jobguard and the worker a direct database URL" });
+      this.log.info("rescue_unprovable", {
+        lease: this.id,
+        reason,
+        detail:
+          "no sweep will release this worker's claims: give jobguard and the worker a direct database URL",
+      });
       this.sessionTag = this.published = undefined;
     } else if (seen.sessions > 0 && !this.published) {
       await setSessionTag(client, this.tables, this.id, this.sessionTag);
@@ -210,7 +227,12 @@ export class Leases {
 
 /** One line for a sweep that found anything, at info; nothing for an idle one but at debug. */
 function logSweep(log: Logger, result: SweepResult): void {
-  const found = result.released.length + result.failed.length + result.leases.length + result.alive.length + result.unprovable.length;
+  const found =
+    result.released.length +
+    result.failed.length +
+    result.leases.length +
+    result.alive.length +
+    result.unprovable.length;
   (found ? log.info : log.debug)("swept", {
     swept: result.swept,
     skipped: result.skipped,

@@ -26,7 +26,11 @@ export class HistoryPruner {
     const settled = dead.filter((d) => this.deadBefore.has(key(d)));
     this.deadBefore = new Set(dead.map(key));
     if (settled.length === 0) return;
-    const holding = await this.queue.holding(client, hostname(), settled.map((d) => d.pid));
+    const holding = await this.queue.holding(
+      client,
+      hostname(),
+      settled.map((d) => d.pid),
+    );
     this.history.forget(settled.filter((d) => !holding.has(d.pid)));
   }
 }

@@ -58,7 +58,9 @@ export async function ensureSchema(client: Client, tables: LeaseTables): Promise
       heartbeat_at timestamptz NOT NULL DEFAULT now(),
       reachable_since timestamptz DEFAULT now()
     )`);
-    await client.query(`ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS reachable_since timestamptz DEFAULT now()`);
+    await client.query(
+      `ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS reachable_since timestamptz DEFAULT now()`,
+    );
     await client.query(`CREATE TABLE IF NOT EXISTS ${tables.rescues} (
       job_table text NOT NULL,
       job_id bigint NOT NULL,

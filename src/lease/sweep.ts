@@ -56,10 +56,25 @@ export interface SweepResult {
  * most likely what kills its dynos (Heroku's R15), and must not crash-loop
  * the fleet. Kills at a deadline are not counted: they go through release/.
  */
-export async function sweep(client: Client, queue: RescueSupport, tables: LeaseTables, config: RescueConfig): Promise<SweepResult> {
-  const result: SweepResult = { swept: false, released: [], failed: [], leases: [], alive: [], unprovable: [] };
+export async function sweep(
+  client: Client,
+  queue: RescueSupport,
+  tables: LeaseTables,
+  config: RescueConfig,
+): Promise<SweepResult> {
+  const result: SweepResult = {
+    swept: false,
+    released: [],
+    failed: [],
+    leases: [],
+    alive: [],
+    unprovable: [],
+  };
   // Nearly every sweep finds nothing: one read says so, without a transaction.
-  const anyStale = await client.query(`SELECT EXISTS (SELECT 1 FROM ${tables.leases} WHERE ${stale("$1")}) AS stale`, [config.staleAfterMs]);
+  const anyStale = await client.query(
+    `SELECT EXISTS (SELECT 1 FROM ${tables.leases} WHERE ${stale("$1")}) AS stale`,
+    [config.staleAfterMs],
+  );
   if (!anyStale.rows[0].stale) return { ...result, swept: true };
   await client.query("BEGIN");
   try {
@@ -77,7 +92,13 @@ export async function sweep(client: Client, queue: RescueSupport, tables: LeaseT
       return result;
     }
     result.swept = true;
-    const staleLeases = await client.query<{ id: string; host: string; session_tag: string | null; sessions: number; dead_pids: number[] }>(
+    const staleLeases = await client.query<{
+      id: string;
+      host: string;
+      session_tag: string | null;
+      sessions: number;
+      dead_pids: number[];
+    }>(
       `WITH tagged AS (
          SELECT application_name, count(*)::int AS n FROM pg_stat_activity GROUP BY application_name
        )

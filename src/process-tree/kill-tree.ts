@@ -34,7 +34,11 @@ export async function killTree(
 ): Promise<KillResult> {
   const killed = new Set<number>();
   const refused = new Map<number, string>();
-  const result = (survivors: ProcessInfo[]) => ({ killed: [...killed], survivors, refused: [...refused].map(([pid, code]) => ({ pid, code })) });
+  const result = (survivors: ProcessInfo[]) => ({
+    killed: [...killed],
+    survivors,
+    refused: [...refused].map(([pid, code]) => ({ pid, code })),
+  });
   let members = findTree(tree);
   beforeKill(members);
   for (let round = 0; members.length > 0; round++) {
@@ -46,7 +50,10 @@ export async function killTree(
     if (rootHoldsPid(tree)) signal(-tree.rootPid, "SIGKILL", new Map());
     for (const member of members) if (signal(member.pid, "SIGKILL", refused)) killed.add(member.pid);
     await sleep(POLL_MS[Math.min(round, POLL_MS.length - 1)]);
-    members = union(findTree(tree), members.flatMap((m) => stillRunning(m.pid, m.startTime) ?? []));
+    members = union(
+      findTree(tree),
+      members.flatMap((m) => stillRunning(m.pid, m.startTime) ?? []),
+    );
   }
   return result([]);
 }

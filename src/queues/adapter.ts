@@ -65,7 +65,12 @@ export interface RescueSupport {
    * that are older than staleAfterMs (a younger one shows its worker was alive
    * after the lease's last heartbeat), counting each as a rescue.
    */
-  rescue(client: Client, dead: readonly DeadLeasePid[], staleAfterMs: number, counting: RescueCounting): Promise<Released>;
+  rescue(
+    client: Client,
+    dead: readonly DeadLeasePid[],
+    staleAfterMs: number,
+    counting: RescueCounting,
+  ): Promise<Released>;
   /** The leases among `dead` that still hold claims: they stay until those claims are old enough. */
   stillHolding(client: Client, dead: readonly DeadLeasePid[]): Promise<Set<string>>;
   /** Forgets the rescue counts of jobs that no longer exist. */

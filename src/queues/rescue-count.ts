@@ -20,8 +20,16 @@ export function countRescues(countsTable: string, jobTable: string): string {
  * Forgets the counts of one job table's jobs that are gone (done or deleted).
  * `jobs` is the table quoted, `jobTable` its name as the counts key it.
  */
-export async function forgetCounts(client: Client, countsTable: string, jobs: string, jobTable: string): Promise<void> {
-  await client.query(`DELETE FROM ${countsTable} r WHERE r.job_table = $1 AND NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r.job_id)`, [jobTable]);
+export async function forgetCounts(
+  client: Client,
+  countsTable: string,
+  jobs: string,
+  jobTable: string,
+): Promise<void> {
+  await client.query(
+    `DELETE FROM ${countsTable} r WHERE r.job_table = $1 AND NOT EXISTS (SELECT 1 FROM ${jobs} j WHERE j.id = r.job_id)`,
+    [jobTable],
+  );
 }
 
 /** The error a job marked failed by jobguard carries; the queue adds the name of the last worker. */

@@ -25,7 +25,12 @@ const LIMIT_HISTORY_EVERY_MS = 10_000;
  * worker's sessions, keep its lease, and once the tree is gone, end its
  * sessions and hand back what it held, through the queue's adapter.
  */
-export async function createCleanup(queue: QueueConfig, graceMs: number, env: NodeJS.ProcessEnv, log: Logger): Promise<Cleanup> {
+export async function createCleanup(
+  queue: QueueConfig,
+  graceMs: number,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<Cleanup> {
   const adapter = await loadAdapter(queue);
   // Tag the worker's sessions so they can be found after it is dead; a
   // PGAPPNAME the user chose is theirs to keep, and then nothing is tagged.
@@ -51,7 +56,11 @@ export async function createCleanup(queue: QueueConfig, graceMs: number, env: No
   const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
   let limiting: NodeJS.Timeout | undefined;
 
-  async function releaseOnce(client: Parameters<QueueAdapter["release"]>[0], dead: DeadProcess[], counted: boolean): Promise<Released> {
+  async function releaseOnce(
+    client: Parameters<QueueAdapter["release"]>[0],
+    dead: DeadProcess[],
+    counted: boolean,
+  ): Promise<Released> {
     const worker = { host: hostname(), dead };
     const ended = await terminateSessions(client, tag, (await adapter.sessions?.(client, worker)) ?? []);
     if (ended.length > 0) {
@@ -64,7 +73,10 @@ export async function createCleanup(queue: QueueConfig, graceMs: number, env: No
     }
     if (!counted || !leases) return adapter.release(client, worker);
     await leases.ensureSchema(client);
-    return adapter.release(client, worker, { countsTable: leases.countsTable, maxRescues: queue.rescue!.maxRescues });
+    return adapter.release(client, worker, {
+      countsTable: leases.countsTable,
+      maxRescues: queue.rescue!.maxRescues,
+    });
   }
 
   return {
@@ -94,8 +106,11 @@ export async function createCleanup(queue: QueueConfig, graceMs: number, env: No
       const counted = leases !== undefined && (await crashed());
       releasing = true;
       const started = Date.now();
-      const outcome = await retryUntil(database, untilMs, (client) => releaseOnce(client, dead, counted), (attempt, error) =>
-        log.debug("release_retry", { attempt, error: safe(error) }),
+      const outcome = await retryUntil(
+        database,
+        untilMs,
+        (client) => releaseOnce(client, dead, counted),
+        (attempt, error) => log.debug("release_retry", { attempt, error: safe(error) }),
       );
       if (outcome.ok) {
         const { count, ids, failed } = outcome.value;

@@ -33,7 +33,11 @@ const BETWEEN_SIGNALS_MS = 200;
  * jobguard's own, one of each at most, each logged as `event=escalate`.
  * Returns a function that cancels the step if the tree ends first.
  */
-export function scheduleEscalation(child: () => ChildProcess | undefined, forwarded: boolean, options: EscalationOptions): () => void {
+export function scheduleEscalation(
+  child: () => ChildProcess | undefined,
+  forwarded: boolean,
+  options: EscalationOptions,
+): () => void {
   const { config, log } = options;
   const failsafe = options.forward === "auto" && !forwarded;
   if (!failsafe && !config.signal) return () => {};
@@ -43,7 +47,8 @@ export function scheduleEscalation(child: () => ChildProcess | undefined, forwar
       send(child(), "SIGTERM", "failsafe-nothing-forwarded", log);
       if (config.signal) await sleep(BETWEEN_SIGNALS_MS);
     }
-    if (config.signal && !cancelled) send(child(), config.signal, config.worker ? `${config.worker}-last-step` : "escalate", log);
+    if (config.signal && !cancelled)
+      send(child(), config.signal, config.worker ? `${config.worker}-last-step` : "escalate", log);
   }, options.deadlineMs - config.beforeMs);
   return () => {
     cancelled = true;

@@ -46,7 +46,10 @@ export class InternalErrors {
     try {
       if (++this.logged <= MAX_LOGGED) {
         const { message, at } = describe(error, this.redact);
-        this.log.error("internal_error", message, { at, further_errors: this.logged === MAX_LOGGED ? "not_logged" : undefined });
+        this.log.error("internal_error", message, {
+          at,
+          further_errors: this.logged === MAX_LOGGED ? "not_logged" : undefined,
+        });
       }
     } catch {
       /* the line is lost; the handling below is what matters */
@@ -62,10 +65,14 @@ export class InternalErrors {
 }
 
 /** "TypeError: message" and the first stack frame, without secrets. */
-function describe(error: unknown, redact: (text: string) => string): { message: string; at: string | undefined } {
+function describe(
+  error: unknown,
+  redact: (text: string) => string,
+): { message: string; at: string | undefined } {
   let message: string;
   try {
-    message = error instanceof Error ? `${error.name}: ${error.message}` : `non-error thrown: ${String(error)}`;
+    message =
+      error instanceof Error ? `${error.name}: ${error.message}` : `non-error thrown: ${String(error)}`;
   } catch {
     message = "an error that cannot be printed";
   }

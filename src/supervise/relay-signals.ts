@@ -77,7 +77,8 @@ function sendTo(child: ChildProcess | undefined, signal: NodeJS.Signals, log: Lo
     return true;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "ESRCH") log.error("signal_failed", `could not send ${signal} to the worker`, { pid: child.pid, code });
+    if (code !== "ESRCH")
+      log.error("signal_failed", `could not send ${signal} to the worker`, { pid: child.pid, code });
     return false;
   }
 }

@@ -12,7 +12,10 @@ export interface ExitStatus {
 
 /** The worker could not be started; carries the shell's exit status for it (127 or 126). */
 export class SpawnError extends Error {
-  constructor(message: string, readonly exitCode: typeof EXIT.NOT_EXECUTABLE | typeof EXIT.NOT_FOUND) {
+  constructor(
+    message: string,
+    readonly exitCode: typeof EXIT.NOT_EXECUTABLE | typeof EXIT.NOT_FOUND,
+  ) {
     super(message);
   }
 }
@@ -55,6 +58,7 @@ function spawnError(file: string, error: NodeJS.ErrnoException): Error {
       ? new SpawnError(`cannot run ${file}: its interpreter (the #! line) was not found`, EXIT.NOT_FOUND)
       : new SpawnError(`command not found: ${file}`, EXIT.NOT_FOUND);
   }
-  if (error.code === "EACCES") return new SpawnError(`permission denied: ${file} is not an executable file`, EXIT.NOT_EXECUTABLE);
+  if (error.code === "EACCES")
+    return new SpawnError(`permission denied: ${file} is not an executable file`, EXIT.NOT_EXECUTABLE);
   return new SpawnError(`cannot run ${file}: ${error.message}`, EXIT.NOT_EXECUTABLE);
 }

@@ -1,7 +1,14 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Config } from "../config/config.js";
 import type { Logger } from "../log.js";
-import { killTree, killTreeNow, terminateTree, union, type KillResult, type Refusal } from "../process-tree/kill-tree.js";
+import {
+  killTree,
+  killTreeNow,
+  terminateTree,
+  union,
+  type KillResult,
+  type Refusal,
+} from "../process-tree/kill-tree.js";
 import { listProcesses } from "../process-tree/proc.js";
 import { TreeHistory } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV } from "../process-tree/tree.js";
@@ -30,9 +37,19 @@ const SHUTDOWN_SIGNAL_SPREAD_MS = 1000;
  * that still works, and jobguard exits 125 before the grace period ends,
  * whatever else breaks meanwhile.
  */
-export async function supervise(command: string[], config: Config, log: Logger, errors: InternalErrors, cleanup?: Cleanup): Promise<number> {
+export async function supervise(
+  command: string[],
+  config: Config,
+  log: Logger,
+  errors: InternalErrors,
+  cleanup?: Cleanup,
+): Promise<number> {
   const marker = newMarker();
-  const env = { ...process.env, ...cleanup?.childEnv, [TREE_ENV]: markerEnvValue(process.env[TREE_ENV], marker) };
+  const env = {
+    ...process.env,
+    ...cleanup?.childEnv,
+    [TREE_ENV]: markerEnvValue(process.env[TREE_ENV], marker),
+  };
   let onDeadline!: () => void;
   const killed = new Promise<KillResult>((resolve) => (onDeadline = () => resolve(killAtDeadline())));
   const clock = new ShutdownClock(config.deadlineMs, config.graceMs, () => onDeadline());
@@ -52,7 +69,12 @@ export async function supervise(command: string[], config: Config, log: Logger, 
       if (!clock.start()) return;
       cleanup?.prepare();
       // The worker's last step before the kill, and the fail-safe SIGTERM: escalate.ts.
-      cancelEscalation = scheduleEscalation(() => worker?.child, forwarded, { config: config.escalation, forward: config.forward, deadlineMs: config.deadlineMs, log });
+      cancelEscalation = scheduleEscalation(() => worker?.child, forwarded, {
+        config: config.escalation,
+        forward: config.forward,
+        deadlineMs: config.deadlineMs,
+        log,
+      });
     },
   });
   const history = new TreeHistory();

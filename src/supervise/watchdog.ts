@@ -47,10 +47,20 @@ export interface Watchdog {
 
 /** Starts the watchdog over a started worker tree; logs once and carries on if /bin/sh cannot be started. */
 export function startWatchdog(tree: TreeIdentity, deadlineMs: number, log: Logger): Watchdog {
-  const args = ["-c", SCRIPT, "jobguard-watchdog", String(tree.rootPid), String(Math.ceil(deadlineMs / 1000)), tree.marker];
+  const args = [
+    "-c",
+    SCRIPT,
+    "jobguard-watchdog",
+    String(tree.rootPid),
+    String(Math.ceil(deadlineMs / 1000)),
+    tree.marker,
+  ];
   let shell: ChildProcess | undefined = spawn("/bin/sh", args, { stdio: ["pipe", "ignore", "ignore"] });
   shell.once("error", (error) => {
-    log.error("watchdog_unavailable", `no watchdog: ${error.message}; if jobguard is killed alone, the worker runs on`);
+    log.error(
+      "watchdog_unavailable",
+      `no watchdog: ${error.message}; if jobguard is killed alone, the worker runs on`,
+    );
     shell = undefined;
   });
   // A watchdog that died (someone SIGKILLed it) must not take jobguard with it.

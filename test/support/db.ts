@@ -40,7 +40,9 @@ export interface InsertJobOptions {
 export function testServerUrl(): string {
   const url = process.env.TEST_DATABASE_URL;
   if (!url) {
-    throw new Error("TEST_DATABASE_URL is not set; run tests via `npm test` (scripts/test.ts provides a database)");
+    throw new Error(
+      "TEST_DATABASE_URL is not set; run tests via `npm test` (scripts/test.ts provides a database)",
+    );
   }
   return url;
 }
@@ -91,14 +93,25 @@ export async function insertJob(url: string, opts: InsertJobOptions): Promise<nu
        VALUES ($1, $2, $3::timestamptz AT TIME ZONE 'UTC', $4::timestamptz AT TIME ZONE 'UTC', $5, $6,
                now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC')
        RETURNING id`,
-      [opts.priority ?? 0, opts.handler, runAt.toISOString(), lockedAt?.toISOString() ?? null, opts.lockedBy ?? null, opts.queue ?? null],
+      [
+        opts.priority ?? 0,
+        opts.handler,
+        runAt.toISOString(),
+        lockedAt?.toISOString() ?? null,
+        opts.lockedBy ?? null,
+        opts.queue ?? null,
+      ],
     );
     return Number(res.rows[0]!.id);
   });
 }
 
 /** Returns the job row with `id`, or undefined when it no longer exists (e.g. completed). */
-export async function getJob(url: string, id: number, table = "delayed_jobs"): Promise<DelayedJobRow | undefined> {
+export async function getJob(
+  url: string,
+  id: number,
+  table = "delayed_jobs",
+): Promise<DelayedJobRow | undefined> {
   return withClient(url, async (c) => {
     const utc = (col: string) => `${col} AT TIME ZONE 'UTC' AS ${col}`;
     const res = await c.query<DelayedJobRow & { id: string }>(

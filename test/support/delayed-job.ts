@@ -28,7 +28,10 @@ let skipReason: string | null | undefined;
 /** null when `ruby` can load delayed_job_active_record and pg; otherwise why delayed_job tests can't run (cached). */
 export function delayedJobSkipReason(): string | null {
   if (skipReason !== undefined) return skipReason;
-  const r = spawnSync("ruby", ["-e", 'require "delayed_job_active_record"; require "pg"'], { encoding: "utf8", timeout: 30_000 });
+  const r = spawnSync("ruby", ["-e", 'require "delayed_job_active_record"; require "pg"'], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
   const hint = "(apt-get install ruby ruby-delayed-job-active-record ruby-pg)";
   if (r.error) {
     skipReason = `ruby not runnable: ${r.error.message} ${hint}`;
@@ -81,7 +84,11 @@ export type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
 /** Polls `predicate` until it returns a truthy value (returned) or throws after timeoutMs (default 10s). */
 export async function waitFor<T>(
   predicate: () => T | Promise<T>,
-  { timeoutMs = 10_000, intervalMs = 50, what = "condition" }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+  {
+    timeoutMs = 10_000,
+    intervalMs = 50,
+    what = "condition",
+  }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

@@ -34,7 +34,9 @@ export interface Run {
 /** Why a test cannot give jobguard a host name of its own (`unshare --uts` needs root), or null when it can. */
 export function hostnameSkipReason(): string | null {
   const probe = spawnSync("unshare", ["--uts", "hostname", "jobguard-probe"]);
-  return probe.status === 0 ? null : "simulated dynos need `unshare --uts` (util-linux, as root) to give each a host name";
+  return probe.status === 0
+    ? null
+    : "simulated dynos need `unshare --uts` (util-linux, as root) to give each a host name";
 }
 
 /** How runJobguard starts jobguard, beyond its arguments and environment. */
@@ -55,7 +57,8 @@ export interface RunOptions {
  */
 export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options: RunOptions = {}): Run {
   const cleanEnv = { ...process.env };
-  for (const key of Object.keys(cleanEnv)) if (key.startsWith("JOBGUARD_") || key === "DYNO") delete cleanEnv[key];
+  for (const key of Object.keys(cleanEnv))
+    if (key.startsWith("JOBGUARD_") || key === "DYNO") delete cleanEnv[key];
   const startedAt = Date.now();
   const argv = [...(options.wrapper ?? []), process.execPath, ...(options.nodeArgs ?? []), JOBGUARD, ...args];
   const [file, ...rest] = options.hostname
@@ -82,7 +85,8 @@ export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options
       for (;;) {
         const line = stderr.split("\n").find((l) => pattern.test(l));
         if (line) return line;
-        if (Date.now() > until) throw new Error(`no line matching ${pattern} within ${timeoutMs} ms; stderr:\n${stderr}`);
+        if (Date.now() > until)
+          throw new Error(`no line matching ${pattern} within ${timeoutMs} ms; stderr:\n${stderr}`);
         await sleep(10);
       }
     },
@@ -136,7 +140,10 @@ export async function herokuRestart(run: Run, graceMs: number, times = 1): Promi
     }
     if (round < times - 1) await sleep(100);
   }
-  return finishGrace(run, start + graceMs, () => [...everyone, ...(isAlive(run.pid) ? descendantsOf(run.pid) : [])]);
+  return finishGrace(run, start + graceMs, () => [
+    ...everyone,
+    ...(isAlive(run.pid) ? descendantsOf(run.pid) : []),
+  ]);
 }
 
 /** `docker stop`: SIGTERM to jobguard alone (`times` times), SIGKILL to the whole container after the grace period. */
@@ -147,11 +154,17 @@ export async function dockerStop(run: Run, graceMs: number, times = 1): Promise<
     signal(run.pid, "SIGTERM");
     if (round < times - 1) await sleep(100);
   }
-  return finishGrace(run, start + graceMs, () => [...container, ...(isAlive(run.pid) ? descendantsOf(run.pid) : [])]);
+  return finishGrace(run, start + graceMs, () => [
+    ...container,
+    ...(isAlive(run.pid) ? descendantsOf(run.pid) : []),
+  ]);
 }
 
 async function finishGrace(run: Run, killAt: number, targets: () => number[]): Promise<PlatformStop> {
-  const exitedInTime = await Promise.race([run.exited.then(() => true), sleep(Math.max(0, killAt - Date.now())).then(() => false)]);
+  const exitedInTime = await Promise.race([
+    run.exited.then(() => true),
+    sleep(Math.max(0, killAt - Date.now())).then(() => false),
+  ]);
   // The platform's SIGKILL ends everything left in the dyno or container.
   const sigkilled = [...new Set(targets())].filter((pid) => isAlive(pid));
   for (const pid of sigkilled) signal(pid, "SIGKILL");

@@ -12,7 +12,9 @@ export function lockJobSql(table: string, id: number, ago = "0 seconds"): string
 
 /** Waits for its READY line in the EVENTS file: its pid and its sessions' application_name. */
 export async function workerReady(events: string): Promise<{ pid: number; app: string }> {
-  const line = await waitFor(() => existsSync(events) && readFileSync(events, "utf8").trim(), { what: "the worker to take its lock" });
+  const line = await waitFor(() => existsSync(events) && readFileSync(events, "utf8").trim(), {
+    what: "the worker to take its lock",
+  });
   const [, pid, app] = line.split(" ");
   return { pid: Number(pid), app: app! };
 }

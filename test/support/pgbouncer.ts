@@ -21,7 +21,8 @@ export function pgbouncerSkipReason(): string | null {
 export function requirePgbouncer(t: TestContext): boolean {
   const reason = pgbouncerSkipReason();
   if (!reason) return true;
-  if (process.env.JOBGUARD_REQUIRE_PGBOUNCER === "1") throw new Error(`JOBGUARD_REQUIRE_PGBOUNCER=1 but ${reason}`);
+  if (process.env.JOBGUARD_REQUIRE_PGBOUNCER === "1")
+    throw new Error(`JOBGUARD_REQUIRE_PGBOUNCER=1 but ${reason}`);
   t.skip(reason);
   return false;
 }
@@ -87,14 +88,20 @@ export async function startPgbouncer(
     const gid = Number(spawnSync("id", ["-g", "postgres"], { encoding: "utf8" }).stdout.trim());
     for (const file of [dir, config, join(dir, "users.txt")]) chownSync(file, uid, gid);
   }
-  const child: ChildProcess = spawn(PGBOUNCER!, [...(asRoot ? ["-u", "postgres"] : []), config], { stdio: "ignore" });
+  const child: ChildProcess = spawn(PGBOUNCER!, [...(asRoot ? ["-u", "postgres"] : []), config], {
+    stdio: "ignore",
+  });
   const url = new URL(direct);
   url.port = String(port);
   url.hostname = "127.0.0.1";
   await waitFor(
     async () => {
-      if (child.exitCode !== null) throw new Error(`pgbouncer exited with ${child.exitCode}; see ${join(dir, "pgbouncer.log")}`);
-      return withClient(url.toString(), async (c) => (await c.query("SELECT 1 AS ok")).rows[0].ok === 1).catch(() => false);
+      if (child.exitCode !== null)
+        throw new Error(`pgbouncer exited with ${child.exitCode}; see ${join(dir, "pgbouncer.log")}`);
+      return withClient(
+        url.toString(),
+        async (c) => (await c.query("SELECT 1 AS ok")).rows[0].ok === 1,
+      ).catch(() => false);
     },
     { what: "pgbouncer to accept connections" },
   );

@@ -24,12 +24,14 @@ let unshareReason: string | null | undefined;
 export function unshareSkipReason(): string | null {
   if (unshareReason !== undefined) return unshareReason;
   const probe = spawnSync("unshare", ["-m", "sh", "-c", "mount -t tmpfs none /proc"]);
-  unshareReason = probe.status === 0 ? null : "hiding /proc needs `unshare -m` and `mount` (util-linux, as root)";
+  unshareReason =
+    probe.status === 0 ? null : "hiding /proc needs `unshare -m` and `mount` (util-linux, as root)";
   return unshareReason;
 }
 
 /** Why a test cannot run jobguard as another user (root, and util-linux's setpriv), or null. */
 export function rootSkipReason(): string | null {
-  if (process.getuid?.() !== 0) return "running jobguard as an unprivileged user and a worker as root needs the tests to run as root";
+  if (process.getuid?.() !== 0)
+    return "running jobguard as an unprivileged user and a worker as root needs the tests to run as root";
   return spawnSync("setpriv", ["--version"]).status === 0 ? null : "setpriv (util-linux) is missing";
 }

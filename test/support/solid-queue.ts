@@ -30,12 +30,19 @@ export async function createSolidQueueSchema(url: string, schema: string): Promi
   await withClient(url, async (c) => {
     await c.query(`CREATE SCHEMA ${schema}; SET search_path TO ${schema}`);
     await c.query(sql);
-    await c.query("CREATE TABLE stand_in_events (job_id bigint, event text, pid integer, at timestamptz DEFAULT clock_timestamp())");
+    await c.query(
+      "CREATE TABLE stand_in_events (job_id bigint, event text, pid integer, at timestamptz DEFAULT clock_timestamp())",
+    );
   });
 }
 
 /** Enqueues a job as Solid Queue does for a job due now: a jobs row and its ready execution. `seconds`: how long the stand-in performs it. */
-export async function enqueue(url: string, schema: string, seconds: number, { queue = "default", priority = 0 } = {}): Promise<number> {
+export async function enqueue(
+  url: string,
+  schema: string,
+  seconds: number,
+  { queue = "default", priority = 0 } = {},
+): Promise<number> {
   return withClient(url, async (c) => {
     const { rows } = await c.query<{ id: string }>(
       `INSERT INTO ${schema}.solid_queue_jobs (queue_name, class_name, arguments, priority, active_job_id, scheduled_at, created_at, updated_at)
@@ -70,7 +77,12 @@ export async function jobState(url: string, schema: string, id: number): Promise
       [id],
     );
     const row = rows[0];
-    return { ready: row.ready, claimedBy: row.claimed_by === null ? null : Number(row.claimed_by), error: row.error && JSON.parse(row.error), finished: row.finished };
+    return {
+      ready: row.ready,
+      claimedBy: row.claimed_by === null ? null : Number(row.claimed_by),
+      error: row.error && JSON.parse(row.error),
+      finished: row.finished,
+    };
   });
 }
 
@@ -90,18 +102,39 @@ export interface ProcessRow {
 
 export async function processes(url: string, schema: string): Promise<ProcessRow[]> {
   return withClient(url, async (c) => {
-    const { rows } = await c.query(`SELECT id, kind, pid, hostname, supervisor_id FROM ${schema}.solid_queue_processes ORDER BY id`);
-    return rows.map((r) => ({ ...r, id: Number(r.id), supervisor_id: r.supervisor_id === null ? null : Number(r.supervisor_id) }));
+    const { rows } = await c.query(
+      `SELECT id, kind, pid, hostname, supervisor_id FROM ${schema}.solid_queue_processes ORDER BY id`,
+    );
+    return rows.map((r) => ({
+      ...r,
+      id: Number(r.id),
+      supervisor_id: r.supervisor_id === null ? null : Number(r.supervisor_id),
+    }));
   });
 }
 
 /** The stand-in's `started`/`finished` events for a job, in order. */
-export async function events(url: string, schema: string, id: number): Promise<{ event: string; pid: number }[]> {
-  return withClient(url, async (c) => (await c.query(`SELECT event, pid FROM ${schema}.stand_in_events WHERE job_id = $1 ORDER BY at`, [id])).rows);
+export async function events(
+  url: string,
+  schema: string,
+  id: number,
+): Promise<{ event: string; pid: number }[]> {
+  return withClient(
+    url,
+    async (c) =>
+      (await c.query(`SELECT event, pid FROM ${schema}.stand_in_events WHERE job_id = $1 ORDER BY at`, [id]))
+        .rows,
+  );
 }
 
 /** Waits until the stand-in has started the job `times` times in all; resolves with the pid of the worker that started it last. */
-export async function started(url: string, schema: string, id: number, times = 1, timeoutMs = 15_000): Promise<number> {
+export async function started(
+  url: string,
+  schema: string,
+  id: number,
+  times = 1,
+  timeoutMs = 15_000,
+): Promise<number> {
   const runs = await waitFor(
     async () => {
       const runs = (await events(url, schema, id)).filter((e) => e.event === "started");
@@ -116,21 +149,42 @@ export async function started(url: string, schema: string, id: number, times = 1
 export async function insertProcess(
   url: string,
   schema: string,
-  row: { kind?: string; pid: number; hostname: string; supervisorId?: number; ago?: string; createdAt?: Date },
+  row: {
+    kind?: string;
+    pid: number;
+    hostname: string;
+    supervisorId?: number;
+    ago?: string;
+    createdAt?: Date;
+  },
 ): Promise<number> {
   return withClient(url, async (c) => {
     const { rows } = await c.query<{ id: string }>(
       `INSERT INTO ${schema}.solid_queue_processes (kind, last_heartbeat_at, supervisor_id, pid, hostname, metadata, created_at, name)
        VALUES ($1, now() AT TIME ZONE 'UTC' - $2::interval, $3, $4, $5, '{}',
                coalesce($6::timestamptz AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC' - $2::interval), $7) RETURNING id`,
-      [row.kind ?? "Worker", row.ago ?? "0 seconds", row.supervisorId ?? null, row.pid, row.hostname, row.createdAt?.toISOString() ?? null, `worker-${randomUUID().slice(0, 20)}`],
+      [
+        row.kind ?? "Worker",
+        row.ago ?? "0 seconds",
+        row.supervisorId ?? null,
+        row.pid,
+        row.hostname,
+        row.createdAt?.toISOString() ?? null,
+        `worker-${randomUUID().slice(0, 20)}`,
+      ],
     );
     return Number(rows[0]!.id);
   });
 }
 
 /** Claims a ready job for a process row, as a worker's claim does; `ago` backdates the claim. */
-export async function claim(url: string, schema: string, jobId: number, processId: number, ago = "0 seconds"): Promise<void> {
+export async function claim(
+  url: string,
+  schema: string,
+  jobId: number,
+  processId: number,
+  ago = "0 seconds",
+): Promise<void> {
   await withClient(url, async (c) => {
     await c.query(`DELETE FROM ${schema}.solid_queue_ready_executions WHERE job_id = $1`, [jobId]);
     await c.query(

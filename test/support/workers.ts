@@ -4,7 +4,15 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import type { TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { dockerStop, herokuRestart, OWNED, runJobguard, tempDir, type PlatformStop, type Run } from "./jobguard.js";
+import {
+  dockerStop,
+  herokuRestart,
+  OWNED,
+  runJobguard,
+  tempDir,
+  type PlatformStop,
+  type Run,
+} from "./jobguard.js";
 import { descendantsOf, isAlive, waitGone } from "./processes.js";
 
 // The worker matrix (docs/workers.md): a real worker, a real broker, a
@@ -71,19 +79,42 @@ export interface RestartOptions {
  * process of the dyno or container), waits until the job runs, stops the
  * platform's way, and reports what was left.
  */
-export async function restartDuringJob(worker: MatrixWorker, o: RestartOptions, events = join(tempDir(), "events")): Promise<RestartOutcome> {
+export async function restartDuringJob(
+  worker: MatrixWorker,
+  o: RestartOptions,
+  events = join(tempDir(), "events"),
+): Promise<RestartOutcome> {
   await worker.enqueue(o.label, o.seconds);
   // Cedar names its dynos like this, and jobguard's `auto` reads it.
-  const env = { ...worker.env, JOB_EVENTS: events, ...(o.delivery === "cedar" ? { DYNO: "worker.1" } : {}), ...o.env };
+  const env = {
+    ...worker.env,
+    JOB_EVENTS: events,
+    ...(o.delivery === "cedar" ? { DYNO: "worker.1" } : {}),
+    ...o.env,
+  };
   const command = o.command ?? worker.command;
-  const run = o.guarded ? runJobguard([...worker.jobguard, ...(o.args ?? []), "--", ...command], env) : runBare(command, env);
+  const run = o.guarded
+    ? runJobguard([...worker.jobguard, ...(o.args ?? []), "--", ...command], env)
+    : runBare(command, env);
   await waitForEvent(events, "started", o.label, 40_000, run);
   const dyno = [run.pid, ...descendantsOf(run.pid)];
   const signalledAt = Date.now();
-  const stop = o.delivery === "cedar" ? await herokuRestart(run, o.graceS * 1000, o.times ?? 2) : await dockerStop(run, o.graceS * 1000);
+  const stop =
+    o.delivery === "cedar"
+      ? await herokuRestart(run, o.graceS * 1000, o.times ?? 2)
+      : await dockerStop(run, o.graceS * 1000);
   const exit = await run.exited;
   const survivors = await waitGone(dyno, 1000);
-  return { run, exit, stop, tookMs: exit.at - signalledAt, survivors, events: readEvents(events), eventsFile: events, state: await worker.state(o.label) };
+  return {
+    run,
+    exit,
+    stop,
+    tookMs: exit.at - signalledAt,
+    survivors,
+    events: readEvents(events),
+    eventsFile: events,
+    state: await worker.state(o.label),
+  };
 }
 
 /**
@@ -91,7 +122,13 @@ export async function restartDuringJob(worker: MatrixWorker, o: RestartOptions, 
  * resolves with the run that finished it (any process but `firstPid`, the one
  * the restart interrupted); the worker is then SIGKILLed.
  */
-export async function rerunUntilFinished(worker: MatrixWorker, label: string, events: string, firstPid: number, timeoutMs = 40_000): Promise<JobEvent> {
+export async function rerunUntilFinished(
+  worker: MatrixWorker,
+  label: string,
+  events: string,
+  firstPid: number,
+  timeoutMs = 40_000,
+): Promise<JobEvent> {
   const run = runBare(worker.command, { ...worker.env, JOB_EVENTS: events });
   try {
     return await waitForEvent(events, "finished", label, timeoutMs, run, (e) => e.pid !== firstPid);
@@ -104,7 +141,10 @@ export async function rerunUntilFinished(worker: MatrixWorker, label: string, ev
 /** A worker run without jobguard, as the main process of its container; a Run so that the platform helpers take it. */
 export function runBare(command: string[], env: NodeJS.ProcessEnv): Run {
   const [file, ...args] = command as [string, ...string[]];
-  const child = spawn(file, args, { env: { ...process.env, ...OWNED, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(file, args, {
+    env: { ...process.env, ...OWNED, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let output = "";
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
@@ -133,13 +173,22 @@ export function readEvents(file: string): JobEvent[] {
     });
 }
 
-async function waitForEvent(file: string, event: JobEvent["event"], label: string, timeoutMs: number, run: Run, accept = (_: JobEvent) => true): Promise<JobEvent> {
+async function waitForEvent(
+  file: string,
+  event: JobEvent["event"],
+  label: string,
+  timeoutMs: number,
+  run: Run,
+  accept = (_: JobEvent) => true,
+): Promise<JobEvent> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const found = readEvents(file).find((e) => e.event === event && e.label === label && accept(e));
     if (found) return found;
     if (Date.now() > until || !isAlive(run.pid)) {
-      throw new Error(`no "${event} ${label}" within ${timeoutMs} ms (worker ${isAlive(run.pid) ? "running" : "gone"}); output:\n${run.stderr()}`);
+      throw new Error(
+        `no "${event} ${label}" within ${timeoutMs} ms (worker ${isAlive(run.pid) ? "running" : "gone"}); output:\n${run.stderr()}`,
+      );
     }
     await sleep(50);
   }
@@ -160,7 +209,8 @@ function kill(pid: number): void {
 export function commandSkipReason(command: string, args: string[], hint: string): string | null {
   const probe = spawnSync(command, args, { encoding: "utf8", timeout: 30_000 });
   if (probe.error) return `${command} not runnable: ${probe.error.message} (${hint})`;
-  if (probe.status !== 0) return `${command} ${args.join(" ")} failed: ${(probe.stderr || "").trim().split("\n").pop()} (${hint})`;
+  if (probe.status !== 0)
+    return `${command} ${args.join(" ")} failed: ${(probe.stderr || "").trim().split("\n").pop()} (${hint})`;
   return null;
 }
 
@@ -182,15 +232,19 @@ export async function brokerSkipReason(name: string, port: number): Promise<stri
 export function requireWorker(t: TestContext, ...reasons: (string | null)[]): boolean {
   const reason = reasons.find((r) => r !== null);
   if (!reason) return true;
-  if (process.env.JOBGUARD_REQUIRE_WORKERS === "1") throw new Error(`JOBGUARD_REQUIRE_WORKERS=1 but ${reason}`);
+  if (process.env.JOBGUARD_REQUIRE_WORKERS === "1")
+    throw new Error(`JOBGUARD_REQUIRE_WORKERS=1 but ${reason}`);
   t.skip(reason);
   return false;
 }
 
 /** redis-cli against one database of the local Redis; the output, trimmed. */
 export function redisCli(db: number, ...args: string[]): string {
-  const r = spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", "6379", "-n", String(db), ...args], { encoding: "utf8" });
-  if (r.status !== 0 || r.error) throw new Error(`redis-cli ${args.join(" ")}: ${r.error?.message ?? r.stderr}`);
+  const r = spawnSync("redis-cli", ["-h", "127.0.0.1", "-p", "6379", "-n", String(db), ...args], {
+    encoding: "utf8",
+  });
+  if (r.status !== 0 || r.error)
+    throw new Error(`redis-cli ${args.join(" ")}: ${r.error?.message ?? r.stderr}`);
   return r.stdout.trim();
 }
 
@@ -199,7 +253,13 @@ export const DEBIAN_PYTHON = existsSync("/usr/bin/python3") ? "/usr/bin/python3"
 
 /** Runs a Python fixture script; its stdout, trimmed. */
 export function python(script: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): string {
-  const r = spawnSync(DEBIAN_PYTHON, [script, ...args], { encoding: "utf8", env: { ...process.env, ...env }, cwd, timeout: 30_000 });
-  if (r.status !== 0 || r.error) throw new Error(`${script} ${args.join(" ")}: ${r.error?.message ?? r.stderr}`);
+  const r = spawnSync(DEBIAN_PYTHON, [script, ...args], {
+    encoding: "utf8",
+    env: { ...process.env, ...env },
+    cwd,
+    timeout: 30_000,
+  });
+  if (r.status !== 0 || r.error)
+    throw new Error(`${script} ${args.join(" ")}: ${r.error?.message ?? r.stderr}`);
   return r.stdout.trim();
 }

@@ -11,20 +11,31 @@ interface LockedBy {
 }
 
 /** Lists the locks by worker, marks those of this host's gone processes, and asks for the recommended index. */
-export async function checkDelayedJobs(client: Client, table: readonly string[], jobs: string, host: string, out: (line: string) => void): Promise<number> {
+export async function checkDelayedJobs(
+  client: Client,
+  table: readonly string[],
+  jobs: string,
+  host: string,
+  out: (line: string) => void,
+): Promise<number> {
   const locks = await listLocks(client, jobs);
   const dead = locks.filter((lock) => heldByGoneProcess(lock, host));
   out(locks.length ? "locked jobs, by worker:" : "no locked jobs");
   for (const lock of locks) {
     const ids = lock.ids.join(",") + (lock.jobs > lock.ids.length ? ",..." : "");
     const mark = dead.includes(lock) ? "  <- no such process on this host: stale lock" : "";
-    out(`  ${lock.lockedBy}: ${lock.jobs} job${lock.jobs === 1 ? "" : "s"} (ids ${ids}) locked since ${lock.since.toISOString()}${mark}`);
+    out(
+      `  ${lock.lockedBy}: ${lock.jobs} job${lock.jobs === 1 ? "" : "s"} (ids ${ids}) locked since ${lock.since.toISOString()}${mark}`,
+    );
   }
   if (!(await hasWorkerIndex(client, jobs))) {
-    out("warning: no index on the worker names in locked_by: each release reads the whole table. Create one with:");
+    out(
+      "warning: no index on the worker names in locked_by: each release reads the whole table. Create one with:",
+    );
     out(`  ${recommendedIndex(table)}`);
   }
-  if (dead.length) out(`error: ${dead.length} worker name(s) of this host hold locks but their processes are gone`);
+  if (dead.length)
+    out(`error: ${dead.length} worker name(s) of this host hold locks but their processes are gone`);
   return dead.length;
 }
 
@@ -37,7 +48,12 @@ async function listLocks(client: Client, jobs: string): Promise<LockedBy[]> {
       GROUP BY locked_by
       ORDER BY locked_by`,
   );
-  return result.rows.map((r) => ({ lockedBy: r.locked_by, jobs: Number(r.jobs), ids: r.ids.map(Number), since: r.since }));
+  return result.rows.map((r) => ({
+    lockedBy: r.locked_by,
+    jobs: Number(r.jobs),
+    ids: r.ids.map(Number),
+    since: r.since,
+  }));
 }
 
 /** A lock named after this host whose pid no process holds. */

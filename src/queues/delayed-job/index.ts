@@ -31,7 +31,14 @@ export function delayedJob(table: readonly string[]): QueueAdapter {
         return new Set(pids.filter((_, i) => held.has(byPid[i]!)));
       },
       async rescue(client, dead, staleAfterMs, counting) {
-        const { released, failed } = await rescueDeadLeases(client, jobs, jobTable, dead, staleAfterMs, counting);
+        const { released, failed } = await rescueDeadLeases(
+          client,
+          jobs,
+          jobTable,
+          dead,
+          staleAfterMs,
+          counting,
+        );
         return { count: released.length, ids: released, failed };
       },
       async stillHolding(client, dead) {

@@ -40,12 +40,23 @@ function split(rows: { id: string; failed: boolean }[]): Counted {
  * its worker each time it runs is marked failed after max-rescues, rather
  * than run again at once, forever.
  */
-export async function releaseAfterCrash(client: Client, jobs: string, jobTable: string, worker: DeadWorker, counting: RescueCounting): Promise<Counted> {
+export async function releaseAfterCrash(
+  client: Client,
+  jobs: string,
+  jobTable: string,
+  worker: DeadWorker,
+  counting: RescueCounting,
+): Promise<Counted> {
   const result = await client.query<{ id: string; failed: boolean }>(
     `WITH dead_claims AS (
        SELECT j.id FROM ${jobs} j, ${DEAD_PROCESSES} WHERE ${HELD_BY_DEAD} FOR UPDATE OF j
      ), ${countedUnlock(jobs, counting.countsTable)}`,
-    [...deadParams(worker.host, worker.dead), jobTable, counting.maxRescues, rescueLimitError(counting.maxRescues)],
+    [
+      ...deadParams(worker.host, worker.dead),
+      jobTable,
+      counting.maxRescues,
+      rescueLimitError(counting.maxRescues),
+    ],
   );
   return split(result.rows);
 }

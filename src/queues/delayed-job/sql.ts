@@ -43,9 +43,15 @@ export const HELD_BY_DEAD = `locked_by IS NOT NULL AND ${WORKER} = dead.name
         AND (dead.reused_since IS NULL OR locked_at < dead.reused_since AT TIME ZONE 'UTC')`;
 
 /** The parameters $1 and $2 of DEAD_PROCESSES for these dead processes of this host. */
-export function deadParams(host: string, dead: readonly Pick<DeadProcess, "pid" | "reusedSince">[]): [string[], (string | null)[]] {
+export function deadParams(
+  host: string,
+  dead: readonly Pick<DeadProcess, "pid" | "reusedSince">[],
+): [string[], (string | null)[]] {
   return [
-    workerNames(host, dead.map((d) => d.pid)),
+    workerNames(
+      host,
+      dead.map((d) => d.pid),
+    ),
     dead.map((d) => (d.reusedSince === undefined ? null : new Date(d.reusedSince).toISOString())),
   ];
 }
@@ -73,7 +79,11 @@ export async function releaseDelayedJobs(
 }
 
 /** Of these names, those under which a lock is held (a seek per name with the recommended index). */
-export async function namesHoldingLocks(client: Client, jobs: string, names: readonly string[]): Promise<Set<string>> {
+export async function namesHoldingLocks(
+  client: Client,
+  jobs: string,
+  names: readonly string[],
+): Promise<Set<string>> {
   const result = await client.query<{ name: string }>(
     `SELECT dead.name FROM unnest($1::text[]) AS dead(name)
       WHERE EXISTS (SELECT 1 FROM ${jobs} WHERE locked_by IS NOT NULL AND ${WORKER} = dead.name)`,

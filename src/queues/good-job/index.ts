@@ -13,7 +13,9 @@ export function goodJob(): QueueAdapter {
   return {
     release: async () => ({ count: 0, ids: [] }),
     async check(_client, out) {
-      out("GoodJob (advisory locks): the release ends the dead worker's tagged sessions, and their advisory locks with them");
+      out(
+        "GoodJob (advisory locks): the release ends the dead worker's tagged sessions, and their advisory locks with them",
+      );
       return 0;
     },
   };

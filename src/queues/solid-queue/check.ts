@@ -8,8 +8,21 @@ import type { SolidQueueTables } from "./tables.js";
  * which Solid Queue's own index (process_id, job_id) serves, and processes by
  * host and pid in a table of a few rows per dyno: no index to recommend.
  */
-export async function checkSolidQueue(client: Client, t: SolidQueueTables, host: string, out: (line: string) => void): Promise<number> {
-  const result = await client.query<{ kind: string; hostname: string | null; pid: number; name: string; jobs: string; ids: string[]; since: Date | null }>(
+export async function checkSolidQueue(
+  client: Client,
+  t: SolidQueueTables,
+  host: string,
+  out: (line: string) => void,
+): Promise<number> {
+  const result = await client.query<{
+    kind: string;
+    hostname: string | null;
+    pid: number;
+    name: string;
+    jobs: string;
+    ids: string[];
+    since: Date | null;
+  }>(
     `SELECT p.kind, p.hostname, p.pid, p.name, count(c.job_id) AS jobs, (array_agg(c.job_id ORDER BY c.job_id) FILTER (WHERE c.job_id IS NOT NULL))[1:20] AS ids,
             min(c.created_at) AS since
        FROM ${t.processes} p LEFT JOIN ${t.claimed} c ON c.process_id = p.id
@@ -24,12 +37,19 @@ export async function checkSolidQueue(client: Client, t: SolidQueueTables, host:
     const gone = row.hostname === host && !running(row.pid);
     const jobs = Number(row.jobs);
     if (gone && jobs > 0) problems++;
-    const claims = jobs ? `${jobs} claimed (ids ${(row.ids ?? []).join(",")}${jobs > 20 ? ",..." : ""}) since ${row.since!.toISOString()}` : "no claims";
-    out(`  ${row.kind} ${row.name} host:${row.hostname} pid:${row.pid}: ${claims}${gone ? "  <- no such process on this host" : ""}`);
+    const claims = jobs
+      ? `${jobs} claimed (ids ${(row.ids ?? []).join(",")}${jobs > 20 ? ",..." : ""}) since ${row.since!.toISOString()}`
+      : "no claims";
+    out(
+      `  ${row.kind} ${row.name} host:${row.hostname} pid:${row.pid}: ${claims}${gone ? "  <- no such process on this host" : ""}`,
+    );
   }
   // Such claims are jobs about to be lost: the next supervisor to boot fails them.
   const orphaned = Number(orphans.rows[0]!.n);
-  if (orphaned) out(`error: ${orphaned} claimed execution(s) without a process row: Solid Queue fails them (ProcessMissingError) when a supervisor starts`);
+  if (orphaned)
+    out(
+      `error: ${orphaned} claimed execution(s) without a process row: Solid Queue fails them (ProcessMissingError) when a supervisor starts`,
+    );
   if (problems) out(`error: ${problems} process(es) of this host hold claims but are gone`);
   return problems + orphaned;
 }

@@ -14,7 +14,8 @@ export function solidQueue(prefix: readonly string[]): QueueAdapter {
     check: (client, out) => checkSolidQueue(client, t, hostname(), out),
     rescue: {
       holding: (client, host, pids) => registeredPids(client, t, host, pids),
-      rescue: (client, dead, staleAfterMs, counting) => rescueDeadLeases(client, t, dead, staleAfterMs, counting),
+      rescue: (client, dead, staleAfterMs, counting) =>
+        rescueDeadLeases(client, t, dead, staleAfterMs, counting),
       stillHolding: (client, dead) => leasesStillRegistered(client, t, dead),
       forgetCounts: (client, countsTable) => forgetCounts(client, countsTable, t.jobs, t.jobTable),
     },

@@ -83,9 +83,16 @@ export function released(rows: { id: string; failed: boolean }[]): Released {
  * process rows are deleted, in one statement (one transaction), claims
  * first: Solid Queue fails a claim whose process row is missing.
  */
-export async function releaseDeadProcesses(client: Client, t: SolidQueueTables, worker: DeadWorker, counting?: RescueCounting): Promise<Released> {
+export async function releaseDeadProcesses(
+  client: Client,
+  t: SolidQueueTables,
+  worker: DeadWorker,
+  counting?: RescueCounting,
+): Promise<Released> {
   const pids = worker.dead.map((d) => d.pid);
-  const reused = worker.dead.map((d) => (d.reusedSince === undefined ? null : new Date(d.reusedSince).toISOString()));
+  const reused = worker.dead.map((d) =>
+    d.reusedSince === undefined ? null : new Date(d.reusedSince).toISOString(),
+  );
   const params: unknown[] = [worker.host, pids, reused];
   if (counting) params.push(t.jobTable, counting.maxRescues, rescueLimitError(counting.maxRescues));
   const sql = `WITH ${claimsOfDead(t)}, deregistered AS (

@@ -52,7 +52,11 @@ export async function rescueDeadLeases(
 }
 
 /** The leases among `dead` whose processes still have a row: they stay until a later sweep removes it. */
-export async function leasesStillRegistered(client: Client, t: SolidQueueTables, dead: readonly DeadLeasePid[]): Promise<Set<string>> {
+export async function leasesStillRegistered(
+  client: Client,
+  t: SolidQueueTables,
+  dead: readonly DeadLeasePid[],
+): Promise<Set<string>> {
   const result = await client.query<{ lease: string }>(
     `SELECT DISTINCT d.lease FROM unnest($1::text[], $2::text[], $3::int[]) AS d(lease, host, pid)
       WHERE EXISTS (SELECT 1 FROM ${t.processes} p WHERE p.hostname = d.host AND p.pid = d.pid)`,
@@ -62,7 +66,15 @@ export async function leasesStillRegistered(client: Client, t: SolidQueueTables,
 }
 
 /** Of these pids of this host, those with a process row: a dead process without one can be forgotten. */
-export async function registeredPids(client: Client, t: SolidQueueTables, host: string, pids: readonly number[]): Promise<Set<number>> {
-  const result = await client.query<{ pid: number }>(`SELECT DISTINCT pid FROM ${t.processes} WHERE hostname = $1 AND pid = ANY($2::int[])`, [host, pids]);
+export async function registeredPids(
+  client: Client,
+  t: SolidQueueTables,
+  host: string,
+  pids: readonly number[],
+): Promise<Set<number>> {
+  const result = await client.query<{ pid: number }>(
+    `SELECT DISTINCT pid FROM ${t.processes} WHERE hostname = $1 AND pid = ANY($2::int[])`,
+    [host, pids],
+  );
   return new Set(result.rows.map((r) => r.pid));
 }

@@ -42,11 +42,16 @@ export async function runCustomRelease(
     `ARRAY[${names.map(text).join(",")}]::text[]`,
   ];
   const name = statementName();
-  const results = (await client.query(`PREPARE ${name}${TYPES} AS ${sql}; EXECUTE ${name}(${args.join(", ")}); DEALLOCATE ${name}`)) as unknown as Array<{
+  const results = (await client.query(
+    `PREPARE ${name}${TYPES} AS ${sql}; EXECUTE ${name}(${args.join(", ")}); DEALLOCATE ${name}`,
+  )) as unknown as Array<{
     rows: Array<{ id?: unknown }>;
     rowCount: number | null;
   }>;
   const result = results[1]!;
-  const ids = result.rows.map((row) => row.id).filter((id) => id !== undefined).map(String);
+  const ids = result.rows
+    .map((row) => row.id)
+    .filter((id) => id !== undefined)
+    .map(String);
   return { count: result.rowCount ?? result.rows.length, ids };
 }
