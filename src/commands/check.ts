@@ -1,6 +1,9 @@
+import { hostname } from "node:os";
 import type { QueueConfig } from "../config/config.js";
 import { Database } from "../db/connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";
+import { isDead, readProcess } from "../process-tree/proc.js";
+import type { CheckHost } from "../queues/adapter.js";
 import { loadAdapter } from "../queues/index.js";
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -8,6 +11,15 @@ const CONNECT_TIMEOUT_MS = 10_000;
 // is missing: a minute is plenty, and a connection gone silent must not keep
 // a release phase waiting for ever.
 const CHECK_LIMIT_MS = 60_000;
+
+/** This host, as the adapters' checks see it: a claim of a pid no process holds here is stale. */
+const THIS_HOST: CheckHost = {
+  name: hostname(),
+  isRunning(pid) {
+    const process = readProcess(pid);
+    return process !== undefined && !isDead(process);
+  },
+};
 
 /**
  * `jobguard check`: is the configuration sound and the database reachable, and
@@ -42,7 +54,7 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
   }
   try {
     const adapter = await loadAdapter(queue);
-    const problems = await connection.use(CHECK_LIMIT_MS, (client) => adapter.check(client, out));
+    const problems = await connection.use(CHECK_LIMIT_MS, (client) => adapter.check(client, out, THIS_HOST));
     return problems > 0 ? 1 : 0;
   } catch (error) {
     out(`error: ${safeMessage(error, queue.databaseUrl)}`);

@@ -1,5 +1,5 @@
 import type { Client } from "pg";
-import { isDead, readProcess } from "../../process-tree/proc.js";
+import type { CheckHost } from "../adapter.js";
 import { hasWorkerIndex, recommendedIndex } from "./sql.js";
 
 /** One worker's locks as `jobguard check` lists them. */
@@ -15,7 +15,7 @@ export async function checkDelayedJobs(
   client: Client,
   table: readonly string[],
   jobs: string,
-  host: string,
+  host: CheckHost,
   out: (line: string) => void,
 ): Promise<number> {
   const locks = await listLocks(client, jobs);
@@ -57,9 +57,7 @@ async function listLocks(client: Client, jobs: string): Promise<LockedBy[]> {
 }
 
 /** A lock named after this host whose pid no process holds. */
-function heldByGoneProcess(lock: LockedBy, host: string): boolean {
+function heldByGoneProcess(lock: LockedBy, host: CheckHost): boolean {
   const match = /host:(.+) pid:(\d+)$/.exec(lock.lockedBy);
-  if (!match || match[1] !== host) return false;
-  const process = readProcess(Number(match[2]));
-  return process === undefined || isDead(process);
+  return match?.[1] === host.name && !host.isRunning(Number(match[2]));
 }

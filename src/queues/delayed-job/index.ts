@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import { quoteTable } from "../../db/sql.js";
 import type { QueueAdapter } from "../adapter.js";
 import { forgetCounts } from "../rescue-count.js";
@@ -22,7 +21,7 @@ export function delayedJob(table: readonly string[]): QueueAdapter {
       return { count: ids.length, ids };
     },
 
-    check: (client, out) => checkDelayedJobs(client, table, jobs, hostname(), out),
+    check: (client, out, host) => checkDelayedJobs(client, table, jobs, host, out),
 
     rescue: {
       async holding(client, host, pids) {

@@ -1,4 +1,3 @@
-import { hostname } from "node:os";
 import type { QueueAdapter } from "../adapter.js";
 import { forgetCounts } from "../rescue-count.js";
 import { checkSolidQueue } from "./check.js";
@@ -11,7 +10,7 @@ export function solidQueue(prefix: readonly string[]): QueueAdapter {
   const t = solidQueueTables(prefix);
   return {
     release: (client, worker, counting) => releaseDeadProcesses(client, t, worker, counting),
-    check: (client, out) => checkSolidQueue(client, t, hostname(), out),
+    check: (client, out, host) => checkSolidQueue(client, t, host, out),
     rescue: {
       holding: (client, host, pids) => registeredPids(client, t, host, pids),
       rescue: (client, dead, staleAfterMs, counting) =>
