@@ -1,12 +1,11 @@
 import { hostname } from "node:os";
 import type { QueueConfig } from "../config/config.js";
-import { Database } from "../db/connection.js";
-import { describeDatabase, safeMessage } from "../db/redact.js";
+import { describeDatabase } from "../db/redact.js";
 import { isDead, readProcess } from "../process-tree/proc.js";
 import type { CheckHost } from "../queues/adapter.js";
 import { loadAdapter } from "../queues/index.js";
+import { withCommandConnection } from "./connection.js";
 
-const CONNECT_TIMEOUT_MS = 10_000;
 // Listing the locked jobs reads every locked row where the recommended index
 // is missing: a minute is plenty, and a connection gone silent must not keep
 // a release phase waiting for ever.
@@ -34,7 +33,6 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
     );
     return 0;
   }
-  const database = describeDatabase(queue.databaseUrl);
   const tableSetting = {
     delayed_job: "table",
     que: "table",
@@ -42,24 +40,9 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
     good_job: undefined,
     sql: undefined,
   }[queue.kind];
-  out(
-    `jobguard check: queue=${queue.kind} database=${database}${tableSetting ? ` ${tableSetting}=${queue.table.join(".")}` : ""}`,
+  const table = tableSetting ? ` ${tableSetting}=${queue.table.join(".")}` : "";
+  out(`jobguard check: queue=${queue.kind} database=${describeDatabase(queue.databaseUrl)}${table}`);
+  return withCommandConnection(queue, env, CHECK_LIMIT_MS, "error: ", out, async (client) =>
+    (await loadAdapter(queue)).check(client, out, THIS_HOST),
   );
-  const connection = new Database(queue.databaseUrl, env);
-  try {
-    await connection.warm(CONNECT_TIMEOUT_MS);
-  } catch (error) {
-    out(`error: cannot connect to ${database}: ${safeMessage(error, queue.databaseUrl)}`);
-    return 1;
-  }
-  try {
-    const adapter = await loadAdapter(queue);
-    const problems = await connection.use(CHECK_LIMIT_MS, (client) => adapter.check(client, out, THIS_HOST));
-    return problems > 0 ? 1 : 0;
-  } catch (error) {
-    out(`error: ${safeMessage(error, queue.databaseUrl)}`);
-    return 1;
-  } finally {
-    connection.close();
-  }
 }
