@@ -3,6 +3,8 @@ import type { QueueConfig } from "../config/config.js";
 import { describeDatabase } from "../db/redact.js";
 import { isDead, readProcess } from "../process-tree/proc.js";
 import type { CheckHost } from "../queues/adapter.js";
+import type { TableOption } from "../queues/descriptor.js";
+import { queueOf } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
 import { withCommandConnection } from "./connection.js";
 
@@ -10,6 +12,9 @@ import { withCommandConnection } from "./connection.js";
 // is missing: a minute is plenty, and a connection gone silent must not keep
 // a release phase waiting for ever.
 const CHECK_LIMIT_MS = 60_000;
+
+// A queue's table setting as check names it: its variable without JOBGUARD_.
+const TABLE_SETTING: Record<TableOption["key"], string> = { table: "table", tablePrefix: "table_prefix" };
 
 /** This host, as the adapters' checks see it: a claim of a pid no process holds here is stale. */
 const THIS_HOST: CheckHost = {
@@ -33,14 +38,8 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
     );
     return 0;
   }
-  const tableSetting = {
-    delayed_job: "table",
-    que: "table",
-    solid_queue: "table_prefix",
-    good_job: undefined,
-    sql: undefined,
-  }[queue.kind];
-  const table = tableSetting ? ` ${tableSetting}=${queue.table.join(".")}` : "";
+  const tableKey = queueOf(queue.kind)?.table?.key;
+  const table = tableKey && queue.table ? ` ${TABLE_SETTING[tableKey]}=${queue.table.join(".")}` : "";
   out(`jobguard check: queue=${queue.kind} database=${describeDatabase(queue.databaseUrl)}${table}`);
   return withCommandConnection(queue, env, CHECK_LIMIT_MS, "error: ", out, async (client) =>
     (await loadAdapter(queue)).check(client, out, THIS_HOST),

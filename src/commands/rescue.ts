@@ -1,6 +1,7 @@
 import type { QueueConfig } from "../config/config.js";
 import { ensureSchema, leaseTables } from "../lease/schema.js";
 import { sweep } from "../lease/sweep.js";
+import { QUEUES } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
 import { withCommandConnection } from "./connection.js";
 
@@ -17,9 +18,8 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const adapter = queue?.rescue && (await loadAdapter(queue)).rescue;
   if (!queue?.rescue || !adapter) {
-    out(
-      "jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=delayed_job or solid_queue) and a database",
-    );
+    const leased = QUEUES.filter((q) => q.leases).map((q) => q.kind);
+    out(`jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=${leased.join(" or ")}) and a database`);
     return 1;
   }
   const config = queue.rescue;
