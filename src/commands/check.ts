@@ -1,13 +1,29 @@
+import { hostname } from "node:os";
 import type { QueueConfig } from "../config/config.js";
-import { Database } from "../db/connection.js";
-import { describeDatabase, safeMessage } from "../db/redact.js";
+import { describeDatabase } from "../db/redact.js";
+import { isDead, readProcess } from "../process-tree/proc.js";
+import type { CheckHost } from "../queues/adapter.js";
+import type { TableOption } from "../queues/descriptor.js";
+import { queueOf } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
+import { withCommandConnection } from "./connection.js";
 
-const CONNECT_TIMEOUT_MS = 10_000;
 // Listing the locked jobs reads every locked row where the recommended index
 // is missing: a minute is plenty, and a connection gone silent must not keep
 // a release phase waiting for ever.
 const CHECK_LIMIT_MS = 60_000;
+
+// A queue's table setting as check names it: its variable without JOBGUARD_.
+const TABLE_SETTING: Record<TableOption["key"], string> = { table: "table", tablePrefix: "table_prefix" };
+
+/** This host, as the adapters' checks see it: a claim of a pid no process holds here is stale. */
+const THIS_HOST: CheckHost = {
+  name: hostname(),
+  isRunning(pid) {
+    const process = readProcess(pid);
+    return process !== undefined && !isDead(process);
+  },
+};
 
 /**
  * `jobguard check`: is the configuration sound and the database reachable, and
@@ -22,32 +38,10 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
     );
     return 0;
   }
-  const database = describeDatabase(queue.databaseUrl);
-  const tableSetting = {
-    delayed_job: "table",
-    que: "table",
-    solid_queue: "table_prefix",
-    good_job: undefined,
-    sql: undefined,
-  }[queue.kind];
-  out(
-    `jobguard check: queue=${queue.kind} database=${database}${tableSetting ? ` ${tableSetting}=${queue.table.join(".")}` : ""}`,
+  const tableKey = queueOf(queue.kind)?.table?.key;
+  const table = tableKey && queue.table ? ` ${TABLE_SETTING[tableKey]}=${queue.table.join(".")}` : "";
+  out(`jobguard check: queue=${queue.kind} database=${describeDatabase(queue.databaseUrl)}${table}`);
+  return withCommandConnection(queue, env, CHECK_LIMIT_MS, "error: ", out, async (client) =>
+    (await loadAdapter(queue)).check(client, out, THIS_HOST),
   );
-  const connection = new Database(queue.databaseUrl, env);
-  try {
-    await connection.warm(CONNECT_TIMEOUT_MS);
-  } catch (error) {
-    out(`error: cannot connect to ${database}: ${safeMessage(error, queue.databaseUrl)}`);
-    return 1;
-  }
-  try {
-    const adapter = await loadAdapter(queue);
-    const problems = await connection.use(CHECK_LIMIT_MS, (client) => adapter.check(client, out));
-    return problems > 0 ? 1 : 0;
-  } catch (error) {
-    out(`error: ${safeMessage(error, queue.databaseUrl)}`);
-    return 1;
-  } finally {
-    connection.close();
-  }
 }

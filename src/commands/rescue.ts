@@ -1,11 +1,10 @@
 import type { QueueConfig } from "../config/config.js";
-import { Database } from "../db/connection.js";
-import { describeDatabase, safeMessage } from "../db/redact.js";
 import { ensureSchema, leaseTables } from "../lease/schema.js";
 import { sweep } from "../lease/sweep.js";
+import { QUEUES } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
+import { withCommandConnection } from "./connection.js";
 
-const CONNECT_TIMEOUT_MS = 10_000;
 // A sweep takes about 2 s a dead lease on a million jobs without the
 // recommended index; a connection gone silent must not keep a scheduled
 // rescue waiting for ever.
@@ -19,27 +18,15 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
   const out = (line: string) => process.stdout.write(`${line}\n`);
   const adapter = queue?.rescue && (await loadAdapter(queue)).rescue;
   if (!queue?.rescue || !adapter) {
-    out(
-      "jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=delayed_job or solid_queue) and a database",
-    );
+    const leased = QUEUES.filter((q) => q.leases).map((q) => q.kind);
+    out(`jobguard rescue: needs a queue with leases (JOBGUARD_QUEUE=${leased.join(" or ")}) and a database`);
     return 1;
   }
   const config = queue.rescue;
   const tables = leaseTables(config.leaseTable);
-  const connection = new Database(queue.databaseUrl, env);
-  try {
-    await connection.warm(CONNECT_TIMEOUT_MS);
-  } catch (error) {
-    out(
-      `jobguard rescue: cannot connect to ${describeDatabase(queue.databaseUrl)}: ${safeMessage(error, queue.databaseUrl)}`,
-    );
-    return 1;
-  }
-  try {
-    const result = await connection.use(RESCUE_LIMIT_MS, async (client) => {
-      await ensureSchema(client, tables);
-      return sweep(client, adapter, tables, config);
-    });
+  return withCommandConnection(queue, env, RESCUE_LIMIT_MS, "jobguard rescue: ", out, async (client) => {
+    await ensureSchema(client, tables);
+    const result = await sweep(client, adapter, tables, config);
     if (!result.swept) {
       out(`jobguard rescue: nothing done: ${result.skipped}`);
       return 0;
@@ -49,7 +36,7 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
     );
     if (result.released.length) out(`  released: ${result.released.join(",")}`);
     if (result.failed.length)
-      out(`  failed (rescued more than ${queue.rescue.maxRescues} times): ${result.failed.join(",")}`);
+      out(`  failed (rescued more than ${config.maxRescues} times): ${result.failed.join(",")}`);
     if (result.alive.length)
       out(`  stale but alive (their worker still has open sessions): ${result.alive.join(",")}`);
     if (result.unprovable.length)
@@ -57,10 +44,5 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
         `  stale, left alone (no session tag: the worker set its own PGAPPNAME, or its sessions went through a pooler; its death cannot be shown): ${result.unprovable.join(",")}`,
       );
     return 0;
-  } catch (error) {
-    out(`jobguard rescue: ${safeMessage(error, queue.databaseUrl)}`);
-    return 1;
-  } finally {
-    connection.close();
-  }
+  });
 }

@@ -1,5 +1,5 @@
 import { UsageError, type OptionKey, type RawValue } from "./options.js";
-import type { ForwardMode } from "./config.js";
+import type { ForwardMode } from "./forward.js";
 
 /** The workers jobguard has presets for (docs/workers.md has the tests behind each). */
 export const WORKERS = ["sidekiq", "graphile-worker", "rq", "celery"] as const;

@@ -1,3 +1,6 @@
+import type { TableOption } from "../queues/descriptor.js";
+import { QUEUES } from "../queues/descriptors.js";
+
 /** One setting, readable from a flag and from the environment. */
 export interface OptionSpec {
   key: OptionKey;
@@ -27,6 +30,27 @@ export type OptionKey =
   | "worker"
   | "escalate"
   | "escalateBefore";
+
+// The help of the settings only some queues read comes from the queues' descriptors.
+
+/** "a, b or c". */
+function orList(items: readonly string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}` : items.join("");
+}
+
+/** The queues that name a table with this setting, each with its default. */
+function tableHelp(key: TableOption["key"]): string {
+  const tables = QUEUES.flatMap(({ table }) =>
+    table?.key === key ? [`${table.names} (default ${table.default})`] : [],
+  );
+  return `${tables.join(" or ")}, schema-qualified allowed`;
+}
+
+/** The queues that read this setting of their own, as --queue values. */
+function readersOf(key: OptionKey): string {
+  const readers = QUEUES.filter((q) => q.settings.some((s) => s.key === key));
+  return readers.map((q) => `--queue ${q.kind}`).join(" or ");
+}
 
 /** Every setting; the usage text and the README's configuration table follow this order. */
 const OPTIONS: readonly OptionSpec[] = [
@@ -63,8 +87,7 @@ const OPTIONS: readonly OptionSpec[] = [
     flag: "--queue",
     env: "JOBGUARD_QUEUE",
     valueName: "KIND",
-    describe:
-      "release the killed worker's claims: delayed_job, solid_queue, good_job, que or sql (default: none)",
+    describe: `release the killed worker's claims: ${orList(QUEUES.map((q) => q.kind))} (default: none)`,
   },
   {
     key: "databaseUrl",
@@ -78,29 +101,30 @@ const OPTIONS: readonly OptionSpec[] = [
     flag: "--table",
     env: "JOBGUARD_TABLE",
     valueName: "NAME",
-    describe:
-      "delayed_job's jobs table (default delayed_jobs) or Que's lockers table (default que_lockers), schema-qualified allowed",
+    describe: tableHelp("table"),
   },
   {
     key: "tablePrefix",
     flag: "--table-prefix",
     env: "JOBGUARD_TABLE_PREFIX",
     valueName: "PREFIX",
-    describe: "Solid Queue's table prefix, schema-qualified allowed (default solid_queue_)",
+    describe: tableHelp("tablePrefix"),
   },
   {
     key: "releaseSql",
     flag: "--release-sql",
     env: "JOBGUARD_RELEASE_SQL",
     valueName: "SQL",
-    describe: "the release statement for --queue sql ($1 host, $2 pids, $3 worker names)",
+    describe: `the release statement for ${readersOf("releaseSql")} ($1 host, $2 pids, $3 worker names)`,
   },
   {
     key: "heartbeat",
     flag: "--heartbeat",
     env: "JOBGUARD_HEARTBEAT",
     valueName: "SECONDS",
-    describe: "how often the worker's lease is renewed (delayed_job, solid_queue; default 10)",
+    describe: `how often the worker's lease is renewed (${QUEUES.filter((q) => q.leases)
+      .map((q) => q.kind)
+      .join(", ")}; default 10)`,
   },
   {
     key: "staleAfter",
@@ -155,6 +179,11 @@ const OPTIONS: readonly OptionSpec[] = [
   },
 ];
 
+/** The environment variable of a setting. */
+export function optionEnv(key: OptionKey): string {
+  return OPTIONS.find((o) => o.key === key)!.env;
+}
+
 /** A raw setting and where it came from, so that an error can name its source. */
 export interface RawValue {
   value: string;
@@ -201,7 +230,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
     const name = eq === -1 ? arg : arg.slice(0, eq);
     const spec = OPTIONS.find((o) => o.flag === name);
     if (!spec) throw new UsageError(`unknown option ${name}`);
-    let value: string | undefined = eq === -1 ? argv[++i] : arg.slice(eq + 1);
+    const value: string | undefined = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined || (eq === -1 && value === "--")) throw new UsageError(`${name} needs a value`);
     fromFlags[spec.key] = { value, source: name };
   }
@@ -218,6 +247,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
 export function usage(): string {
   const width = Math.max(...OPTIONS.map((o) => `${o.flag} ${o.valueName}`.length));
   const lines = OPTIONS.map((o) => `  ${`${o.flag} ${o.valueName}`.padEnd(width)}  ${o.env}: ${o.describe}`);
+  const kindWidth = Math.max(...QUEUES.map((q) => q.kind.length));
   return [
     "Usage: jobguard [options] -- <command> [args...]",
     "       jobguard [options] check",
@@ -227,6 +257,9 @@ export function usage(): string {
     ...lines,
     `  ${"-h, --help".padEnd(width)}  show this help`,
     `  ${"-V, --version".padEnd(width)}  show the version`,
+    "",
+    "Queues (--queue KIND):",
+    ...QUEUES.map((q) => `  ${q.kind.padEnd(kindWidth)}  ${q.describe}`),
     "",
   ].join("\n");
 }

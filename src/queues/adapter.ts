@@ -17,7 +17,7 @@ export interface QueueAdapter {
   /** After the kill and the end of its sessions: hands back what the dead processes of this worker tree held. */
   release(client: Client, worker: DeadWorker, counting?: RescueCounting): Promise<Released>;
   /** For `jobguard check`: writes what it finds; resolves the number of problems. */
-  check(client: Client, out: (line: string) => void): Promise<number>;
+  check(client: Client, out: (line: string) => void, host: CheckHost): Promise<number>;
   /** Present when the queue takes part in leases and sweeps. */
   rescue?: RescueSupport;
 }
@@ -28,6 +28,14 @@ export interface DeadWorker {
   host: string;
   /** The tree's dead processes; a pid a newer process took carries the time that process started. */
   dead: readonly DeadProcess[];
+}
+
+/** What `jobguard check` tells an adapter of the host it runs on, to mark the claims of this host's gone processes. */
+export interface CheckHost {
+  /** This host's name, as os.hostname() gives it. */
+  name: string;
+  /** Whether a process with this pid runs on this host now. */
+  isRunning(pid: number): boolean;
 }
 
 /** What a release or a rescue did. */

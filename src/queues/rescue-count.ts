@@ -1,20 +1,9 @@
 import type { Client } from "pg";
 
-/**
- * A CTE `counted(job_id, rescues)` that counts one rescue for each job of the
- * CTE `dead_claims(id)`, which the caller's statement defines before it (and
- * selects FOR UPDATE). `jobTable` is the SQL of the job table's name as text,
- * so that two queues' ids never share a count. The caller decides from
- * `rescues` whether the job goes back or is marked failed.
- */
-export function countRescues(countsTable: string, jobTable: string): string {
-  return `counted AS (
-      INSERT INTO ${countsTable} AS r (job_table, job_id, rescues)
-      SELECT ${jobTable}, id, 1 FROM dead_claims
-      ON CONFLICT (job_table, job_id) DO UPDATE SET rescues = r.rescues + 1, last_rescued_at = now()
-      RETURNING job_id, rescues
-    )`;
-}
+// jobguard's rescue counts (lease/schema.ts): a row (job_table, job_id,
+// rescues, last_rescued_at) per job rescued from a dead worker. The queues'
+// counted statements add to it; job_table, the job table's name as text,
+// keeps two tables' ids from sharing a count.
 
 /**
  * Forgets the counts of one job table's jobs that are gone (done or deleted).

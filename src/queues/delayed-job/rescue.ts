@@ -1,95 +1,50 @@
 import type { Client } from "pg";
-import type { DeadLeasePid, DeadWorker, RescueCounting } from "../adapter.js";
-import { countRescues, rescueLimitError } from "../rescue-count.js";
-import { DEAD_PROCESSES, deadParams, HELD_BY_DEAD, workerOf, workerNames } from "./sql.js";
-
-/** What a counted release did: jobs put back, and jobs marked failed. */
-export interface Counted {
-  released: string[];
-  failed: string[];
-}
+import type { RescueSupport } from "../adapter.js";
+import { forgetCounts } from "../rescue-count.js";
+import { workerName, workerNames } from "../worker-names.js";
+import { releaseCounted, WORKER_NAME } from "./sql.js";
 
 /**
- * The end of a counted release, after a `dead_claims(id)` CTE that selects
- * the dead workers' jobs FOR UPDATE: counts a rescue for each, and puts it
- * back in the queue, or marks it failed once it has been rescued more than
- * max-rescues times. $3 is the job table's name as text, $4 max-rescues, $5
- * the error; rows are (id, failed).
+ * delayed_job's part in leases and sweeps. `jobs` is the table quoted,
+ * `jobTable` its name as the key of its jobs in jobguard's rescue counts.
  */
-function countedUnlock(jobs: string, countsTable: string): string {
-  return `${countRescues(countsTable, "$3")}
-    UPDATE ${jobs} j
-       SET locked_by = NULL, locked_at = NULL,
-           failed_at = CASE WHEN c.rescues > $4 THEN now() AT TIME ZONE 'UTC' ELSE j.failed_at END,
-           last_error = CASE WHEN c.rescues > $4 THEN $5 || ' (last worker: ' || j.locked_by || ')' ELSE j.last_error END
-      FROM counted c
-     WHERE j.id = c.job_id
-    RETURNING j.id, c.rescues > $4 AS failed`;
+export function delayedJobRescue(jobs: string, jobTable: string): RescueSupport {
+  return {
+    async holding(client, host, pids) {
+      const names = workerNames(host, pids);
+      const held = await namesHoldingLocks(client, jobs, names);
+      return new Set(pids.filter((_, i) => held.has(names[i]!)));
+    },
+    // Only locks older than stale-after: one taken after the lease's last
+    // heartbeat shows the worker was alive then.
+    rescue: (client, dead, staleAfterMs, counting) =>
+      releaseCounted(
+        client,
+        jobs,
+        jobTable,
+        dead.map((d) => ({ name: workerName(d.host, d.pid) })),
+        staleAfterMs,
+        counting,
+      ),
+    async stillHolding(client, dead) {
+      const names = dead.map((d) => workerName(d.host, d.pid));
+      const held = await namesHoldingLocks(client, jobs, names);
+      return new Set(dead.filter((_, i) => held.has(names[i]!)).map((d) => d.lease));
+    },
+    forgetCounts: (client, countsTable) => forgetCounts(client, countsTable, jobs, jobTable),
+  };
 }
 
-function split(rows: { id: string; failed: boolean }[]): Counted {
-  const counted: Counted = { released: [], failed: [] };
-  for (const row of rows) (row.failed ? counted.failed : counted.released).push(String(row.id));
-  return counted;
-}
-
-/**
- * Releases the locks of a worker that died on its own, with no shutdown
- * under way (the OOM killer took the worker but not jobguard, a segfault).
- * Like a dead dyno, that counts as a rescue of its jobs: a job that kills
- * its worker each time it runs is marked failed after max-rescues, rather
- * than run again at once, forever.
- */
-export async function releaseAfterCrash(
+/** Of these names, those under which a lock is held (a seek per name with the recommended index). */
+async function namesHoldingLocks(
   client: Client,
   jobs: string,
-  jobTable: string,
-  worker: DeadWorker,
-  counting: RescueCounting,
-): Promise<Counted> {
-  const result = await client.query<{ id: string; failed: boolean }>(
-    `WITH dead_claims AS (
-       SELECT j.id FROM ${jobs} j, ${DEAD_PROCESSES} WHERE ${HELD_BY_DEAD} FOR UPDATE OF j
-     ), ${countedUnlock(jobs, counting.countsTable)}`,
-    [
-      ...deadParams(worker.host, worker.dead),
-      jobTable,
-      counting.maxRescues,
-      rescueLimitError(counting.maxRescues),
-    ],
+  names: readonly string[],
+): Promise<Set<string>> {
+  const result = await client.query<{ name: string }>(
+    `SELECT dead.name FROM unnest($1::text[]) AS dead(name)
+      WHERE EXISTS (SELECT 1 FROM ${jobs} WHERE locked_by IS NOT NULL AND ${WORKER_NAME} = dead.name)`,
+    [names],
   );
-  return split(result.rows);
-}
-
-/**
- * A sweep's release of the locks of dead leases' processes, in one statement
- * however many leases died: only locks older than stale-after ($2), since a
- * lock taken after the lease's last heartbeat shows the worker was alive then.
- * A join with the names, not `worker = ANY(names)`: given hundreds of names,
- * the planner estimates the ANY high and reads the whole table, where the
- * join reads the locked rows once (through the recommended partial index).
- */
-export async function rescueDeadLeases(
-  client: Client,
-  jobs: string,
-  jobTable: string,
-  dead: readonly DeadLeasePid[],
-  staleAfterMs: number,
-  counting: RescueCounting,
-): Promise<Counted> {
-  const result = await client.query<{ id: string; failed: boolean }>(
-    `WITH dead_claims AS (
-       SELECT j.id FROM unnest($1::text[]) AS dead(name)
-         JOIN ${jobs} j ON j.locked_by IS NOT NULL AND ${workerOf("j")} = dead.name
-        WHERE j.locked_at < (now() AT TIME ZONE 'UTC') - $2 * interval '1 millisecond'
-        FOR UPDATE OF j
-     ), ${countedUnlock(jobs, counting.countsTable)}`,
-    [names(dead), staleAfterMs, jobTable, counting.maxRescues, rescueLimitError(counting.maxRescues)],
-  );
-  return split(result.rows);
-}
-
-/** The delayed_job worker names of dead lease processes. */
-export function names(dead: readonly DeadLeasePid[]): string[] {
-  return dead.map((d) => workerNames(d.host, [d.pid])[0]!);
+  return new Set(result.rows.map((row) => row.name));
 }

@@ -1,110 +1,86 @@
 import type { Client } from "pg";
-import type { DeadProcess } from "../../process-tree/tree-history.js";
 import { quoteTable } from "../../db/sql.js";
+import type { Released, RescueCounting } from "../adapter.js";
+import { released } from "../released.js";
+import { rescueLimitError } from "../rescue-count.js";
 
 // delayed_job's SQL. A worker locks a job by writing its name into locked_by:
 // "<name_prefix>host:<Socket.gethostname> pid:<Process.pid>" (Delayed::Worker#name),
 // with locked_at set to the time; the columns are those of delayed_job's migration.
-// `jobs` is always the table's name as quoted by db/sql.ts.
-
-/** delayed_job's worker names for these pids on a host, without the optional prefix. */
-export function workerNames(host: string, pids: readonly number[]): string[] {
-  return pids.map((pid) => `host:${host} pid:${pid}`);
-}
-
-// The worker's name without the prefix script/delayed_job may give it
-// ("delayed_job.0 host:h pid:1" -> "host:h pid:1"): from its first "host:" on,
-// since a host name has no colon. A prefix that itself held "host:" would only
-// make a lock unmatched, never match another worker's.
-const WORKER = "substring(locked_by from position('host:' in locked_by))";
-
-/** The same expression on a table alias, for joins (it must match the recommended index's). */
-export function workerOf(alias: string): string {
-  return `substring(${alias}.locked_by from position('host:' in ${alias}.locked_by))`;
-}
+// `jobs` is always the table's name as quoted by db/sql.ts. delayed_job writes
+// locked_at in UTC without a zone, hence the conversions.
 
 /**
- * The SQL condition "locked under one of the names in `names`" (an SQL
- * text[] expression). Names are compared whole, so "pid:12" never matches
- * "pid:123", and the recommended index turns the lookup into a seek.
+ * The worker's name in locked_by without the prefix script/delayed_job may give it
+ * ("delayed_job.0 host:h pid:1" -> "host:h pid:1"): from its first "host:" on,
+ * since a host name has no colon. A prefix that itself held "host:" would only
+ * make a lock unmatched, never match another worker's. Every statement compares
+ * names whole (so "pid:12" never matches "pid:123") through this expression as
+ * written here, which the recommended index is on, so that it serves them all.
  */
-export function lockedUnder(names: string): string {
-  return `locked_by IS NOT NULL AND ${WORKER} = ANY(${names})`;
+export const WORKER_NAME = "substring(locked_by from position('host:' in locked_by))";
+
+/** The index jobguard's README recommends: it makes the release a seek rather than a read of every locked row. */
+export function recommendedIndex(table: readonly string[]): string {
+  const name = quoteTable([`${table[table.length - 1]}_jobguard_worker`]);
+  return `CREATE INDEX CONCURRENTLY ${name} ON ${quoteTable(table)} ((${WORKER_NAME})) WHERE locked_by IS NOT NULL;`;
 }
 
-// The dead processes of a release, as rows dead(name, reused_since): $1 their
-// names, $2 when a newer process took each pid, if one did (see deadParams).
-export const DEAD_PROCESSES = "unnest($1::text[], $2::timestamptz[]) AS dead(name, reused_since)";
+/** A dead process by its worker name; reusedSince (Date.now() terms): when a newer process took its pid, if one did. */
+export interface DeadName {
+  name: string;
+  reusedSince?: number;
+}
 
-// A lock one of them holds: under its name, and taken before a newer process
-// took its pid. delayed_job writes locked_at in UTC without a zone, hence the
-// conversion.
-export const HELD_BY_DEAD = `locked_by IS NOT NULL AND ${WORKER} = dead.name
-        AND (dead.reused_since IS NULL OR locked_at < dead.reused_since AT TIME ZONE 'UTC')`;
-
-/** The parameters $1 and $2 of DEAD_PROCESSES for these dead processes of this host. */
-export function deadParams(
-  host: string,
-  dead: readonly Pick<DeadProcess, "pid" | "reusedSince">[],
-): [string[], (string | null)[]] {
+/** The statements' dead(name, reused_since) columns for these dead processes. */
+export function deadColumns(dead: readonly DeadName[]): [string[], (string | null)[]] {
   return [
-    workerNames(
-      host,
-      dead.map((d) => d.pid),
-    ),
+    dead.map((d) => d.name),
     dead.map((d) => (d.reusedSince === undefined ? null : new Date(d.reusedSince).toISOString())),
   ];
 }
 
 /**
- * Unlocks the jobs that these dead processes of this host had locked. A job
- * another worker has locked since carries that worker's name and is left
- * alone; so is a lock under a pid that a newer process took, if taken after
- * that process started. attempts and run_at stay as they are, so the job runs
- * again at once.
+ * The counted release, after a crash and in a sweep: hands back the locks of
+ * these dead processes and counts a rescue for each job, which goes back in
+ * the queue, or is marked failed once it has been rescued more than
+ * max-rescues times. A lock is theirs when it is under one of their names and
+ * was taken before a newer process took the pid, if one did; with
+ * olderThanMs (a sweep), only if it is at least that old, since a lock taken
+ * after the lease's last heartbeat shows the worker was alive then.
+ * A join with the names, not `name = ANY(names)`: given hundreds of names,
+ * the planner estimates the ANY high and reads the whole table, where the
+ * join reads the locked rows once (through the recommended partial index).
  */
-export async function releaseDelayedJobs(
+export async function releaseCounted(
   client: Client,
   jobs: string,
-  host: string,
-  dead: readonly Pick<DeadProcess, "pid" | "reusedSince">[],
-): Promise<string[]> {
-  const result = await client.query<{ id: string }>(
-    `UPDATE ${jobs} SET locked_at = NULL, locked_by = NULL
-       FROM ${DEAD_PROCESSES} WHERE ${HELD_BY_DEAD}
-      RETURNING id`,
-    deadParams(host, dead),
+  jobTable: string,
+  dead: readonly DeadName[],
+  olderThanMs: number | null,
+  counting: RescueCounting,
+): Promise<Released> {
+  const result = await client.query<{ id: string; failed: boolean }>(
+    `WITH dead_claims AS (
+       SELECT j.id FROM unnest($1::text[], $2::timestamptz[]) AS dead(name, reused_since)
+         JOIN ${jobs} j ON j.locked_by IS NOT NULL AND ${WORKER_NAME} = dead.name
+        WHERE (dead.reused_since IS NULL OR j.locked_at < dead.reused_since AT TIME ZONE 'UTC')
+          AND ($3::float8 IS NULL OR j.locked_at < (now() AT TIME ZONE 'UTC') - $3 * interval '1 millisecond')
+        FOR UPDATE OF j
+     ), counted AS (
+       INSERT INTO ${counting.countsTable} AS r (job_table, job_id, rescues)
+       SELECT $4, id, 1 FROM dead_claims
+       ON CONFLICT (job_table, job_id) DO UPDATE SET rescues = r.rescues + 1, last_rescued_at = now()
+       RETURNING job_id, rescues
+     )
+     UPDATE ${jobs} j
+        SET locked_by = NULL, locked_at = NULL,
+            failed_at = CASE WHEN c.rescues > $5 THEN now() AT TIME ZONE 'UTC' ELSE j.failed_at END,
+            last_error = CASE WHEN c.rescues > $5 THEN $6 || ' (last worker: ' || j.locked_by || ')' ELSE j.last_error END
+       FROM counted c
+      WHERE j.id = c.job_id
+     RETURNING j.id, c.rescues > $5 AS failed`,
+    [...deadColumns(dead), olderThanMs, jobTable, counting.maxRescues, rescueLimitError(counting.maxRescues)],
   );
-  return result.rows.map((row) => String(row.id));
-}
-
-/** Of these names, those under which a lock is held (a seek per name with the recommended index). */
-export async function namesHoldingLocks(
-  client: Client,
-  jobs: string,
-  names: readonly string[],
-): Promise<Set<string>> {
-  const result = await client.query<{ name: string }>(
-    `SELECT dead.name FROM unnest($1::text[]) AS dead(name)
-      WHERE EXISTS (SELECT 1 FROM ${jobs} WHERE locked_by IS NOT NULL AND ${WORKER} = dead.name)`,
-    [names],
-  );
-  return new Set(result.rows.map((row) => row.name));
-}
-
-/** The index jobguard's README recommends: it makes the release a seek rather than a read of every locked row. */
-export function recommendedIndex(table: readonly string[]): string {
-  const name = quoteTable([`${table[table.length - 1]}_jobguard_worker`]);
-  return `CREATE INDEX CONCURRENTLY ${name} ON ${quoteTable(table)} ((${WORKER})) WHERE locked_by IS NOT NULL;`;
-}
-
-/** True when the table has an index on the worker-name expression. */
-export async function hasWorkerIndex(client: Client, jobs: string): Promise<boolean> {
-  const result = await client.query(
-    `SELECT 1 FROM pg_index
-      WHERE indrelid = $1::regclass AND indexprs IS NOT NULL
-        AND pg_get_indexdef(indexrelid) ILIKE '%position%host:%locked_by%'`,
-    [jobs],
-  );
-  return (result.rowCount ?? 0) > 0;
+  return released(result.rows);
 }

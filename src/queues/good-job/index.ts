@@ -11,12 +11,12 @@ import type { QueueAdapter } from "../adapter.js";
  */
 export function goodJob(): QueueAdapter {
   return {
-    release: async () => ({ count: 0, ids: [] }),
-    async check(_client, out) {
+    release: () => Promise.resolve({ count: 0, ids: [] }),
+    check(_client, out) {
       out(
         "GoodJob (advisory locks): the release ends the dead worker's tagged sessions, and their advisory locks with them",
       );
-      return 0;
+      return Promise.resolve(0);
     },
   };
 }

@@ -1,5 +1,5 @@
 import type { Client } from "pg";
-import { isDead, readProcess } from "../../process-tree/proc.js";
+import type { CheckHost } from "../adapter.js";
 import type { SolidQueueTables } from "./tables.js";
 
 /**
@@ -11,7 +11,7 @@ import type { SolidQueueTables } from "./tables.js";
 export async function checkSolidQueue(
   client: Client,
   t: SolidQueueTables,
-  host: string,
+  host: CheckHost,
   out: (line: string) => void,
 ): Promise<number> {
   const result = await client.query<{
@@ -34,7 +34,7 @@ export async function checkSolidQueue(
   let problems = 0;
   out(result.rows.length ? "processes and their claimed jobs:" : "no processes registered");
   for (const row of result.rows) {
-    const gone = row.hostname === host && !running(row.pid);
+    const gone = row.hostname === host.name && !host.isRunning(row.pid);
     const jobs = Number(row.jobs);
     if (gone && jobs > 0) problems++;
     const claims = jobs
@@ -52,9 +52,4 @@ export async function checkSolidQueue(
     );
   if (problems) out(`error: ${problems} process(es) of this host hold claims but are gone`);
   return problems + orphaned;
-}
-
-function running(pid: number): boolean {
-  const info = readProcess(pid);
-  return info !== undefined && !isDead(info);
 }

@@ -1,6 +1,6 @@
 import type { QueueAdapter } from "../adapter.js";
-import { workerNames } from "../delayed-job/sql.js";
-import { prepareCustomRelease, runCustomRelease } from "./statement.js";
+import { workerNames } from "../worker-names.js";
+import { prepareCustomRelease, runCustomRelease } from "./release.js";
 
 /** Your own queue: JOBGUARD_RELEASE_SQL, run with the dead worker's host, pids and delayed_job-style names. */
 export function customSql(releaseSql: string): QueueAdapter {

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Client } from "pg";
+import type { Client, QueryResult } from "pg";
 
 // The user's JOBGUARD_RELEASE_SQL is prepared with declared parameter types, so
 // it may use any of them, or none. PREPARE, EXECUTE and DEALLOCATE go to the
@@ -42,12 +42,10 @@ export async function runCustomRelease(
     `ARRAY[${names.map(text).join(",")}]::text[]`,
   ];
   const name = statementName();
+  // Three statements in one query: pg resolves one result for each.
   const results = (await client.query(
     `PREPARE ${name}${TYPES} AS ${sql}; EXECUTE ${name}(${args.join(", ")}); DEALLOCATE ${name}`,
-  )) as unknown as Array<{
-    rows: Array<{ id?: unknown }>;
-    rowCount: number | null;
-  }>;
+  )) as unknown as QueryResult<{ id?: unknown }>[];
   const result = results[1]!;
   const ids = result.rows
     .map((row) => row.id)
