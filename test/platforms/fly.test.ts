@@ -63,11 +63,7 @@ test("the example fly.toml: SIGTERM, kill_timeout equal to JOBGUARD_GRACE; its s
     exit,
     heard: signals,
     run,
-  } = await flyStop(
-    { ...env, JOBGUARD_QUEUE: "", JOBGUARD_GRACE: "4" },
-    top.kill_signal,
-    4,
-  );
+  } = await flyStop({ ...env, JOBGUARD_QUEUE: "", JOBGUARD_GRACE: "4" }, top.kill_signal, 4);
   assert.deepEqual(signals, ["TERM"], "one SIGTERM, forwarded by jobguard");
   assert.equal(exit.code, 124, run.stderr());
   assert.equal(stop.sigkilledJobguard, false);
