@@ -1,6 +1,6 @@
 /**
  * Test runner behind `npm test`: provides a PostgreSQL (TEST_DATABASE_URL, or an embedded
- * server in a temp dir), then runs `node --test` on build/test/*.test.js.
+ * server in a temp dir), then runs `node --test` on the *.test.js files under build/test/ and its folders.
  * Usage: node build/scripts/test.js [node-test-flag | test-file | name-substring]...
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -40,11 +40,11 @@ export function describeUrl(url: string): string {
   }
 }
 
-/** Splits argv into node flags (start with "-") and test files (paths, or substrings of build/test/*.test.js names). */
+/** Splits argv into node flags (start with "-") and test files (paths, or substrings of their paths under build/test). */
 export function selectTestFiles(args: string[]): { nodeFlags: string[]; files: string[] } {
   const testDir = join(ROOT, "build", "test");
   const all = existsSync(testDir)
-    ? readdirSync(testDir)
+    ? readdirSync(testDir, { recursive: true, encoding: "utf8" })
         .filter((f) => f.endsWith(".test.js"))
         .sort()
         .map((f) => join("build", "test", f))

@@ -59,14 +59,15 @@ const OPTIONS: readonly OptionSpec[] = [
     flag: "--deadline",
     env: "JOBGUARD_DEADLINE",
     valueName: "SECONDS",
-    describe: "from the first SIGTERM/SIGINT until the worker tree is killed (default 25)",
+    describe:
+      "from the first SIGTERM/SIGINT until the worker tree is killed (default: the grace less a quarter of it, at least 1 s and at most 5 s; 25)",
   },
   {
     key: "grace",
     flag: "--grace",
     env: "JOBGUARD_GRACE",
     valueName: "SECONDS",
-    describe: "the platform's SIGKILL grace period (default 30)",
+    describe: "the platform's SIGKILL grace period; the deadline follows it (default 30)",
   },
   {
     key: "forward",
