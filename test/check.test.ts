@@ -1,13 +1,8 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, before, test } from "node:test";
-import {
-  createDelayedJobsTable,
-  freshDatabase,
-  insertJob,
-  withClient,
-  type FreshDatabase,
-} from "./support/db.js";
+import { withClient } from "../tools/db.js";
+import { createDelayedJobsTable, freshDatabase, insertJob, type FreshDatabase } from "./support/db.js";
 import { runJobguard, killLeftovers } from "./support/jobguard.js";
 
 after(killLeftovers);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { REPO_ROOT } from "./support/delayed-job.js";
+import { REPO_ROOT } from "../tools/repo.js";
 import { runJobguard, tempDir, killLeftovers } from "./support/jobguard.js";
 
 after(killLeftovers);

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
-import { testServerUrl, withClient } from "./support/db.js";
-import { REPO_ROOT } from "./support/delayed-job.js";
+import { withClient } from "../tools/db.js";
+import { testServerUrl } from "./support/db.js";
+import { withoutJobguardSettings } from "../tools/env.js";
+import { REPO_ROOT } from "../tools/repo.js";
 
 const DEMO = join(REPO_ROOT, "build/scripts/demo.js");
 
@@ -12,8 +14,7 @@ test(
   { timeout: 90_000 },
   async () => {
     const url = testServerUrl();
-    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url };
-    for (const key of Object.keys(env)) if (key.startsWith("JOBGUARD_") || key === "DYNO") delete env[key];
+    const env: NodeJS.ProcessEnv = { ...withoutJobguardSettings(), DATABASE_URL: url };
     const child = spawn(process.execPath, [DEMO], { env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));

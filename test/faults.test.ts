@@ -21,7 +21,7 @@ import {
 } from "./support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { prerequisite, rootSkipReason, unshareSkipReason } from "./support/prerequisites.js";
-import { isAlive, processesWithEnv, readPids, waitGone } from "./support/processes.js";
+import { isAlive, processesWithEnv, readPids, waitGone } from "../tools/processes.js";
 
 // Faults inside jobguard itself: its own errors, a platform it cannot
 // supervise, processes it may not kill, and jobguard killed alone. The errors
@@ -200,7 +200,7 @@ test("an error inside the release, which then never answers: the tree is gone an
 });
 
 test("without a readable /proc jobguard refuses to start: one sentence, exit 2", async (t) => {
-  if (!prerequisite(t, unshareSkipReason(), "JOBGUARD_REQUIRE_UNSHARE")) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_UNSHARE", unshareSkipReason())) return;
   const marker = join(tempDir(), "started");
   const run = runJobguard(
     ["--", "touch", marker],
@@ -217,7 +217,7 @@ test("without a readable /proc jobguard refuses to start: one sentence, exit 2",
 });
 
 test("a worker jobguard may not signal (EPERM) is not taken for dead: logged, a survivor, exit 125", async (t) => {
-  if (!prerequisite(t, rootSkipReason(), "JOBGUARD_REQUIRE_ROOT")) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_ROOT", rootSkipReason())) return;
   // jobguard runs as nobody; its worker makes itself root through a setuid copy of setpriv.
   const dir = tempDir();
   chmodSync(dir, 0o755);

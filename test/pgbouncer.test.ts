@@ -2,31 +2,20 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { withClient } from "../tools/db.js";
 import {
   createDelayedJobsTable,
   freshDatabase,
   getJob,
   insertJob,
-  withClient,
   type FreshDatabase,
 } from "./support/db.js";
-import { waitFor } from "./support/delayed-job.js";
-import {
-  dockerStop,
-  hostnameSkipReason,
-  killLeftovers,
-  runJobguard,
-  tempDir,
-  type Run,
-} from "./support/jobguard.js";
-import { descendantsOf, isAlive } from "./support/processes.js";
+import { waitFor } from "./support/wait.js";
+import { hostnameSkipReason, prerequisite } from "./support/prerequisites.js";
+import { dockerStop, killLeftovers, runJobguard, tempDir, type Run } from "./support/jobguard.js";
+import { descendantsOf, isAlive } from "../tools/processes.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
-import {
-  pgbouncerSkipReason,
-  requirePgbouncer,
-  startPgbouncer,
-  type Pgbouncer,
-} from "./support/pgbouncer.js";
+import { pgbouncerSkipReason, startPgbouncer, type Pgbouncer } from "./support/pgbouncer.js";
 
 // jobguard and its worker with PgBouncer in transaction mode in between
 // (docs/database.md): what works through it, and that what cannot work never
@@ -87,11 +76,12 @@ async function churn(pooler: Pgbouncer = bouncer): Promise<void> {
   await Promise.all([1, 2, 3].map(() => withClient(web.toString(), (c) => c.query("SELECT pg_sleep(0.05)"))));
 }
 
+/** True when PgBouncer (and with `hostnames`, dynos of their own) can be had; else skips `t`, or fails it under the switches. */
 function skipUnless(t: TestContext, hostnames = false): boolean {
-  if (!requirePgbouncer(t)) return false;
-  const reason = hostnames ? hostnameSkipReason() : null;
-  if (reason) t.skip(reason);
-  return reason === null;
+  return (
+    prerequisite(t, "JOBGUARD_REQUIRE_PGBOUNCER", pgbouncerSkipReason()) &&
+    (!hostnames || prerequisite(t, "JOBGUARD_REQUIRE_UNSHARE", hostnameSkipReason()))
+  );
 }
 
 test("the release at the deadline through PgBouncer: the worker's lock (its connection pooled too) is released", async (t) => {

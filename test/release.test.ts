@@ -3,12 +3,12 @@ import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { withClient } from "../tools/db.js";
 import {
   createDelayedJobsTable,
   freshDatabase,
   getJob,
   insertJob,
-  withClient,
   type FreshDatabase,
 } from "./support/db.js";
 import {
@@ -16,9 +16,9 @@ import {
   getJobEvents,
   requireDelayedJob,
   sleepJobHandler,
-  waitFor,
   WORKER_SCRIPT,
 } from "./support/delayed-job.js";
+import { waitFor } from "./support/wait.js";
 import {
   dockerStop,
   herokuRestart,
@@ -28,7 +28,7 @@ import {
   killLeftovers,
 } from "./support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
-import { isAlive } from "./support/processes.js";
+import { isAlive } from "../tools/processes.js";
 import { tcpProxy } from "./support/proxy.js";
 
 after(killLeftovers);

@@ -4,12 +4,12 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { withClient } from "../tools/db.js";
 import {
   createDelayedJobsTable,
   freshDatabase,
   getJob,
   insertJob,
-  withClient,
   type FreshDatabase,
 } from "./support/db.js";
 import {
@@ -17,19 +17,12 @@ import {
   getJobEvents,
   requireDelayedJob,
   sleepJobHandler,
-  waitFor,
   WORKER_SCRIPT,
 } from "./support/delayed-job.js";
-import {
-  dockerStop,
-  fixture,
-  hostnameSkipReason,
-  runJobguard,
-  tempDir,
-  type Run,
-  killLeftovers,
-} from "./support/jobguard.js";
-import { descendantsOf, isAlive, parentOf } from "./support/processes.js";
+import { waitFor } from "./support/wait.js";
+import { hostnameSkipReason } from "./support/prerequisites.js";
+import { dockerStop, fixture, runJobguard, tempDir, type Run, killLeftovers } from "./support/jobguard.js";
+import { descendantsOf, isAlive, parentOf } from "../tools/processes.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { prerequisite } from "./support/prerequisites.js";
 import { tcpProxy } from "./support/proxy.js";
@@ -160,7 +153,7 @@ async function assertFailedByJobguard(table: string, id: number, maxRescues: num
 }
 
 function skipWithoutHostnames(t: TestContext): boolean {
-  return prerequisite(t, hostnameSkipReason(), "JOBGUARD_REQUIRE_UNSHARE");
+  return prerequisite(t, "JOBGUARD_REQUIRE_UNSHARE", hostnameSkipReason());
 }
 
 test("a whole dyno SIGKILLed mid-job: another dyno releases its job within stale-after plus a sweep, and a real worker completes it", async (t) => {

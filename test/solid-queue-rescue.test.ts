@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, test, type TestContext } from "node:test";
-import { freshDatabase, withClient, type FreshDatabase } from "./support/db.js";
-import { waitFor } from "./support/delayed-job.js";
-import { dockerStop, hostnameSkipReason, killLeftovers, runJobguard, type Run } from "./support/jobguard.js";
+import { withClient } from "../tools/db.js";
+import { freshDatabase, type FreshDatabase } from "./support/db.js";
+import { waitFor } from "./support/wait.js";
+import { hostnameSkipReason } from "./support/prerequisites.js";
+import { dockerStop, killLeftovers, runJobguard, type Run } from "./support/jobguard.js";
 import { prerequisite } from "./support/prerequisites.js";
-import { descendantsOf } from "./support/processes.js";
+import { descendantsOf } from "../tools/processes.js";
 import {
   backInQueue,
   claim,
@@ -87,7 +89,7 @@ async function rescue(schema: string, extra: string[] = []): Promise<string> {
 }
 
 function skipWithoutHostnames(t: TestContext): boolean {
-  return prerequisite(t, hostnameSkipReason(), "JOBGUARD_REQUIRE_UNSHARE");
+  return prerequisite(t, "JOBGUARD_REQUIRE_UNSHARE", hostnameSkipReason());
 }
 
 test("a whole dyno SIGKILLed mid-job: another dyno's jobguard puts its job back long before Solid Queue's prune would fail it, and runs it once", async (t) => {

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { after, before, test } from "node:test";
-import { freshDatabase, withClient, type FreshDatabase } from "./support/db.js";
-import { waitFor } from "./support/delayed-job.js";
+import { withClient } from "../tools/db.js";
+import { freshDatabase, type FreshDatabase } from "./support/db.js";
+import { waitFor } from "./support/wait.js";
 import {
   dockerStop,
   herokuRestart,
@@ -13,7 +14,7 @@ import {
   type PlatformStop,
   type Run,
 } from "./support/jobguard.js";
-import { isAlive } from "./support/processes.js";
+import { isAlive } from "../tools/processes.js";
 import {
   backInQueue,
   claim,

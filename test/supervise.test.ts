@@ -4,17 +4,17 @@ import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { JOBGUARD } from "../tools/repo.js";
 import {
   dockerStop,
   fixture,
   herokuRestart,
-  JOBGUARD,
   OWNED,
   runJobguard,
   tempDir,
   killLeftovers,
 } from "./support/jobguard.js";
-import { readPids, waitGone } from "./support/processes.js";
+import { readPids, waitGone } from "../tools/processes.js";
 
 after(killLeftovers);
 

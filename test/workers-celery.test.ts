@@ -7,12 +7,12 @@ import {
   DEBIAN_PYTHON,
   python,
   redisCli,
-  requireWorker,
   rerunUntilFinished,
   restartDuringJob,
   type Delivery,
   type MatrixWorker,
 } from "./support/workers.js";
+import { prerequisite } from "./support/prerequisites.js";
 
 // The Celery rows of the worker matrix (docs/workers.md): Debian's
 // python3-celery 5.2, prefork pool, with RabbitMQ and with Redis as the broker,
@@ -118,7 +118,7 @@ for (const broker of BROKERS) {
     for (const delivery of ["docker", "cedar"] as Delivery[]) {
       const cell = `${guarded ? "guarded" : "bare"}-${delivery}` as const;
       test(`celery/${broker.name}, ${guarded ? "under jobguard" : "without jobguard"}, ${delivery} stop mid-job: ${broker.expect[cell]}`, async (t) => {
-        if (!requireWorker(t, ...skip[broker.name])) return;
+        if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip[broker.name])) return;
         const r = await restartDuringJob(worker, {
           label: `${broker.name}-${cell}`,
           seconds: 60,
@@ -148,7 +148,7 @@ for (const broker of BROKERS) {
   }
 
   test(`celery/${broker.name} under jobguard: a job that fits in the deadline finishes`, async (t) => {
-    if (!requireWorker(t, ...skip[broker.name])) return;
+    if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip[broker.name])) return;
     const r = await restartDuringJob(worker, {
       label: `${broker.name}-short`,
       seconds: 1,
@@ -171,7 +171,7 @@ for (const broker of BROKERS) {
 const [rabbitmq] = BROKERS as [Broker, Broker];
 
 test("celery/rabbitmq fail-safe: a Cedar-looking $DYNO, stopped like Docker: SIGTERM, then the cold shutdown, and the message is back", async (t) => {
-  if (!requireWorker(t, ...skip.rabbitmq)) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip.rabbitmq)) return;
   const r = await restartDuringJob(celery(rabbitmq), {
     label: "failsafe",
     seconds: 60,
@@ -187,7 +187,7 @@ test("celery/rabbitmq fail-safe: a Cedar-looking $DYNO, stopped like Docker: SIG
 });
 
 test("celery/rabbitmq with Celery's defaults (early acknowledgement), under jobguard: the message was acknowledged at the start, the job is lost", async (t) => {
-  if (!requireWorker(t, ...skip.rabbitmq)) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip.rabbitmq)) return;
   const r = await restartDuringJob(celery(rabbitmq), {
     label: "defaults",
     seconds: 60,

@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import {
-  createDelayedJobsTable,
-  freshDatabase,
-  insertJob,
-  withClient,
-  type FreshDatabase,
-} from "./support/db.js";
+import { withClient } from "../tools/db.js";
+import { createDelayedJobsTable, freshDatabase, insertJob, type FreshDatabase } from "./support/db.js";
 import { requireDelayedJob, WORKER_SCRIPT } from "./support/delayed-job.js";
 import { fixture, killLeftovers } from "./support/jobguard.js";
 import { rerunUntilFinished, restartDuringJob, type Delivery, type MatrixWorker } from "./support/workers.js";

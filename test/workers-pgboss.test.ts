@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import PgBoss from "pg-boss";
-import { freshDatabase, withClient, type FreshDatabase } from "./support/db.js";
+import { withClient } from "../tools/db.js";
+import { freshDatabase, type FreshDatabase } from "./support/db.js";
 import { fixture, killLeftovers } from "./support/jobguard.js";
 import { rerunUntilFinished, restartDuringJob, type Delivery, type MatrixWorker } from "./support/workers.js";
 

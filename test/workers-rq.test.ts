@@ -7,11 +7,11 @@ import {
   DEBIAN_PYTHON,
   python,
   redisCli,
-  requireWorker,
   rerunUntilFinished,
   restartDuringJob,
   type MatrixWorker,
 } from "./support/workers.js";
+import { prerequisite } from "./support/prerequisites.js";
 
 // The RQ row of the worker matrix (docs/workers.md): Debian's python3-rq 1.13
 // against the local Redis. RQ's cold shutdown leaves a job in the
@@ -49,7 +49,7 @@ before(async () => {
 
 for (const guarded of [true, false]) {
   test(`rq HerokuWorker, ${guarded ? "under jobguard" : "without jobguard"}, docker stop mid-job: the job fails after 6 s and is retried`, async (t) => {
-    if (!requireWorker(t, ...skip)) return;
+    if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
     const label = `${guarded ? "guarded" : "bare"}-docker`;
     const r = await restartDuringJob(rq, { label, seconds: 60, guarded, delivery: "docker", graceS: GRACE });
     assert.equal(r.stop.sigkilledJobguard, false);
@@ -63,7 +63,7 @@ for (const guarded of [true, false]) {
 
   for (const times of [2, 1]) {
     test(`rq HerokuWorker, ${guarded ? "under jobguard" : "without jobguard"}, cedar stop with ${times} SIGTERM round(s)`, async (t) => {
-      if (!requireWorker(t, ...skip)) return;
+      if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
       const r = await restartDuringJob(rq, {
         label: `${guarded ? "guarded" : "bare"}-cedar-${times}`,
         seconds: 60,
@@ -83,7 +83,7 @@ for (const guarded of [true, false]) {
 }
 
 test("rq under jobguard: a job that fits in the deadline finishes", async (t) => {
-  if (!requireWorker(t, ...skip)) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
   const r = await restartDuringJob(rq, {
     label: "short",
     seconds: 1,
@@ -100,7 +100,7 @@ test("rq under jobguard: a job that fits in the deadline finishes", async (t) =>
 });
 
 test("fail-safe: a Cedar-looking $DYNO, stopped like Docker: the fail-safe SIGTERM, 8 s before the deadline, lets HerokuWorker hand the job back", async (t) => {
-  if (!requireWorker(t, ...skip)) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
   const r = await restartDuringJob(rq, {
     label: "failsafe",
     seconds: 60,
@@ -116,7 +116,7 @@ test("fail-safe: a Cedar-looking $DYNO, stopped like Docker: the fail-safe SIGTE
 });
 
 test("rq's plain Worker under jobguard, docker stop mid-job: killed at the deadline, the job is left in the StartedJobRegistry", async (t) => {
-  if (!requireWorker(t, ...skip)) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
   const r = await restartDuringJob(rq, {
     label: "plain",
     seconds: 60,

@@ -5,12 +5,12 @@ import {
   brokerSkipReason,
   commandSkipReason,
   redisCli,
-  requireWorker,
   rerunUntilFinished,
   restartDuringJob,
   type Delivery,
   type MatrixWorker,
 } from "./support/workers.js";
+import { prerequisite } from "./support/prerequisites.js";
 
 // The Sidekiq row of the worker matrix (docs/workers.md): Debian's ruby-sidekiq
 // 6.4 against the local Redis. Sidekiq requeues its unfinished jobs itself when
@@ -60,7 +60,7 @@ before(async () => {
 for (const guarded of [true, false]) {
   for (const delivery of ["docker", "cedar"] as Delivery[]) {
     test(`sidekiq -t 2, ${guarded ? "under jobguard" : "without jobguard"}, ${delivery} stop mid-job: Sidekiq requeues the job itself`, async (t) => {
-      if (!requireWorker(t, ...skip)) return;
+      if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
       const label = `${guarded ? "guarded" : "bare"}-${delivery}`;
       const r = await restartDuringJob(sidekiq, { label, seconds: 60, guarded, delivery, graceS: GRACE });
       assert.equal(r.stop.sigkilledJobguard, false, "the platform had to SIGKILL");
@@ -79,7 +79,7 @@ for (const guarded of [true, false]) {
 }
 
 test("sidekiq under jobguard: a job that fits in the deadline finishes, and Sidekiq exits 0", async (t) => {
-  if (!requireWorker(t, ...skip)) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
   const r = await restartDuringJob(sidekiq, {
     label: "short",
     seconds: 1,
@@ -97,7 +97,7 @@ test("sidekiq under jobguard: a job that fits in the deadline finishes, and Side
 });
 
 test("fail-safe: a Cedar-looking $DYNO with forward=auto, stopped like Docker: the worker still gets SIGTERM and requeues", async (t) => {
-  if (!requireWorker(t, ...skip)) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
   const r = await restartDuringJob(sidekiq, {
     label: "failsafe",
     seconds: 60,
@@ -114,7 +114,7 @@ test("fail-safe: a Cedar-looking $DYNO with forward=auto, stopped like Docker: t
 });
 
 test("without the fail-safe (forward=never), stopped like Docker: Sidekiq never hears SIGTERM and its job is lost", async (t) => {
-  if (!requireWorker(t, ...skip)) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
   const r = await restartDuringJob(sidekiq, {
     label: "deaf",
     seconds: 60,
@@ -128,7 +128,7 @@ test("without the fail-safe (forward=never), stopped like Docker: Sidekiq never 
 });
 
 test("sidekiq -t 8 past jobguard's 6 s deadline: killed before its requeue, the job is lost", async (t) => {
-  if (!requireWorker(t, ...skip)) return;
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
   const r = await restartDuringJob(sidekiq, {
     label: "late",
     seconds: 60,

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { chownSync, statSync } from "node:fs";
+import { chownSync, mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
@@ -7,7 +8,6 @@ import { connect, connectAsJobguard } from "../../src/db/connect.js";
 import { Database } from "../../src/db/connection.js";
 import { heartbeat } from "../../src/lease/lease.js";
 import { ensureSchema, leaseTables } from "../../src/lease/schema.js";
-import { tempDir } from "../../test/support/jobguard.js";
 import { fmt, fmtMs, summarize } from "../lib/common.js";
 import { onBenchDatabase } from "../lib/db.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
@@ -206,7 +206,7 @@ async function releaseLatency(client: pg.Client, url: string, runs: number): Pro
 async function enableTls(client: pg.Client): Promise<boolean> {
   const dataDir = (await client.query("SHOW data_directory")).rows[0].data_directory as string;
   const owner = statSync(dataDir);
-  const dir = tempDir();
+  const dir = mkdtempSync(join(tmpdir(), "jobguard-bench-"));
   const [cert, key] = [join(dir, "server.crt"), join(dir, "server.key")];
   const made = spawnSync(
     "openssl",

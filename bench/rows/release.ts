@@ -2,7 +2,8 @@ import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { cleanEnv, field, fmtMs, JOBGUARD, msBetween, now, summarize } from "../lib/common.js";
+import { cleanEnv, field, fmtMs, msBetween, now, summarize } from "../lib/common.js";
+import { JOBGUARD } from "../../tools/repo.js";
 import { killHard, signal, start, within } from "../lib/processes.js";
 import {
   fillJobs,

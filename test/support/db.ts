@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import pg from "pg";
-import { delayedJobsTableSql } from "../../scripts/delayed-jobs-table.js";
+import { withClient } from "../../tools/db.js";
+import { delayedJobsTableSql } from "../../tools/delayed-jobs-table.js";
 
 /** A throwaway database on the test server; `drop()` removes it (terminating leftover connections). */
 export interface FreshDatabase {
@@ -47,17 +47,6 @@ export function testServerUrl(): string {
   return url;
 }
 
-/** Runs `fn` with a connected pg client for `url`, always closing the client afterwards. */
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Creates a uniquely named database on the TEST_DATABASE_URL server, isolating parallel test files. */
 export async function freshDatabase(): Promise<FreshDatabase> {
   const server = testServerUrl();
@@ -75,7 +64,7 @@ export async function freshDatabase(): Promise<FreshDatabase> {
   };
 }
 
-/** Creates delayed_job's table as its migration does (scripts/delayed-jobs-table.ts). */
+/** Creates delayed_job's table as its migration does (tools/delayed-jobs-table.ts). */
 export async function createDelayedJobsTable(url: string, table = "delayed_jobs"): Promise<void> {
   await withClient(url, async (c) => {
     for (const statement of delayedJobsTableSql(table)) await c.query(statement);

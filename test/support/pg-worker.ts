@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
-import { waitFor } from "./delayed-job.js";
+import { waitFor } from "./wait.js";
 import { fixture } from "./jobguard.js";
 
 /** The command of test/fixtures/pg-worker.mjs: a worker that takes a lock in PostgreSQL and hangs on to it. */

@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { connect } from "../../src/db/connect.js";
-import { heartbeat, type Lease } from "../../src/lease/lease.js";
-import { leaseTables } from "../../src/lease/schema.js";
-import { cleanEnv, JOBGUARD, msBetween, now } from "../lib/common.js";
-import { killHard, start } from "../lib/processes.js";
+import { connect } from "../../../src/db/connect.js";
+import { heartbeat, type Lease } from "../../../src/lease/lease.js";
+import { leaseTables } from "../../../src/lease/schema.js";
+import { cleanEnv, msBetween, now } from "../../lib/common.js";
+import { JOBGUARD } from "../../../tools/repo.js";
+import { killHard, start } from "../../lib/processes.js";
 
 /** The dynos of row 6 (b), renewing their leases. */
 export interface Fleet {

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import type { LeaseTables } from "../../src/lease/schema.js";
-import { msBetween, now } from "../lib/common.js";
-import { machineTicks, processTicks, serverTicks } from "../lib/server-cpu.js";
+import type { LeaseTables } from "../../../src/lease/schema.js";
+import { msBetween, now } from "../../lib/common.js";
+import { machineTicks, processTicks, serverTicks } from "../../lib/server-cpu.js";
 
 /** What row 6 (b) needs to measure a window. */
 export interface WindowSetup {

@@ -1,7 +1,7 @@
-import { fmtMs, summarize } from "../lib/common.js";
-import { RECOMMENDED_INDEX_NAME } from "../lib/db.js";
-import { table, type Sizes, type SummaryLine } from "../lib/report.js";
-import { KINDS, type Timed } from "./rescue-timing.js";
+import { fmtMs, summarize } from "../../lib/common.js";
+import { RECOMMENDED_INDEX_NAME } from "../../lib/db.js";
+import { table, type Sizes, type SummaryLine } from "../../lib/report.js";
+import { KINDS, type Timed } from "./timing.js";
 
 /** The two index set-ups row 6 (a) sweeps under. */
 export type Variant = "without" | "with";

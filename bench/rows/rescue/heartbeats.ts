@@ -1,12 +1,12 @@
 import { readdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { ensureSchema, leaseTables } from "../../src/lease/schema.js";
-import { fmt, fmtMs, summarize } from "../lib/common.js";
-import { table, type Sizes, type SummaryLine } from "../lib/report.js";
-import { clockTickMs, postmasterOf } from "../lib/server-cpu.js";
-import { startFleet } from "./rescue-fleet.js";
-import { measureWindow, type WindowSetup } from "./rescue-window.js";
+import { ensureSchema, leaseTables } from "../../../src/lease/schema.js";
+import { fmt, fmtMs, summarize } from "../../lib/common.js";
+import { table, type Sizes, type SummaryLine } from "../../lib/report.js";
+import { clockTickMs, postmasterOf } from "../../lib/server-cpu.js";
+import { startFleet } from "./fleet.js";
+import { measureWindow, type WindowSetup } from "./window.js";
 
 /** The lease table the heartbeats write, as small as a real fleet's (not the sweeps' table). */
 const HEARTBEAT_LEASES = ["jobguard_heartbeat_leases"];

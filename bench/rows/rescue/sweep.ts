@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import type { RescueConfig } from "../../src/config/config.js";
-import { heartbeat } from "../../src/lease/lease.js";
-import { ensureSchema, leaseTables } from "../../src/lease/schema.js";
-import { fillJobs, jobsTableFacts, RECOMMENDED_INDEX, RECOMMENDED_INDEX_NAME } from "../lib/db.js";
-import type { Sizes, SummaryLine } from "../lib/report.js";
-import { LABELS, sweepReport, type Variant } from "./rescue-sweep-report.js";
-import { planOf, runRescueCli, timedSweep, type Timed } from "./rescue-timing.js";
+import type { RescueConfig } from "../../../src/config/config.js";
+import { heartbeat } from "../../../src/lease/lease.js";
+import { ensureSchema, leaseTables } from "../../../src/lease/schema.js";
+import { fillJobs, jobsTableFacts, RECOMMENDED_INDEX, RECOMMENDED_INDEX_NAME } from "../../lib/db.js";
+import type { Sizes, SummaryLine } from "../../lib/report.js";
+import { LABELS, sweepReport, type Variant } from "./sweep-report.js";
+import { planOf, runRescueCli, timedSweep, type Timed } from "./timing.js";
 
 /** The lease table the sweeps read. */
 const SWEEP_LEASES = ["jobguard_leases"];

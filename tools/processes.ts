@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 
-// The tests read /proc on their own rather than through src/process-tree, so
-// that a bug there cannot hide itself.
+// The tests, the benchmarks and the demo read /proc on their own rather than
+// through src/process-tree, so that a bug there cannot hide itself.
 
 /** The parent pid of a process, or undefined when it is gone or a zombie. */
 export function parentOf(pid: number): number | undefined {
