@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, before, test } from "node:test";
-import { withClient } from "../tools/db.js";
-import { createDelayedJobsTable, freshDatabase, insertJob, type FreshDatabase } from "./support/db.js";
-import { runJobguard, killLeftovers } from "./support/jobguard.js";
+import { withClient } from "../../../tools/db.js";
+import { createDelayedJobsTable, freshDatabase, insertJob, type FreshDatabase } from "../../support/db.js";
+import { runJobguard, killLeftovers } from "../../support/jobguard.js";
 
 after(killLeftovers);
 

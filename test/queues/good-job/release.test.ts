@@ -5,10 +5,10 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { withClient } from "../tools/db.js";
-import { freshDatabase, type FreshDatabase } from "./support/db.js";
-import { waitFor } from "./support/wait.js";
-import { dockerStop, fixture, killLeftovers, OWNED, runJobguard, tempDir } from "./support/jobguard.js";
+import { withClient } from "../../../tools/db.js";
+import { freshDatabase, type FreshDatabase } from "../../support/db.js";
+import { waitFor } from "../../support/wait.js";
+import { dockerStop, fixture, killLeftovers, OWNED, runJobguard, tempDir } from "../../support/jobguard.js";
 
 // Queues whose job locks are advisory locks of the worker's session (GoodJob's
 // default strategy, Que): the lock ends with the session. A worker killed in

@@ -2,20 +2,20 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { withClient } from "../tools/db.js";
+import { withClient } from "../../tools/db.js";
 import {
   createDelayedJobsTable,
   freshDatabase,
   getJob,
   insertJob,
   type FreshDatabase,
-} from "./support/db.js";
-import { waitFor } from "./support/wait.js";
-import { hostnameSkipReason, prerequisite } from "./support/prerequisites.js";
-import { dockerStop, killLeftovers, runJobguard, tempDir, type Run } from "./support/jobguard.js";
-import { descendantsOf, isAlive } from "../tools/processes.js";
-import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
-import { pgbouncerSkipReason, startPgbouncer, type Pgbouncer } from "./support/pgbouncer.js";
+} from "../support/db.js";
+import { waitFor } from "../support/wait.js";
+import { hostnameSkipReason, prerequisite } from "../support/prerequisites.js";
+import { dockerStop, killLeftovers, runJobguard, tempDir, type Run } from "../support/jobguard.js";
+import { descendantsOf, isAlive } from "../../tools/processes.js";
+import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
+import { pgbouncerSkipReason, startPgbouncer, type Pgbouncer } from "../support/pgbouncer.js";
 
 // jobguard and its worker with PgBouncer in transaction mode in between
 // (docs/database.md): what works through it, and that what cannot work never

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { fixture, killLeftovers } from "./support/jobguard.js";
+import { fixture, killLeftovers } from "../support/jobguard.js";
 import {
   brokerSkipReason,
   commandSkipReason,
@@ -10,8 +10,8 @@ import {
   rerunUntilFinished,
   restartDuringJob,
   type MatrixWorker,
-} from "./support/workers.js";
-import { prerequisite } from "./support/prerequisites.js";
+} from "../support/workers.js";
+import { prerequisite } from "../support/prerequisites.js";
 
 // The RQ row of the worker matrix (docs/workers.md): Debian's python3-rq 1.13
 // against the local Redis. RQ's cold shutdown leaves a job in the

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { JOBGUARD } from "../tools/repo.js";
+import { JOBGUARD } from "../../tools/repo.js";
 import {
   dockerStop,
   fixture,
@@ -13,8 +13,8 @@ import {
   runJobguard,
   tempDir,
   killLeftovers,
-} from "./support/jobguard.js";
-import { readPids, waitGone } from "../tools/processes.js";
+} from "../support/jobguard.js";
+import { readPids, waitGone } from "../../tools/processes.js";
 
 after(killLeftovers);
 

@@ -3,22 +3,22 @@ import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { withClient } from "../tools/db.js";
+import { withClient } from "../../../tools/db.js";
 import {
   createDelayedJobsTable,
   freshDatabase,
   getJob,
   insertJob,
   type FreshDatabase,
-} from "./support/db.js";
+} from "../../support/db.js";
 import {
   createJobEventsTable,
   getJobEvents,
   requireDelayedJob,
   sleepJobHandler,
   WORKER_SCRIPT,
-} from "./support/delayed-job.js";
-import { waitFor } from "./support/wait.js";
+} from "../../support/delayed-job.js";
+import { waitFor } from "../../support/wait.js";
 import {
   dockerStop,
   herokuRestart,
@@ -26,10 +26,10 @@ import {
   tempDir,
   type Run,
   killLeftovers,
-} from "./support/jobguard.js";
-import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
-import { isAlive } from "../tools/processes.js";
-import { tcpProxy } from "./support/proxy.js";
+} from "../../support/jobguard.js";
+import { PG_WORKER, lockJobSql, workerReady } from "../../support/pg-worker.js";
+import { isAlive } from "../../../tools/processes.js";
+import { tcpProxy } from "../../support/proxy.js";
 
 after(killLeftovers);
 
@@ -324,7 +324,7 @@ test("a PGAPPNAME the user set is kept, and then no session is terminated", asyn
 
 test("a pid that a newer process took: the dead worker's lock is released, one taken since is not", async () => {
   const table = await newTable();
-  const { delayedJob } = await import("../src/queues/delayed-job/index.js");
+  const { delayedJob } = await import("../../../src/queues/delayed-job/index.js");
   const reusedSince = Date.now() - 60_000;
   const before = await insertJob(db.url, {
     table,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildConfig } from "../src/config/config.js";
-import { parseArgs, UsageError } from "../src/config/options.js";
+import { buildConfig } from "../../../src/config/config.js";
+import { parseArgs, UsageError } from "../../../src/config/options.js";
 
 // Option parsing and config building, in-process: no jobguard is started.
 // test/config.test.ts runs the real binary for the output format and exit code.

@@ -4,28 +4,28 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { withClient } from "../tools/db.js";
+import { withClient } from "../../../tools/db.js";
 import {
   createDelayedJobsTable,
   freshDatabase,
   getJob,
   insertJob,
   type FreshDatabase,
-} from "./support/db.js";
+} from "../../support/db.js";
 import {
   createJobEventsTable,
   getJobEvents,
   requireDelayedJob,
   sleepJobHandler,
   WORKER_SCRIPT,
-} from "./support/delayed-job.js";
-import { waitFor } from "./support/wait.js";
-import { hostnameSkipReason } from "./support/prerequisites.js";
-import { dockerStop, fixture, runJobguard, tempDir, type Run, killLeftovers } from "./support/jobguard.js";
-import { descendantsOf, isAlive, parentOf } from "../tools/processes.js";
-import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
-import { prerequisite } from "./support/prerequisites.js";
-import { tcpProxy } from "./support/proxy.js";
+} from "../../support/delayed-job.js";
+import { waitFor } from "../../support/wait.js";
+import { hostnameSkipReason } from "../../support/prerequisites.js";
+import { dockerStop, fixture, runJobguard, tempDir, type Run, killLeftovers } from "../../support/jobguard.js";
+import { descendantsOf, isAlive, parentOf } from "../../../tools/processes.js";
+import { PG_WORKER, lockJobSql, workerReady } from "../../support/pg-worker.js";
+import { prerequisite } from "../../support/prerequisites.js";
+import { tcpProxy } from "../../support/proxy.js";
 
 after(killLeftovers);
 

@@ -3,14 +3,14 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { checkDatabaseUrl } from "../src/config/config.js";
-import { UsageError } from "../src/config/options.js";
-import { describeDatabase, safeMessage } from "../src/db/redact.js";
-import { attemptLimit, isTransient } from "../src/db/retry.js";
-import { sslModeOf, tlsOptions } from "../src/db/tls.js";
-import { DeadLimit } from "../src/lease/prune-history.js";
-import { readProcess } from "../src/process-tree/proc.js";
-import { TreeHistory } from "../src/process-tree/tree-history.js";
+import { checkDatabaseUrl } from "../../../src/config/config.js";
+import { UsageError } from "../../../src/config/options.js";
+import { describeDatabase, safeMessage } from "../../../src/db/redact.js";
+import { attemptLimit, isTransient } from "../../../src/db/retry.js";
+import { sslModeOf, tlsOptions } from "../../../src/db/tls.js";
+import { DeadLimit } from "../../../src/lease/prune-history.js";
+import { readProcess } from "../../../src/process-tree/proc.js";
+import { TreeHistory } from "../../../src/process-tree/tree-history.js";
 
 // The database layer's pure parts, in process: no database, no child process.
 

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildConfig } from "../src/config/config.js";
-import { parseArgs, usage, UsageError } from "../src/config/options.js";
+import { buildConfig } from "../../../src/config/config.js";
+import { parseArgs, usage, UsageError } from "../../../src/config/options.js";
 
 // In-process: the escalation settings are pure parsing, checked without a process.
 function config(argv: string[], env: NodeJS.ProcessEnv = {}) {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { withClient } from "../tools/db.js";
-import { createDelayedJobsTable, freshDatabase, type FreshDatabase } from "./support/db.js";
-import { waitFor } from "./support/wait.js";
-import { dockerStop, killLeftovers, runJobguard } from "./support/jobguard.js";
+import { withClient } from "../../tools/db.js";
+import { createDelayedJobsTable, freshDatabase, type FreshDatabase } from "../support/db.js";
+import { waitFor } from "../support/wait.js";
+import { dockerStop, killLeftovers, runJobguard } from "../support/jobguard.js";
 
 // JOBGUARD_CONNECTION: what an idle jobguard holds between heartbeats (docs/database.md).
 after(killLeftovers);

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import type { ProcessInfo } from "../src/process-tree/proc.js";
-import { treeMembers } from "../src/process-tree/tree-members.js";
-import { markerEnvValue } from "../src/process-tree/tree.js";
+import type { ProcessInfo } from "../../../src/process-tree/proc.js";
+import { treeMembers } from "../../../src/process-tree/tree-members.js";
+import { markerEnvValue } from "../../../src/process-tree/tree.js";
 
 // Finding a tree in a made-up /proc snapshot, in-process. The real /proc, with
 // setsid and double forks, is tested with real processes in supervise.test.ts.

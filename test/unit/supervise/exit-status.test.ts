@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { EXIT } from "../src/exit-codes.js";
-import { endedWithoutCrash, statusCode } from "../src/supervise/exit-status.js";
+import { EXIT } from "../../../src/exit-codes.js";
+import { endedWithoutCrash, statusCode } from "../../../src/supervise/exit-status.js";
 
 // The pure mappings of the supervisor, in-process.
 

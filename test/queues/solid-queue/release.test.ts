@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
 import { after, before, test } from "node:test";
-import { withClient } from "../tools/db.js";
-import { freshDatabase, type FreshDatabase } from "./support/db.js";
-import { waitFor } from "./support/wait.js";
+import { withClient } from "../../../tools/db.js";
+import { freshDatabase, type FreshDatabase } from "../../support/db.js";
+import { waitFor } from "../../support/wait.js";
 import {
   dockerStop,
   herokuRestart,
@@ -13,8 +13,8 @@ import {
   runJobguard,
   type PlatformStop,
   type Run,
-} from "./support/jobguard.js";
-import { isAlive } from "../tools/processes.js";
+} from "../../support/jobguard.js";
+import { isAlive } from "../../../tools/processes.js";
 import {
   backInQueue,
   claim,
@@ -27,7 +27,7 @@ import {
   processes,
   STAND_IN,
   started,
-} from "./support/solid-queue.js";
+} from "../../support/solid-queue.js";
 
 // Solid Queue 1.x under jobguard on one host: the release after a kill, the
 // rows it must leave alone, crashes, and `jobguard check`. The queue is the
@@ -197,7 +197,7 @@ test("a restart Solid Queue finishes within the deadline: it hands the job back 
 
 test("a pid a newer process took: the dead process's row and claims are released, a row registered since is not", async () => {
   const schema = await newSchema();
-  const { solidQueue } = await import("../src/queues/solid-queue/index.js");
+  const { solidQueue } = await import("../../../src/queues/solid-queue/index.js");
   const reusedSince = Date.now() - 60_000;
   const [old, fork, since] = [
     await enqueue(db.url, schema, 1),

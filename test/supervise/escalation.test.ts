@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { dockerStop, fixture, killLeftovers, runJobguard, tempDir } from "./support/jobguard.js";
+import { dockerStop, fixture, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
 
 // The escalation and the fail-safe (src/supervise/escalate.ts) with the
 // stand-in worker, which logs every signal it gets: quick checks of the rules

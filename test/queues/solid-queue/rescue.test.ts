@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, test, type TestContext } from "node:test";
-import { withClient } from "../tools/db.js";
-import { freshDatabase, type FreshDatabase } from "./support/db.js";
-import { waitFor } from "./support/wait.js";
-import { hostnameSkipReason } from "./support/prerequisites.js";
-import { dockerStop, killLeftovers, runJobguard, type Run } from "./support/jobguard.js";
-import { prerequisite } from "./support/prerequisites.js";
-import { descendantsOf } from "../tools/processes.js";
+import { withClient } from "../../../tools/db.js";
+import { freshDatabase, type FreshDatabase } from "../../support/db.js";
+import { waitFor } from "../../support/wait.js";
+import { hostnameSkipReason } from "../../support/prerequisites.js";
+import { dockerStop, killLeftovers, runJobguard, type Run } from "../../support/jobguard.js";
+import { prerequisite } from "../../support/prerequisites.js";
+import { descendantsOf } from "../../../tools/processes.js";
 import {
   backInQueue,
   claim,
@@ -19,7 +19,7 @@ import {
   processes,
   STAND_IN,
   started,
-} from "./support/solid-queue.js";
+} from "../../support/solid-queue.js";
 
 // Solid Queue dynos that die all at once: another dyno's jobguard hands their
 // jobs back through leases and sweeps, long before Solid Queue's own prune

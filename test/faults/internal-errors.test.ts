@@ -9,7 +9,7 @@ import {
   getJob,
   insertJob,
   type FreshDatabase,
-} from "./support/db.js";
+} from "../support/db.js";
 import {
   dockerStop,
   fixture,
@@ -18,10 +18,10 @@ import {
   tempDir,
   type Run,
   type RunOptions,
-} from "./support/jobguard.js";
-import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
-import { prerequisite, rootSkipReason, unshareSkipReason } from "./support/prerequisites.js";
-import { isAlive, processesWithEnv, readPids, waitGone } from "../tools/processes.js";
+} from "../support/jobguard.js";
+import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
+import { prerequisite, rootSkipReason, unshareSkipReason } from "../support/prerequisites.js";
+import { isAlive, processesWithEnv, readPids, waitGone } from "../../tools/processes.js";
 
 // Faults inside jobguard itself: its own errors, a platform it cannot
 // supervise, processes it may not kill, and jobguard killed alone. The errors

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { fixture, killLeftovers } from "./support/jobguard.js";
+import { fixture, killLeftovers } from "../support/jobguard.js";
 import {
   brokerSkipReason,
   commandSkipReason,
@@ -9,8 +9,8 @@ import {
   restartDuringJob,
   type Delivery,
   type MatrixWorker,
-} from "./support/workers.js";
-import { prerequisite } from "./support/prerequisites.js";
+} from "../support/workers.js";
+import { prerequisite } from "../support/prerequisites.js";
 
 // The Sidekiq row of the worker matrix (docs/workers.md): Debian's ruby-sidekiq
 // 6.4 against the local Redis. Sidekiq requeues its unfinished jobs itself when

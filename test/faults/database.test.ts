@@ -3,19 +3,19 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { withClient } from "../tools/db.js";
+import { withClient } from "../../tools/db.js";
 import {
   createDelayedJobsTable,
   freshDatabase,
   getJob,
   insertJob,
   type FreshDatabase,
-} from "./support/db.js";
-import { waitFor } from "./support/wait.js";
-import { dockerStop, killLeftovers, runJobguard, tempDir } from "./support/jobguard.js";
-import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
-import { isAlive } from "../tools/processes.js";
-import { tcpProxy } from "./support/proxy.js";
+} from "../support/db.js";
+import { waitFor } from "../support/wait.js";
+import { dockerStop, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
+import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
+import { isAlive } from "../../tools/processes.js";
+import { tcpProxy } from "../support/proxy.js";
 
 // Faults on the database side: a URL jobguard cannot use, a connection that
 // goes silent, a database that answers nothing for half a minute.

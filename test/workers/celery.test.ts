@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { fixture, killLeftovers } from "./support/jobguard.js";
+import { fixture, killLeftovers } from "../support/jobguard.js";
 import {
   brokerSkipReason,
   commandSkipReason,
@@ -11,8 +11,8 @@ import {
   restartDuringJob,
   type Delivery,
   type MatrixWorker,
-} from "./support/workers.js";
-import { prerequisite } from "./support/prerequisites.js";
+} from "../support/workers.js";
+import { prerequisite } from "../support/prerequisites.js";
 
 // The Celery rows of the worker matrix (docs/workers.md): Debian's
 // python3-celery 5.2, prefork pool, with RabbitMQ and with Redis as the broker,
