@@ -58,7 +58,7 @@ function startProc(args: string[], env: NodeJS.ProcessEnv, showStderr: (line: st
   const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const events: WorkerEvent[] = [];
   const stderrLines: { line: string; at: number }[] = [];
-  lines(child.stdout!, (line) => {
+  lines(child.stdout, (line) => {
     let e: WorkerEvent;
     try {
       e = JSON.parse(line) as WorkerEvent;
@@ -75,7 +75,7 @@ function startProc(args: string[], env: NodeJS.ProcessEnv, showStderr: (line: st
       );
     }
   });
-  lines(child.stderr!, (line) => {
+  lines(child.stderr, (line) => {
     stderrLines.push({ line, at: Date.now() });
     showStderr(line);
   });

@@ -1,8 +1,8 @@
 import type pg from "pg";
 import { describeDatabase } from "../../src/db/redact.js";
 import { recommendedIndex } from "../../src/queues/delayed-job/sql.js";
-import { delayedJobsTableSql } from "../../tools/delayed-jobs-table.js";
 import { withClient } from "../../tools/db.js";
+import { delayedJobsTableSql } from "../../tools/delayed-jobs-table.js";
 import { skippedRow, type RowResult } from "./report.js";
 
 /** A database of a row's own on the bench's PostgreSQL. */
@@ -57,7 +57,7 @@ async function benchServer(): Promise<{ url: string; source: string; stop(): Pro
     if (url) return { url, source: `${describeDatabase(url)} (from ${name})`, stop: async () => {} };
   }
   const db = await startEmbeddedPostgres();
-  return { url: db.url, source: `embedded PostgreSQL on ${describeDatabase(db.url)}`, stop: db.stop };
+  return { url: db.url, source: `embedded PostgreSQL on ${describeDatabase(db.url)}`, stop: () => db.stop() };
 }
 
 /** The index jobguard's README recommends. */

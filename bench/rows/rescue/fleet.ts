@@ -4,8 +4,8 @@ import type pg from "pg";
 import { connect } from "../../../src/db/connect.js";
 import { heartbeat, type Lease } from "../../../src/lease/lease.js";
 import { leaseTables } from "../../../src/lease/schema.js";
-import { cleanEnv, msBetween, now } from "../../lib/common.js";
 import { JOBGUARD } from "../../../tools/repo.js";
+import { cleanEnv, msBetween, now } from "../../lib/common.js";
 import { killHard, start } from "../../lib/processes.js";
 
 /** The dynos of row 6 (b), renewing their leases. */

@@ -3,8 +3,8 @@ import type { RescueConfig } from "../../../src/config/config.js";
 import type { LeaseTables } from "../../../src/lease/schema.js";
 import { sweep, type SweepResult } from "../../../src/lease/sweep.js";
 import { delayedJob } from "../../../src/queues/delayed-job/index.js";
-import { cleanEnv, msBetween, now } from "../../lib/common.js";
 import { JOBGUARD } from "../../../tools/repo.js";
+import { cleanEnv, msBetween, now } from "../../lib/common.js";
 import { start } from "../../lib/processes.js";
 
 // Row 6 (a) times a sweep two ways: jobguard's sweep() on an open connection,
