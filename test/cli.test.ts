@@ -5,6 +5,9 @@ import { after, test } from "node:test";
 import { REPO_ROOT } from "../tools/repo.js";
 import { runJobguard, tempDir, killLeftovers } from "./support/jobguard.js";
 
+// The command line as a user meets it: a bad setting is one sentence and exit
+// 2 before anything starts; --help, --version, flags over variables, the log level.
+
 after(killLeftovers);
 
 // Each case: arguments, environment, and the sentence jobguard must print.
@@ -173,7 +176,9 @@ test("no command is a usage error", async () => {
 test("--help and --version", async () => {
   const help = runJobguard(["--help"]);
   assert.equal((await help.exited).code, 0);
-  const version = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).version;
+  const { version } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+    version: string;
+  };
   const v = runJobguard(["--version"]);
   let out = "";
   v.child.stdout!.on("data", (c) => (out += c));
@@ -188,4 +193,14 @@ test("flags win over the environment, and decimals are allowed", async () => {
   });
   assert.equal((await run.exited).code, 0);
   assert.match(run.stderr(), /deadline=2.5 grace=8 /);
+});
+
+test("log level silent says nothing; debug says more", async () => {
+  const quiet = runJobguard(["--log-level", "silent", "--", "true"]);
+  assert.equal((await quiet.exited).code, 0);
+  assert.equal(quiet.stderr(), "");
+  const loud = runJobguard(["--", "true"], { JOBGUARD_LOG_LEVEL: "info" });
+  await loud.exited;
+  assert.match(loud.stderr(), /^jobguard event=started pid=\d+ child=\d+ deadline=25 grace=30 forward=auto/m);
+  assert.match(loud.stderr(), /^jobguard event=exit code=0/m);
 });

@@ -3,30 +3,29 @@ import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
-import {
-  createDelayedJobsTable,
-  freshDatabase,
-  getJob,
-  insertJob,
-  type FreshDatabase,
-} from "../support/db.js";
-import { waitFor } from "../support/wait.js";
-import { hostnameSkipReason, prerequisite } from "../support/prerequisites.js";
-import { dockerStop, killLeftovers, runJobguard, tempDir, type Run } from "../support/jobguard.js";
 import { descendantsOf, isAlive } from "../../tools/processes.js";
+import { freshDatabase, getJob, insertJob, newJobsTable, type FreshDatabase } from "../support/db.js";
+import {
+  dockerStop,
+  killLeftovers,
+  runCommand,
+  runJobguard,
+  tempDir,
+  type Run,
+} from "../support/jobguard.js";
+import { FAST, insertWitness, STALE_MS } from "../support/lease.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
 import { pgbouncerSkipReason, startPgbouncer, type Pgbouncer } from "../support/pgbouncer.js";
+import { prerequisite, requireHostnames } from "../support/prerequisites.js";
+import { waitFor } from "../support/wait.js";
 
 // jobguard and its worker with PgBouncer in transaction mode in between
 // (docs/database.md): what works through it, and that what cannot work never
 // releases a live worker's claim.
 after(killLeftovers);
 
-const FAST = ["--heartbeat", "0.5", "--stale-after", "2"];
-const STALE_MS = 2000;
 let db: FreshDatabase;
 let bouncer: Pgbouncer;
-let tables = 0;
 
 before(async () => {
   if (pgbouncerSkipReason()) return;
@@ -37,12 +36,6 @@ after(async () => {
   await bouncer?.stop();
   await db?.drop();
 });
-
-async function newTable(): Promise<string> {
-  const table = `jobs_${++tables}`;
-  await createDelayedJobsTable(db.url, table);
-  return table;
-}
 
 function env(table: string, url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
@@ -56,16 +49,9 @@ function env(table: string, url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
 
 /** `jobguard rescue` through PgBouncer, with a live witness lease that has reached the database for an hour (see lease/sweep.ts). */
 async function rescue(table: string): Promise<string> {
-  await withClient(db.url, (c) =>
-    c.query(
-      `INSERT INTO leases_${table} (id, host, pids, session_tag, heartbeat_at, reachable_since)
-       VALUES ('witness', 'dyno-w', '{}', 'jobguard-witness', now() + interval '1 hour', now() - interval '1 hour') ON CONFLICT (id) DO NOTHING`,
-    ),
-  );
-  const run = runJobguard([...FAST, "rescue"], env(table, bouncer.url));
-  let out = "";
-  run.child.stdout!.on("data", (chunk) => (out += chunk));
-  assert.equal((await run.exited).code, 0, out);
+  await insertWitness(db.url, `leases_${table}`);
+  const { code, out } = await runCommand([...FAST, "rescue"], env(table, bouncer.url));
+  assert.equal(code, 0, out);
   return out;
 }
 
@@ -80,13 +66,13 @@ async function churn(pooler: Pgbouncer = bouncer): Promise<void> {
 function skipUnless(t: TestContext, hostnames = false): boolean {
   return (
     prerequisite(t, "JOBGUARD_REQUIRE_PGBOUNCER", pgbouncerSkipReason()) &&
-    (!hostnames || prerequisite(t, "JOBGUARD_REQUIRE_UNSHARE", hostnameSkipReason()))
+    (!hostnames || requireHostnames(t))
   );
 }
 
 test("the release at the deadline through PgBouncer: the worker's lock (its connection pooled too) is released", async (t) => {
   if (!skipUnless(t)) return;
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const id = await insertJob(db.url, { table, handler: "x" });
   const events = join(tempDir(), "events");
   const run = runJobguard(
@@ -139,14 +125,15 @@ test("the sql queue through PgBouncer: the user's statement is prepared, run and
   assert.match(run.stderr(), /event=locks_released queue=sql jobs=1 ids=1 /);
   const rows = await withClient(
     db.url,
-    async (c) => (await c.query("SELECT owner_name FROM custom_jobs ORDER BY id")).rows,
+    async (c) =>
+      (await c.query<{ owner_name: string | null }>("SELECT owner_name FROM custom_jobs ORDER BY id")).rows,
   );
   assert.deepEqual(rows, [{ owner_name: null }, { owner_name: "elsewhere" }]);
 });
 
 test("the recommended setting: jobguard and its worker direct, check and rescue through PgBouncer; a dyno killed whole is rescued", async (t) => {
   if (!skipUnless(t, true)) return;
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const id = await insertJob(db.url, { table, handler: "x" });
   const events = join(tempDir(), "events");
   const run = runJobguard(
@@ -156,11 +143,9 @@ test("the recommended setting: jobguard and its worker direct, check and rescue 
   );
   const { pid } = await workerReady(events);
   await sleep(1200); // heartbeats that see the worker's session
-  const check = runJobguard(["check"], env(table, bouncer.url));
-  let out = "";
-  check.child.stdout!.on("data", (chunk) => (out += chunk));
-  assert.equal((await check.exited).code, 0);
-  assert.match(out, new RegExp(`host:dyno-direct pid:${pid}: 1 job`));
+  const check = await runCommand(["check"], env(table, bouncer.url));
+  assert.equal(check.code, 0);
+  assert.match(check.out, new RegExp(`host:dyno-direct pid:${pid}: 1 job`));
   for (const p of [run.pid, ...descendantsOf(run.pid)]) process.kill(p, "SIGKILL");
   await run.exited;
   await waitFor(() => !isAlive(pid), { what: "the worker to die" });
@@ -205,7 +190,7 @@ for (const { name, direct, churnFromMs, reason } of POOLED) {
     // One server connection, so that every other client takes the one the worker's tag was left on.
     const pooler = direct ? await startPgbouncer(db.url, { poolSize: 1 }) : bouncer;
     try {
-      const table = await newTable();
+      const table = await newJobsTable(db.url);
       const id = await insertJob(db.url, { table, handler: "x" });
       const events = join(tempDir(), "events");
       const run: Run = runJobguard(

@@ -4,45 +4,32 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
-import {
-  createDelayedJobsTable,
-  freshDatabase,
-  getJob,
-  insertJob,
-  type FreshDatabase,
-} from "../support/db.js";
-import { waitFor } from "../support/wait.js";
+import { isAlive } from "../../tools/processes.js";
+import { freshDatabase, getJob, insertJob, newJobsTable, type FreshDatabase } from "../support/db.js";
 import { dockerStop, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
-import { isAlive } from "../../tools/processes.js";
 import { tcpProxy } from "../support/proxy.js";
+import { waitFor } from "../support/wait.js";
 
-// Faults on the database side: a URL jobguard cannot use, a connection that
-// goes silent, a database that answers nothing for half a minute.
+// Faults on the database side: a URL jobguard cannot use, a database down at
+// the release, a connection that goes silent, a database that answers nothing
+// for half a minute.
 
 after(killLeftovers);
 
 let db: FreshDatabase;
-let tables = 0;
 
 before(async () => {
   db = await freshDatabase();
 });
 after(async () => db?.drop());
 
-async function newTable(): Promise<string> {
-  const table = `jobs_${++tables}`;
-  await createDelayedJobsTable(db.url, table);
-  return table;
-}
-
-/** jobguard's own sessions on the test database (the worker's carry its tag instead). */
 async function jobguardSessions(): Promise<number> {
   return withClient(db.url, async (c) => {
-    const result = await c.query(
+    const result = await c.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'jobguard' AND datname = current_database() AND state = 'idle'",
     );
-    return result.rows[0].n as number;
+    return result.rows[0]!.n;
   });
 }
 
@@ -67,8 +54,52 @@ for (const [variable, url, part, secret] of MALFORMED) {
   });
 }
 
+test("an unknown sslmode is a configuration error", async () => {
+  const url = new URL(db.url);
+  url.searchParams.set("sslmode", "sometimes");
+  const run = runJobguard(["--", "true"], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: url.toString() });
+  assert.equal((await run.exited).code, 2);
+  assert.match(run.stderr(), /^jobguard: DATABASE_URL: unknown sslmode "sometimes"/);
+});
+
+test("the database down at release time: the worker is still killed, one clear error, exit before the grace", async () => {
+  const table = await newJobsTable(db.url);
+  const id = await insertJob(db.url, { table, handler: "x" });
+  const proxy = await tcpProxy(db.url);
+  const events = join(tempDir(), "events");
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: table,
+    JOBGUARD_DATABASE_URL: proxy.url,
+    DATABASE_URL: db.url,
+    EVENTS: events,
+    LOCK_SQL: lockJobSql(table, id),
+  });
+  const { pid: workerPid } = await workerReady(events);
+  proxy.close(); // from now on the database cannot be reached
+  const signalledAt = Date.now();
+  const stop = await dockerStop(run, 3000);
+  const exit = await run.exited;
+  assert.equal(exit.code, 125);
+  assert.equal(stop.sigkilledJobguard, false);
+  assert.ok(exit.at - signalledAt < 3000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
+  assert.equal(isAlive(workerPid), false, "the worker survived");
+  const failures = run
+    .stderr()
+    .split("\n")
+    .filter((l) => l.includes("event=release_failed"));
+  assert.equal(failures.length, 1);
+  assert.match(
+    failures[0]!,
+    /error="could not release the worker's locks: .+" queue=delayed_job database=127\.0\.0\.1:\d+\/\w+ attempts=\d+/,
+  );
+  assert.ok(!run.stderr().includes(proxy.password), "the password was logged");
+  assert.doesNotMatch(run.stderr(), /postgres:\/\//);
+  assert.notEqual((await getJob(db.url, id, table))?.locked_by, null, "nothing could have released it");
+});
+
 test("the release connection goes silent after SIGTERM: the release moves to a new connection and ends before the grace", async () => {
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const id = await insertJob(db.url, { table, handler: "x" });
   const proxy = await tcpProxy(db.url);
   const events = join(tempDir(), "events");
@@ -120,7 +151,7 @@ test("the release connection goes silent after SIGTERM: the release moves to a n
 });
 
 test("30 s of a silent database under a 0.5 s heartbeat: the worker runs on, no burst of heartbeats after, and a shutdown in silence ends before the grace", async () => {
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const id = await insertJob(db.url, { table, handler: "x" });
   const leases = `leases_${table}`;
   const proxy = await tcpProxy(db.url);
@@ -143,7 +174,8 @@ test("30 s of a silent database under a 0.5 s heartbeat: the worker runs on, no 
     async () =>
       withClient(
         db.url,
-        async (c) => (await c.query("SELECT to_regclass($1) IS NOT NULL AS ok", [leases])).rows[0].ok,
+        async (c) =>
+          (await c.query<{ ok: boolean }>("SELECT to_regclass($1) IS NOT NULL AS ok", [leases])).rows[0]!.ok,
       ),
     {
       what: "the lease table",
@@ -158,8 +190,11 @@ test("30 s of a silent database under a 0.5 s heartbeat: the worker runs on, no 
     withClient(
       db.url,
       async (c) =>
-        (await c.query("SELECT count(*)::int AS n FROM beats WHERE at > $1", [new Date(since)])).rows[0]
-          .n as number,
+        (
+          await c.query<{ n: number }>("SELECT count(*)::int AS n FROM beats WHERE at > $1", [
+            new Date(since),
+          ])
+        ).rows[0]!.n,
     );
   await waitFor(async () => (await beats(0)) >= 2, { what: "heartbeats" });
 

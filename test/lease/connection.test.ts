@@ -3,8 +3,8 @@ import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
 import { createDelayedJobsTable, freshDatabase, type FreshDatabase } from "../support/db.js";
-import { waitFor } from "../support/wait.js";
 import { dockerStop, killLeftovers, runJobguard } from "../support/jobguard.js";
+import { waitFor } from "../support/wait.js";
 
 // JOBGUARD_CONNECTION: what an idle jobguard holds between heartbeats (docs/database.md).
 after(killLeftovers);
@@ -25,10 +25,10 @@ async function sessionsOver(ms: number): Promise<number[]> {
         db.url,
         async (c) =>
           (
-            await c.query(
+            await c.query<{ n: number }>(
               "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'jobguard' AND datname = current_database()",
             )
-          ).rows[0].n,
+          ).rows[0]!.n,
       ),
     );
   }
@@ -49,7 +49,7 @@ for (const mode of ["per-heartbeat", "keep"] as const) {
       withClient(
         db.url,
         async (c) =>
-          (await c.query(`SELECT heartbeat_at FROM ${leases}`)).rows[0]?.heartbeat_at as Date | undefined,
+          (await c.query<{ heartbeat_at: Date }>(`SELECT heartbeat_at FROM ${leases}`)).rows[0]?.heartbeat_at,
       );
     const first = await waitFor(beat, { what: "the first heartbeat" });
     const samples = await sessionsOver(2500);

@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
-import { dockerStop, fixture, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
+import { dockerStop, killLeftovers, runJobguard } from "../support/jobguard.js";
+import { events, files, ready, SHELL_WORKER } from "../support/shell-worker.js";
 
 // The escalation and the fail-safe (src/supervise/escalate.ts) with the
 // stand-in worker, which logs every signal it gets: quick checks of the rules
@@ -11,25 +9,21 @@ import { dockerStop, fixture, killLeftovers, runJobguard, tempDir } from "../sup
 
 after(killLeftovers);
 
-const WORKER = fixture("worker.sh");
-
-function eventsFile(): string {
-  return join(tempDir(), "events");
-}
-
-function events(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean) : [];
-}
-
-async function ready(file: string): Promise<void> {
-  for (let i = 0; i < 2000 && !events(file).includes("READY"); i++) await sleep(10);
-  assert.ok(events(file).includes("READY"), "the worker never got ready");
-}
-
 test("--escalate: the signal reaches the worker once, before the deadline kill, and is logged", async () => {
-  const file = eventsFile();
+  const file = files().events;
   const run = runJobguard(
-    ["--escalate", "SIGUSR1", "--escalate-before", "1", "--deadline", "2", "--grace", "4", "--", WORKER],
+    [
+      "--escalate",
+      "SIGUSR1",
+      "--escalate-before",
+      "1",
+      "--deadline",
+      "2",
+      "--grace",
+      "4",
+      "--",
+      SHELL_WORKER,
+    ],
     { EVENTS: file, ON_TERM: "ignore" },
   );
   await ready(file);
@@ -43,9 +37,20 @@ test("--escalate: the signal reaches the worker once, before the deadline kill, 
 });
 
 test("fail-safe: auto on a Cedar-looking $DYNO, but only jobguard signalled: SIGTERM first, then the escalation", async () => {
-  const file = eventsFile();
+  const file = files().events;
   const run = runJobguard(
-    ["--escalate", "SIGUSR1", "--escalate-before", "1", "--deadline", "2", "--grace", "4", "--", WORKER],
+    [
+      "--escalate",
+      "SIGUSR1",
+      "--escalate-before",
+      "1",
+      "--deadline",
+      "2",
+      "--grace",
+      "4",
+      "--",
+      SHELL_WORKER,
+    ],
     {
       EVENTS: file,
       ON_TERM: "ignore",
@@ -64,9 +69,20 @@ test("fail-safe: auto on a Cedar-looking $DYNO, but only jobguard signalled: SIG
 });
 
 test("a worker that exits at the fail-safe SIGTERM is not sent the escalation", async () => {
-  const file = eventsFile();
+  const file = files().events;
   const run = runJobguard(
-    ["--escalate", "SIGUSR1", "--escalate-before", "1", "--deadline", "2", "--grace", "4", "--", WORKER],
+    [
+      "--escalate",
+      "SIGUSR1",
+      "--escalate-before",
+      "1",
+      "--deadline",
+      "2",
+      "--grace",
+      "4",
+      "--",
+      SHELL_WORKER,
+    ],
     { EVENTS: file, DYNO: "worker.1" },
   );
   await ready(file);
@@ -82,8 +98,8 @@ test("a worker that exits at the fail-safe SIGTERM is not sent the escalation", 
 });
 
 test("Ctrl-C is forwarded even on Cedar, so no fail-safe SIGTERM follows it", async () => {
-  const file = eventsFile();
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", WORKER], {
+  const file = files().events;
+  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", SHELL_WORKER], {
     EVENTS: file,
     ON_TERM: "ignore",
     DYNO: "worker.1",

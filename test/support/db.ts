@@ -71,6 +71,15 @@ export async function createDelayedJobsTable(url: string, table = "delayed_jobs"
   });
 }
 
+let tables = 0;
+
+/** A delayed_jobs table of its own for one test: jobs_1, jobs_2, ... in this test file's process. */
+export async function newJobsTable(url: string): Promise<string> {
+  const table = `jobs_${++tables}`;
+  await createDelayedJobsTable(url, table);
+  return table;
+}
+
 /** Inserts a job row (timestamps stored as naive UTC, like ActiveRecord) and returns its id. */
 export async function insertJob(url: string, opts: InsertJobOptions): Promise<number> {
   const lockedAt = opts.lockedAt ?? (opts.lockedBy !== undefined ? new Date() : null);

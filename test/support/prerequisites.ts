@@ -35,8 +35,16 @@ export function unshareSkipReason(): string | null {
   return unshareReason;
 }
 
+/**
+ * True when a test can run jobguard as a dyno of its own, under a host name of
+ * its own; else skips `t`, or fails it with JOBGUARD_REQUIRE_UNSHARE=1.
+ */
+export function requireHostnames(t: TestContext): boolean {
+  return prerequisite(t, "JOBGUARD_REQUIRE_UNSHARE", hostnameSkipReason());
+}
+
 /** Why a test cannot give jobguard a host name of its own (`unshare --uts` needs root), or null when it can. */
-export function hostnameSkipReason(): string | null {
+function hostnameSkipReason(): string | null {
   const probe = spawnSync("unshare", ["--uts", "hostname", "jobguard-probe"]);
   return probe.status === 0
     ? null

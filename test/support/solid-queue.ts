@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { withClient } from "../../tools/db.js";
-import { waitFor } from "./wait.js";
 import { fixture } from "./jobguard.js";
+import { waitFor } from "./wait.js";
 
 /** The stand-in for Solid Queue 1.x's `bin/jobs` (test/fixtures/solid_queue/stand-in.mjs). */
 export const STAND_IN = [process.execPath, fixture("solid_queue/stand-in.mjs")];

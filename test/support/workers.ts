@@ -25,9 +25,9 @@ export interface MatrixWorker {
   env: NodeJS.ProcessEnv;
   /** jobguard's settings for this worker, before `--`. */
   jobguard: string[];
-  enqueue(label: string, seconds: number): Promise<void>;
+  enqueue(label: string, seconds: number): void | Promise<void>;
   /** Where the job is in the broker or database, in the row's own words ("queued", "locked", ...). */
-  state(label: string): Promise<string>;
+  state(label: string): string | Promise<string>;
 }
 
 /** Heroku Cedar (every process, SIGTERM twice) or Docker/Kubernetes (the main process, once). */
@@ -145,8 +145,8 @@ export function runBare(command: string[], env: NodeJS.ProcessEnv): Run {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((done) =>
     child.on("exit", (code, signal) => done({ code, signal, at: Date.now() })),
   );

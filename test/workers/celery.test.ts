@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { fixture, killLeftovers } from "../support/jobguard.js";
+import { prerequisite } from "../support/prerequisites.js";
 import {
   brokerSkipReason,
   commandSkipReason,
@@ -12,7 +13,6 @@ import {
   type Delivery,
   type MatrixWorker,
 } from "../support/workers.js";
-import { prerequisite } from "../support/prerequisites.js";
 
 // The Celery rows of the worker matrix (docs/workers.md): Debian's
 // python3-celery 5.2, prefork pool, with RabbitMQ and with Redis as the broker,
@@ -86,12 +86,12 @@ function celery(broker: Broker): MatrixWorker {
     command: CELERY,
     env,
     jobguard: ["--worker", "celery", "--deadline", "6", "--grace", String(GRACE)],
-    enqueue: async (label, seconds) => {
+    enqueue: (label, seconds) => {
       // A purge leaves Redis's `unacked` hash as it is: start from an empty database.
       if (broker.name === "redis") redisCli(REDIS_DB, "FLUSHDB");
       python(fixture("celery/enqueue.py"), [label, String(seconds)], env);
     },
-    state: async () => python(fixture("celery/state.py"), [], env),
+    state: () => python(fixture("celery/state.py"), [], env),
   };
 }
 

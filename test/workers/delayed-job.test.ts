@@ -4,7 +4,12 @@ import { withClient } from "../../tools/db.js";
 import { createDelayedJobsTable, freshDatabase, insertJob, type FreshDatabase } from "../support/db.js";
 import { requireDelayedJob, WORKER_SCRIPT } from "../support/delayed-job.js";
 import { fixture, killLeftovers } from "../support/jobguard.js";
-import { rerunUntilFinished, restartDuringJob, type Delivery, type MatrixWorker } from "../support/workers.js";
+import {
+  rerunUntilFinished,
+  restartDuringJob,
+  type Delivery,
+  type MatrixWorker,
+} from "../support/workers.js";
 
 // The delayed_job row of the worker matrix (docs/workers.md), in the matrix's
 // terms: Debian's delayed_job 4.1 with the pg adapter. delayed_job finishes the

@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { withClient } from "../../tools/db.js";
-import { freshDatabase, type FreshDatabase } from "../support/db.js";
 import { REPO_ROOT } from "../../tools/repo.js";
+import { freshDatabase, type FreshDatabase } from "../support/db.js";
 import { fixture, killLeftovers } from "../support/jobguard.js";
-import { rerunUntilFinished, restartDuringJob, type Delivery, type MatrixWorker } from "../support/workers.js";
-import { spawnSync } from "node:child_process";
+import {
+  rerunUntilFinished,
+  restartDuringJob,
+  type Delivery,
+  type MatrixWorker,
+} from "../support/workers.js";
 
 // The graphile-worker row of the worker matrix (docs/workers.md): the npm
 // package's own CLI against the test PostgreSQL. Its first signal waits for

@@ -4,7 +4,12 @@ import PgBoss from "pg-boss";
 import { withClient } from "../../tools/db.js";
 import { freshDatabase, type FreshDatabase } from "../support/db.js";
 import { fixture, killLeftovers } from "../support/jobguard.js";
-import { rerunUntilFinished, restartDuringJob, type Delivery, type MatrixWorker } from "../support/workers.js";
+import {
+  rerunUntilFinished,
+  restartDuringJob,
+  type Delivery,
+  type MatrixWorker,
+} from "../support/workers.js";
 
 // The pg-boss row of the worker matrix (docs/workers.md): pg-boss 10 from npm
 // against the test PostgreSQL. pg-boss has no signal handlers; the app's own

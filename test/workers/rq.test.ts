@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { fixture, killLeftovers } from "../support/jobguard.js";
+import { prerequisite } from "../support/prerequisites.js";
 import {
   brokerSkipReason,
   commandSkipReason,
@@ -11,7 +12,6 @@ import {
   restartDuringJob,
   type MatrixWorker,
 } from "../support/workers.js";
-import { prerequisite } from "../support/prerequisites.js";
 
 // The RQ row of the worker matrix (docs/workers.md): Debian's python3-rq 1.13
 // against the local Redis. RQ's cold shutdown leaves a job in the
@@ -32,11 +32,11 @@ const rq: MatrixWorker = {
   // 6 s. And 8 s after the first SIGTERM: on a real Cedar, HerokuWorker has
   // handed the job back and exited by then, rather than take it as a cold shutdown.
   jobguard: ["--worker", "rq", "--deadline", "16", "--grace", String(GRACE)],
-  async enqueue(label, seconds) {
+  enqueue(label, seconds) {
     redisCli(DB, "FLUSHDB"); // each test starts from an empty Redis
     python(fixture("rq/enqueue.py"), [URL, label, String(seconds)]);
   },
-  state: async (label) => python(fixture("rq/state.py"), [URL, label]),
+  state: (label) => python(fixture("rq/state.py"), [URL, label]),
 };
 
 let skip: (string | null)[] = [];

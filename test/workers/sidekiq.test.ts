@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { fixture, killLeftovers } from "../support/jobguard.js";
+import { prerequisite } from "../support/prerequisites.js";
 import {
   brokerSkipReason,
   commandSkipReason,
@@ -10,7 +11,6 @@ import {
   type Delivery,
   type MatrixWorker,
 } from "../support/workers.js";
-import { prerequisite } from "../support/prerequisites.js";
 
 // The Sidekiq row of the worker matrix (docs/workers.md): Debian's ruby-sidekiq
 // 6.4 against the local Redis. Sidekiq requeues its unfinished jobs itself when
@@ -26,7 +26,7 @@ const sidekiq: MatrixWorker = {
   command: [...SIDEKIQ, "-t", "2"],
   env: { REDIS_URL: `redis://127.0.0.1:6379/${DB}` },
   jobguard: ["--worker", "sidekiq", "--deadline", "6", "--grace", String(GRACE)],
-  async enqueue(label, seconds) {
+  enqueue(label, seconds) {
     redisCli(DB, "FLUSHDB"); // each test starts from an empty Redis
     const now = Date.now() / 1000;
     const job = {
@@ -41,7 +41,7 @@ const sidekiq: MatrixWorker = {
     redisCli(DB, "SADD", "queues", "default");
     redisCli(DB, "LPUSH", "queue:default", JSON.stringify(job));
   },
-  async state(label) {
+  state(label) {
     const has = (lines: string) => lines.includes(`"jid":"${label}"`);
     if (has(redisCli(DB, "LRANGE", "queue:default", "0", "-1"))) return "queued";
     if (has(redisCli(DB, "ZRANGE", "retry", "0", "-1"))) return "retry";

@@ -3,7 +3,10 @@ import { hostname } from "node:os";
 import { after, before, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
 import { createDelayedJobsTable, freshDatabase, insertJob, type FreshDatabase } from "../../support/db.js";
-import { runJobguard, killLeftovers } from "../../support/jobguard.js";
+import { killLeftovers, runCommand } from "../../support/jobguard.js";
+
+// `jobguard check` for delayed_job: the locks by worker, this host's dead
+// ones, the index it recommends, and what it says when it cannot look.
 
 after(killLeftovers);
 
@@ -13,13 +16,7 @@ before(async () => {
 });
 after(async () => db?.drop());
 
-async function check(env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  const run = runJobguard(["check"], { DATABASE_URL: db.url, ...env });
-  let out = "";
-  run.child.stdout!.on("data", (chunk) => (out += chunk));
-  const { code } = await run.exited;
-  return { code, out };
-}
+const check = (env: NodeJS.ProcessEnv) => runCommand(["check"], { DATABASE_URL: db.url, ...env });
 
 test("check lists the locks by worker, marks this host's dead ones, and asks for the index", async () => {
   await createDelayedJobsTable(db.url, "listed");
@@ -65,19 +62,6 @@ test("check is happy with live locks and the recommended index", async () => {
   assert.doesNotMatch(out, /warning|error/);
 });
 
-test("check prepares the sql queue's statement and reports a broken one", async () => {
-  await withClient(db.url, (c) => c.query("CREATE TABLE own_jobs (id int, owner text)"));
-  const good = await check({
-    JOBGUARD_QUEUE: "sql",
-    JOBGUARD_RELEASE_SQL: "UPDATE own_jobs SET owner = NULL WHERE owner = ANY($3)",
-  });
-  assert.equal(good.code, 0, good.out);
-  assert.match(good.out, /release statement: prepared without error/);
-  const bad = await check({ JOBGUARD_QUEUE: "sql", JOBGUARD_RELEASE_SQL: "UPDATE no_such_table SET x = 1" });
-  assert.equal(bad.code, 1);
-  assert.match(bad.out, /error: relation "no_such_table" does not exist/);
-});
-
 test("check: a missing table, an unreachable server and a TLS mode the server cannot meet each say so", async () => {
   const missing = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "nowhere" });
   assert.equal(missing.code, 1);
@@ -103,18 +87,4 @@ test("check: a missing table, an unreachable server and a TLS mode the server ca
   assert.match(tls.out, /does not support SSL/);
   const prefer = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "tidy", PGSSLMODE: "prefer" });
   assert.equal(prefer.code, 0, prefer.out);
-});
-
-test("an unknown sslmode is a configuration error", async () => {
-  const url = new URL(db.url);
-  url.searchParams.set("sslmode", "sometimes");
-  const run = runJobguard(["--", "true"], { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: url.toString() });
-  assert.equal((await run.exited).code, 2);
-  assert.match(run.stderr(), /^jobguard: DATABASE_URL: unknown sslmode "sometimes"/);
-});
-
-test("check without a queue says jobguard never touches a database", async () => {
-  const { code, out } = await check({});
-  assert.equal(code, 0);
-  assert.match(out, /no queue configured/);
 });

@@ -1,16 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
-import {
-  createDelayedJobsTable,
-  freshDatabase,
-  getJob,
-  insertJob,
-  type FreshDatabase,
-} from "../../support/db.js";
+import { freshDatabase, getJob, insertJob, newJobsTable, type FreshDatabase } from "../../support/db.js";
 import {
   createJobEventsTable,
   getJobEvents,
@@ -18,37 +11,22 @@ import {
   sleepJobHandler,
   WORKER_SCRIPT,
 } from "../../support/delayed-job.js";
+import { dockerStop, herokuRestart, killLeftovers, runJobguard, type Run } from "../../support/jobguard.js";
 import { waitFor } from "../../support/wait.js";
-import {
-  dockerStop,
-  herokuRestart,
-  runJobguard,
-  tempDir,
-  type Run,
-  killLeftovers,
-} from "../../support/jobguard.js";
-import { PG_WORKER, lockJobSql, workerReady } from "../../support/pg-worker.js";
-import { isAlive } from "../../../tools/processes.js";
-import { tcpProxy } from "../../support/proxy.js";
+
+// delayed_job's release (src/queues/delayed-job/) after jobguard killed the
+// worker, with the real delayed_job worker: which locks go, and which never do.
 
 after(killLeftovers);
 
 const HOST = hostname();
 let db: FreshDatabase;
-let tables = 0;
 
 before(async () => {
   db = await freshDatabase();
   await createJobEventsTable(db.url);
 });
 after(async () => db?.drop());
-
-/** A new delayed_jobs table for one test. */
-async function newTable(): Promise<string> {
-  const table = `jobs_${++tables}`;
-  await createDelayedJobsTable(db.url, table);
-  return table;
-}
 
 /** jobguard in front of the real delayed_job worker, on this test's table. */
 function guardDelayedJob(
@@ -88,7 +66,7 @@ function drainQueue(table: string): Promise<number | null> {
 
 test("overrun under a Heroku restart: the job is unlocked, attempts unchanged, and a fresh worker completes it", async (t) => {
   if (!requireDelayedJob(t)) return;
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const id = await insertJob(db.url, { table, handler: sleepJobHandler(60, "overrun") });
   const run = guardDelayedJob(table, ["--deadline", "2", "--grace", "5"], { DYNO: "worker.1" });
   const [pid] = await started("overrun");
@@ -118,7 +96,7 @@ test("overrun under a Heroku restart: the job is unlocked, attempts unchanged, a
 
 test("a job that finishes within the deadline: nothing is released", async (t) => {
   if (!requireDelayedJob(t)) return;
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const id = await insertJob(db.url, { table, handler: sleepJobHandler(1, "in-time") });
   const run = guardDelayedJob(table, ["--deadline", "8", "--grace", "10"]);
   await started("in-time");
@@ -134,7 +112,7 @@ test("a job that finishes within the deadline: nothing is released", async (t) =
 
 test("the worker as a grandchild, and two workers in one tree: every lock is released", async (t) => {
   if (!requireDelayedJob(t)) return;
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const ids = [
     await insertJob(db.url, { table, handler: sleepJobHandler(60, "pair") }),
     await insertJob(db.url, { table, handler: sleepJobHandler(60, "pair") }),
@@ -150,14 +128,14 @@ test("the worker as a grandchild, and two workers in one tree: every lock is rel
     assert.equal(
       (await getJob(db.url, id, table))?.locked_by,
       null,
-      `job ${id} is still locked (workers ${pids}):\n${run.stderr()}`,
+      `job ${id} is still locked (workers ${pids.join(",")}):\n${run.stderr()}`,
     );
   assert.match(run.stderr(), /event=locks_released queue=delayed_job jobs=2 /);
 });
 
 test("locks of live workers are never touched: same pid on another host, a live process here, a longer pid, a longer host name", async (t) => {
   if (!requireDelayedJob(t)) return;
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const mine = await insertJob(db.url, { table, handler: sleepJobHandler(60, "mine") });
   const run = guardDelayedJob(table, ["--deadline", "1", "--grace", "4"]);
   const [pid] = await started("mine");
@@ -187,7 +165,7 @@ test("locks of live workers are never touched: same pid on another host, a live 
 
 test("the worker killed by SIGKILL on its own while jobguard runs: its locks are released", async (t) => {
   if (!requireDelayedJob(t)) return;
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const id = await insertJob(db.url, { table, handler: sleepJobHandler(60, "oom") });
   const run = guardDelayedJob(table, []);
   const [pid] = await started("oom");
@@ -198,132 +176,8 @@ test("the worker killed by SIGKILL on its own while jobguard runs: its locks are
   assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} `));
 });
 
-test("the database down at release time: the worker is still killed, one clear error, exit before the grace", async () => {
-  const table = await newTable();
-  const id = await insertJob(db.url, { table, handler: "x" });
-  const proxy = await tcpProxy(db.url);
-  const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
-    JOBGUARD_QUEUE: "delayed_job",
-    JOBGUARD_TABLE: table,
-    JOBGUARD_DATABASE_URL: proxy.url,
-    DATABASE_URL: db.url,
-    EVENTS: events,
-    LOCK_SQL: lockJobSql(table, id),
-  });
-  const { pid: workerPid } = await workerReady(events);
-  proxy.close(); // from now on the database cannot be reached
-  const signalledAt = Date.now();
-  const stop = await dockerStop(run, 3000);
-  const exit = await run.exited;
-  assert.equal(exit.code, 125);
-  assert.equal(stop.sigkilledJobguard, false);
-  assert.ok(exit.at - signalledAt < 3000, `exited ${exit.at - signalledAt} ms after SIGTERM`);
-  assert.equal(isAlive(workerPid), false, "the worker survived");
-  const failures = run
-    .stderr()
-    .split("\n")
-    .filter((l) => l.includes("event=release_failed"));
-  assert.equal(failures.length, 1);
-  assert.match(
-    failures[0]!,
-    /error="could not release the worker's locks: .+" queue=delayed_job database=127\.0\.0\.1:\d+\/\w+ attempts=\d+/,
-  );
-  assert.ok(!run.stderr().includes(proxy.password), "the password was logged");
-  assert.doesNotMatch(run.stderr(), /postgres:\/\//);
-  assert.notEqual((await getJob(db.url, id, table))?.locked_by, null, "nothing could have released it");
-});
-
-test("the sql queue runs the user's own statement with host, pids and worker names", async () => {
-  await withClient(db.url, (c) =>
-    c.query(
-      "CREATE TABLE custom_jobs (id serial PRIMARY KEY, owner_host text, owner_pid int, owner_name text)",
-    ),
-  );
-  await withClient(db.url, (c) =>
-    c.query("INSERT INTO custom_jobs (owner_host, owner_pid) VALUES (NULL, NULL), ('elsewhere', 1)"),
-  );
-  const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
-    JOBGUARD_QUEUE: "sql",
-    JOBGUARD_RELEASE_SQL:
-      "UPDATE custom_jobs SET owner_host = NULL, owner_pid = NULL, owner_name = NULL WHERE owner_host = $1 AND owner_pid = ANY($2) AND owner_name = ANY($3) RETURNING id",
-    DATABASE_URL: db.url,
-    EVENTS: events,
-    LOCK_SQL: "UPDATE custom_jobs SET owner_name = $1, owner_host = $2, owner_pid = $3 WHERE id = 1",
-  });
-  await workerReady(events);
-  await dockerStop(run, 3000);
-  assert.equal((await run.exited).code, 124);
-  assert.match(run.stderr(), /event=locks_released queue=sql jobs=1 ids=1 /);
-  const rows = await withClient(
-    db.url,
-    async (c) => (await c.query("SELECT id, owner_host FROM custom_jobs ORDER BY id")).rows,
-  );
-  assert.deepEqual(rows, [
-    { id: 1, owner_host: null },
-    { id: 2, owner_host: "elsewhere" },
-  ]);
-});
-
-test("a worker stuck in a long query: its tagged sessions are terminated and reported", async () => {
-  const table = await newTable();
-  const id = await insertJob(db.url, { table, handler: "x" });
-  const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
-    JOBGUARD_QUEUE: "delayed_job",
-    JOBGUARD_TABLE: table,
-    DATABASE_URL: db.url,
-    EVENTS: events,
-    LONG_QUERY: "1",
-    LOCK_SQL: lockJobSql(table, id),
-  });
-  const { app: tag } = await workerReady(events);
-  assert.match(tag, /^jobguard-[0-9a-f]{16}$/, "the worker's sessions were not tagged");
-  const stuck = async () =>
-    withClient(
-      db.url,
-      async (c) =>
-        (
-          await c.query(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE '%pg_sleep%'",
-            [tag],
-          )
-        ).rows,
-    );
-  const [backend] = await stuck();
-  assert.ok(backend, "the long query is not running");
-
-  await dockerStop(run, 3000);
-  assert.equal((await run.exited).code, 124);
-  assert.match(
-    run.stderr(),
-    new RegExp(
-      `event=sessions_terminated tag=${tag} sessions=\\d+ backends=[\\d:a-z,]*${backend.pid}:active`,
-    ),
-  );
-  await waitFor(async () => (await stuck()).length === 0, { timeoutMs: 3000, what: "the long query to end" });
-  assert.equal((await getJob(db.url, id, table))?.locked_by, null);
-});
-
-test("a PGAPPNAME the user set is kept, and then no session is terminated", async () => {
-  const events = join(tempDir(), "events");
-  const run = runJobguard(["--deadline", "1", "--grace", "3", "--", ...PG_WORKER], {
-    JOBGUARD_QUEUE: "delayed_job",
-    JOBGUARD_TABLE: await newTable(),
-    DATABASE_URL: db.url,
-    EVENTS: events,
-    PGAPPNAME: "my-worker",
-  });
-  assert.equal((await workerReady(events)).app, "my-worker");
-  await dockerStop(run, 3000);
-  assert.equal((await run.exited).code, 124);
-  assert.doesNotMatch(run.stderr(), /sessions_terminated/);
-  assert.match(run.stderr(), /event=locks_released queue=delayed_job jobs=0 /);
-});
-
 test("a pid that a newer process took: the dead worker's lock is released, one taken since is not", async () => {
-  const table = await newTable();
+  const table = await newJobsTable(db.url);
   const { delayedJob } = await import("../../../src/queues/delayed-job/index.js");
   const reusedSince = Date.now() - 60_000;
   const before = await insertJob(db.url, {

@@ -1,58 +1,44 @@
 import assert from "node:assert/strict";
-import { after, before, test, type TestContext } from "node:test";
+import { after, before, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
-import { freshDatabase, type FreshDatabase } from "../../support/db.js";
-import { waitFor } from "../../support/wait.js";
-import { hostnameSkipReason } from "../../support/prerequisites.js";
-import { dockerStop, killLeftovers, runJobguard, type Run } from "../../support/jobguard.js";
-import { prerequisite } from "../../support/prerequisites.js";
 import { descendantsOf } from "../../../tools/processes.js";
+import type { FreshDatabase } from "../../support/db.js";
+import { dockerStop, killLeftovers, runCommand, runJobguard, type Run } from "../../support/jobguard.js";
+import { FAST, insertDeadLease, insertWitness, leaseTestDatabase } from "../../support/lease.js";
+import { requireHostnames } from "../../support/prerequisites.js";
 import {
   backInQueue,
   claim,
   createSolidQueueSchema,
-  solidQueueEnv,
   enqueue,
   events,
   insertProcess,
   jobState,
   processes,
+  solidQueueEnv,
   STAND_IN,
+  standInPids,
   started,
 } from "../../support/solid-queue.js";
+import { waitFor } from "../../support/wait.js";
 
-// Solid Queue dynos that die all at once: another dyno's jobguard hands their
-// jobs back through leases and sweeps, long before Solid Queue's own prune
-// would fail them. See test/solid-queue.test.ts for the queue's stand-in.
+// Solid Queue's rescue: dynos that die all at once, whose jobs another
+// dyno's jobguard hands back through leases and sweeps, long before Solid
+// Queue's own prune would fail them; and a stand-in killed under a living
+// jobguard, counted toward max-rescues. test/queues/solid-queue/release.test.ts
+// has the release and the stand-in without jobguard.
 
 after(killLeftovers);
 
-// jobguard's leases: heartbeat 0.5 s, stale after 2 s. The stand-in's alive
-// threshold is 20 s: Solid Queue's 5 minutes are five times jobguard's default
-// stale-after of 60 s; the extra margin is for the rescuing dyno's start on a
-// loaded test machine.
-const FAST = ["--heartbeat", "0.5", "--stale-after", "2"];
-const STALE_MS = 2000;
+// The stand-in's alive threshold is 20 s: Solid Queue's 5 minutes are five
+// times jobguard's default stale-after of 60 s; the extra margin is for the
+// rescuing dyno's start on a loaded test machine.
 const ALIVE_MS = 20_000;
 let db: FreshDatabase;
 let schemas = 0;
 
 before(async () => {
-  db = await freshDatabase();
-  // No sweep runs on a server younger than stale-after, and the test run may have just started it.
-  await waitFor(
-    async () =>
-      withClient(
-        db.url,
-        async (c) =>
-          (
-            await c.query(
-              `SELECT pg_postmaster_start_time() < now() - interval '${STALE_MS} milliseconds' AS old`,
-            )
-          ).rows[0].old,
-      ),
-    { what: "the database server to be older than stale-after" },
-  );
+  db = await leaseTestDatabase();
 });
 after(async () => db?.drop());
 
@@ -73,27 +59,20 @@ function dyno(name: string, schema: string): Run {
 
 /** Runs `jobguard rescue` once, with a witness lease that has reached the database for an hour (see lease/sweep.ts). */
 async function rescue(schema: string, extra: string[] = []): Promise<string> {
-  const leases = `${schema}.jobguard_leases`;
-  await withClient(db.url, (c) =>
-    c.query(
-      `INSERT INTO ${leases} (id, host, pids, session_tag, heartbeat_at, reachable_since)
-       VALUES ('witness', 'dyno-w', '{}', 'jobguard-witness', now() + interval '1 hour', now() - interval '1 hour')
-       ON CONFLICT (id) DO NOTHING`,
-    ),
-  ).catch(() => {}); // no tables yet: this rescue creates them
-  const run = runJobguard([...FAST, ...extra, "rescue"], env(schema));
-  let out = "";
-  run.child.stdout!.on("data", (chunk) => (out += chunk));
-  assert.equal((await run.exited).code, 0, out);
+  // No tables yet: this rescue creates them.
+  await insertWitness(db.url, `${schema}.jobguard_leases`).catch(() => {});
+  const { code, out } = await runCommand([...FAST, ...extra, "rescue"], env(schema));
+  assert.equal(code, 0, out);
   return out;
 }
 
-function skipWithoutHostnames(t: TestContext): boolean {
-  return prerequisite(t, "JOBGUARD_REQUIRE_UNSHARE", hostnameSkipReason());
+/** A lease as a dyno that died an hour ago would have left it. */
+async function deadLease(schema: string, id: string, host: string, pids: number[]): Promise<void> {
+  await insertDeadLease(db.url, `${schema}.jobguard_leases`, { id, host, pids });
 }
 
 test("a whole dyno SIGKILLed mid-job: another dyno's jobguard puts its job back long before Solid Queue's prune would fail it, and runs it once", async (t) => {
-  if (!skipWithoutHostnames(t)) return;
+  if (!requireHostnames(t)) return;
   const schema = await newSchema();
   const id = await enqueue(db.url, schema, 60);
   const a = dyno("dyno-a", schema);
@@ -163,6 +142,41 @@ test("a whole dyno SIGKILLed mid-job: another dyno's jobguard puts its job back 
   assert.deepEqual(await processes(db.url, schema), [], "dyno-b's stand-in did not deregister");
 });
 
+test("the stand-in killed while jobguard lives: its job is back at once, counted, and failed by jobguard after max-rescues", async () => {
+  const schema = await newSchema();
+  const id = await enqueue(db.url, schema, 60);
+  const crash = async (times: number) => {
+    const run = runJobguard(
+      [...FAST, "--max-rescues", "1", "--", ...STAND_IN],
+      solidQueueEnv(db.url, schema),
+    );
+    const tree = await standInPids(db.url, schema, await started(db.url, schema, id, times));
+    // The OOM killer takes the Solid Queue processes, not jobguard; the supervisor first, so it cannot tend to its fork.
+    for (const pid of [tree.supervisor, tree.worker]) process.kill(pid, "SIGKILL");
+    assert.equal((await run.exited).code, 137, run.stderr());
+    return run.stderr();
+  };
+  assert.match(
+    await crash(1),
+    new RegExp(`event=locks_released queue=solid_queue jobs=1 ids=${id} rescue_counted=true pids=`),
+  );
+  assert.deepEqual(await jobState(db.url, schema, id), backInQueue());
+  assert.deepEqual(await processes(db.url, schema), []);
+
+  assert.match(
+    await crash(2),
+    new RegExp(`event=locks_released queue=solid_queue jobs=0 ids="" rescue_counted=true failed=${id} `),
+  );
+  const state = await jobState(db.url, schema, id);
+  assert.equal(state.ready, null);
+  assert.equal(state.claimedBy, null);
+  assert.equal(state.error?.exception_class, "JobGuard::RescueLimitExceeded");
+  assert.match(
+    state.error?.message ?? "",
+    /^jobguard: rescued from dead workers more than 1 times; .* \(last process: Worker /,
+  );
+});
+
 test("a claim taken after the dead lease's last heartbeat waits for a later sweep, and its process row with it", async () => {
   const schema = await newSchema();
   const [old, young] = [await enqueue(db.url, schema, 1), await enqueue(db.url, schema, 1)];
@@ -224,14 +238,3 @@ test("a poison job that keeps killing its dyno gets a failed execution from jobg
     /^jobguard: rescued from dead workers more than 3 times; .* \(last process: Worker worker-\S+ host:dyno-p4 pid:5\)$/,
   );
 });
-
-/** A lease as a dyno that died an hour ago would have left it. */
-async function deadLease(schema: string, id: string, host: string, pids: number[]): Promise<void> {
-  await withClient(db.url, (c) =>
-    c.query(
-      `INSERT INTO ${schema}.jobguard_leases (id, host, pids, session_tag, started_at, heartbeat_at)
-       VALUES ($1, $2, $3, $4, now() - interval '2 hours', now() - interval '1 hour')`,
-      [id, host, pids, `jobguard-${id}`],
-    ),
-  );
-}

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildConfig } from "../../../src/config/config.js";
+import { buildConfig, checkDatabaseUrl } from "../../../src/config/config.js";
 import { parseArgs, UsageError } from "../../../src/config/options.js";
 
-// Option parsing and config building, in-process: no jobguard is started.
-// test/config.test.ts runs the real binary for the output format and exit code.
+// Config building and its checks, in-process: no jobguard is started.
+// test/cli.test.ts runs the real binary for the output format and exit code.
 
 const config = (argv: string[], env: NodeJS.ProcessEnv = {}) => buildConfig(parseArgs(argv, env), env);
 
@@ -15,42 +15,6 @@ function rejects(argv: string[], env: NodeJS.ProcessEnv, sentence: RegExp): void
     (error: unknown) => error instanceof UsageError && sentence.test(error.message),
   );
 }
-
-test("parseArgs: flags up to -- or the first word, the environment for the rest, flags win", () => {
-  const parsed = parseArgs(["--deadline", "3", "--grace=9", "--", "rake", "--deadline", "x"], {
-    JOBGUARD_DEADLINE: "7",
-    JOBGUARD_FORWARD: "never",
-  });
-  assert.equal(parsed.action, "run");
-  assert.deepEqual(parsed.command, ["rake", "--deadline", "x"]);
-  assert.deepEqual(parsed.values.deadline, { value: "3", source: "--deadline" });
-  assert.deepEqual(parsed.values.grace, { value: "9", source: "--grace" });
-  assert.deepEqual(parsed.values.forward, { value: "never", source: "JOBGUARD_FORWARD" });
-  assert.deepEqual(parseArgs(["bundle", "exec", "--x"], {}).command, ["bundle", "exec", "--x"]);
-});
-
-test("parseArgs: an empty variable counts as unset", () => {
-  assert.equal(parseArgs(["--", "w"], { JOBGUARD_DEADLINE: "" }).values.deadline, undefined);
-});
-
-test("parseArgs: help, version and the subcommands; a subcommand after -- is a command", () => {
-  assert.equal(parseArgs(["--deadline", "3", "-h"], {}).action, "help");
-  assert.equal(parseArgs(["-V"], {}).action, "version");
-  assert.equal(parseArgs(["check"], {}).action, "check");
-  assert.equal(parseArgs(["rescue"], {}).action, "rescue");
-  assert.deepEqual(parseArgs(["--", "check"], {}).command, ["check"]);
-  assert.equal(parseArgs(["check", "x"], {}).action, "run");
-});
-
-test("parseArgs: unknown options, missing values and a missing command are usage errors naming the flag", () => {
-  assert.throws(
-    () => parseArgs(["--dealine", "3", "--", "w"], {}),
-    (error: unknown) => error instanceof UsageError && error.message === "unknown option --dealine",
-  );
-  assert.throws(() => parseArgs(["--deadline"], {}), /--deadline needs a value/);
-  assert.throws(() => parseArgs(["--deadline", "--", "w"], {}), /--deadline needs a value/);
-  assert.throws(() => parseArgs(["--deadline", "3"], {}), /no worker command given/);
-});
 
 test("buildConfig: defaults, decimals, and milliseconds", () => {
   const c = config(["--deadline", "2.5", "--", "w"]);
@@ -143,4 +107,50 @@ test("buildConfig: tables are identifiers or schema.table; the rescue settings h
     leaseTable: ["jobguard_leases"],
     connection: "per-heartbeat",
   });
+});
+
+test("database URL check: a URL node-postgres and libpq can read passes", () => {
+  for (const value of [
+    "postgres://app:secret@db.example.com:5432/d8a",
+    "postgresql://app:p%40ss%25w0rd@h/db?sslmode=require",
+    "postgres://%C3%A9mile:pw@h/caf%C3%A9",
+    "postgres://h/db",
+  ]) {
+    assert.doesNotThrow(() => checkDatabaseUrl({ value, source: "DATABASE_URL" }, {}), value);
+  }
+});
+
+test("database URL check: a malformed %-escape is named by variable and part, never shown", () => {
+  const cases: [string, string][] = [
+    ["postgres://app:%zz@h/db", "password"],
+    ["postgres://app:ab%4@h/db", "password"],
+    ["postgres://app:%e9@h/db", "password"],
+    ["postgres://app:pw%00@h/db", "password"],
+    ["postgres://ap%pp:pw@h/db", "user name"],
+    ["postgres://app:pw@h/d%c3%28", "database name"],
+    ["postgres://app:pw@h%zz/db", "host"],
+  ];
+  for (const [value, part] of cases) {
+    assert.throws(
+      () => checkDatabaseUrl({ value, source: "JOBGUARD_DATABASE_URL" }, {}),
+      (error: Error) => {
+        assert.ok(error instanceof UsageError, value);
+        assert.equal(
+          error.message.startsWith(`JOBGUARD_DATABASE_URL has a malformed %-escape in its ${part}:`),
+          true,
+          error.message,
+        );
+        assert.ok(!error.message.includes(value), "the URL was shown");
+        return true;
+      },
+    );
+  }
+  assert.throws(
+    () => checkDatabaseUrl({ value: "mysql://u:hunter2@h/db", source: "DATABASE_URL" }, {}),
+    /must be a postgres:\/\/ or postgresql:\/\/ URL/,
+  );
+  assert.throws(
+    () => checkDatabaseUrl({ value: "postgres://h/db?sslmode=sometimes", source: "DATABASE_URL" }, {}),
+    /DATABASE_URL: unknown sslmode/,
+  );
 });

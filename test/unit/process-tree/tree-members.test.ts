@@ -5,7 +5,7 @@ import { treeMembers } from "../../../src/process-tree/tree-members.js";
 import { markerEnvValue } from "../../../src/process-tree/tree.js";
 
 // Finding a tree in a made-up /proc snapshot, in-process. The real /proc, with
-// setsid and double forks, is tested with real processes in supervise.test.ts.
+// setsid and double forks, is tested with real processes in test/supervise/tree.test.ts.
 
 const SELF = 1000; // jobguard
 const tree = { rootPid: 100, rootStartTime: 5000, marker: "m1" };
