@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
-import { freshDatabase, type FreshDatabase } from "../support/db.js";
+import { after, test } from "node:test";
+import { fileDatabase } from "../support/db.js";
 import { killLeftovers, runCommand } from "../support/jobguard.js";
 
 // `jobguard check` whatever the queue (src/commands/check.ts); each queue's own
@@ -8,11 +8,7 @@ import { killLeftovers, runCommand } from "../support/jobguard.js";
 
 after(killLeftovers);
 
-let db: FreshDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 test("check without a queue says jobguard never touches a database", async () => {
   const { code, out } = await runCommand(["check"], { DATABASE_URL: db.url });

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
 import { isAlive } from "../../tools/processes.js";
-import { freshDatabase, getJob, insertJob, newJobsTable, type FreshDatabase } from "../support/db.js";
+import { fileDatabase, getJob, insertJob, newJobsTable } from "../support/db.js";
 import { dockerStop, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
 import { tcpProxy } from "../support/proxy.js";
@@ -17,12 +17,7 @@ import { waitFor } from "../support/wait.js";
 
 after(killLeftovers);
 
-let db: FreshDatabase;
-
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 async function jobguardSessions(): Promise<number> {
   return withClient(db.url, async (c) => {

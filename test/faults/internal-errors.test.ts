@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isAlive, readPids, waitGone } from "../../tools/processes.js";
-import {
-  createDelayedJobsTable,
-  freshDatabase,
-  getJob,
-  insertJob,
-  type FreshDatabase,
-} from "../support/db.js";
+import { createDelayedJobsTable, fileDatabase, getJob, insertJob } from "../support/db.js";
 import {
   dockerStop,
   fixture,
@@ -32,9 +26,7 @@ after(killLeftovers);
 
 const FAULT = fixture("fault.mjs");
 
-let db: FreshDatabase;
-before(async () => (db = await freshDatabase()));
-after(async () => db?.drop());
+const db = fileDatabase();
 
 /** jobguard with fault.mjs preloaded; FAULT and the worker's settings in `env`. */
 function faulty(fault: string, args: string[], env: NodeJS.ProcessEnv = {}, options: RunOptions = {}): Run {

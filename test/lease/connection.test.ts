@@ -1,20 +1,15 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
-import { createDelayedJobsTable, freshDatabase, type FreshDatabase } from "../support/db.js";
+import { createDelayedJobsTable, fileDatabase } from "../support/db.js";
 import { dockerStop, killLeftovers, runJobguard } from "../support/jobguard.js";
 import { waitFor } from "../support/wait.js";
 
 // JOBGUARD_CONNECTION: what an idle jobguard holds between heartbeats (docs/database.md).
 after(killLeftovers);
 
-let db: FreshDatabase;
-before(async () => {
-  db = await freshDatabase();
-  await createDelayedJobsTable(db.url, "jobs");
-});
-after(async () => db?.drop());
+const db = fileDatabase({ setup: (url) => createDelayedJobsTable(url, "jobs") });
 
 /** jobguard's sessions on the test database, sampled every 50 ms for `ms`. */
 async function sessionsOver(ms: number): Promise<number[]> {

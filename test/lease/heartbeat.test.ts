@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
 import { isAlive } from "../../tools/processes.js";
-import { getJob, insertJob, type FreshDatabase } from "../support/db.js";
+import { fileDatabase, getJob, insertJob } from "../support/db.js";
 import { dockerStop, fixture, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
 import { delayedJobLeases, FAST, leaseTestDatabase } from "../support/lease.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
@@ -17,14 +17,9 @@ import { waitFor } from "../support/wait.js";
 
 after(killLeftovers);
 
-let db: FreshDatabase;
+const db = fileDatabase({ create: leaseTestDatabase });
 
-before(async () => {
-  db = await leaseTestDatabase();
-});
-after(async () => db?.drop());
-
-const { newTable, env } = delayedJobLeases(() => db.url);
+const { newTable, env } = delayedJobLeases(db);
 
 test("the lease forgets children that died without a lock, keeps one that died holding a lock, and the release frees its job", async () => {
   const table = await newTable();

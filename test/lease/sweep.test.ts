@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
 import { descendantsOf, isAlive, parentOf } from "../../tools/processes.js";
-import { getJob, insertJob, type FreshDatabase } from "../support/db.js";
+import { fileDatabase, getJob, insertJob } from "../support/db.js";
 import { dockerStop, fixture, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
 import { delayedJobLeases, FAST, HOUR_AGO, leaseTestDatabase, STALE_MS } from "../support/lease.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
@@ -20,14 +20,9 @@ import { waitFor } from "../support/wait.js";
 
 after(killLeftovers);
 
-let db: FreshDatabase;
+const db = fileDatabase({ create: leaseTestDatabase });
 
-before(async () => {
-  db = await leaseTestDatabase();
-});
-after(async () => db?.drop());
-
-const { newTable, env, dyno, rescue, deadLease, leaseShowsTag } = delayedJobLeases(() => db.url);
+const { newTable, env, dyno, rescue, deadLease, leaseShowsTag } = delayedJobLeases(db);
 
 test("host-name and pid reuse: a live lease's lock under the same name is never released", async (t) => {
   if (!requireHostnames(t)) return;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { withClient } from "../../tools/db.js";
-import { freshDatabase, getJob, insertJob, newJobsTable, type FreshDatabase } from "../support/db.js";
+import { fileDatabase, getJob, insertJob, newJobsTable } from "../support/db.js";
 import { dockerStop, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
 import { waitFor } from "../support/wait.js";
@@ -13,11 +13,7 @@ import { waitFor } from "../support/wait.js";
 
 after(killLeftovers);
 
-let db: FreshDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 test("a worker stuck in a long query: its tagged sessions are terminated and reported", async () => {
   const table = await newJobsTable(db.url);

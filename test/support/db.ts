@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { after, before } from "node:test";
 import { withClient } from "../../tools/db.js";
 import { delayedJobsTableSql } from "../../tools/delayed-jobs-table.js";
 
@@ -61,6 +62,40 @@ export async function freshDatabase(): Promise<FreshDatabase> {
       withClient(server, async (c) => {
         await c.query(`DROP DATABASE IF EXISTS ${c.escapeIdentifier(name)} WITH (FORCE)`);
       }),
+  };
+}
+
+/**
+ * This test file's own database, made by `create` (a fresh one by default)
+ * and given its tables by `setup`, in one before() hook (top-level hooks do not
+ * wait for each other), and dropped after the file's last test. Call it at the
+ * top of the file; its url can be read once the tests run.
+ */
+export function fileDatabase({
+  create = freshDatabase,
+  setup,
+}: {
+  create?: () => Promise<FreshDatabase>;
+  setup?: (url: string) => Promise<void>;
+} = {}): FreshDatabase {
+  let db: FreshDatabase | undefined;
+  before(async () => {
+    db = await create();
+    await setup?.(db.url);
+  });
+  after(async () => db?.drop());
+  const made = (): FreshDatabase => {
+    if (!db) throw new Error("the test file's database is made in its before() hook");
+    return db;
+  };
+  return {
+    get url() {
+      return made().url;
+    },
+    get name() {
+      return made().name;
+    },
+    drop: () => made().drop(),
   };
 }
 

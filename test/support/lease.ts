@@ -68,14 +68,14 @@ export async function insertDeadLease(
 }
 
 /**
- * delayed_job with fast leases on the database at `url()`: a table per test
+ * delayed_job with fast leases on the database `db`: a table per test
  * (`jobs_N`, its leases in `leases_jobs_N`), jobguards on it, and the rows
  * of dead dynos.
  */
-export function delayedJobLeases(url: () => string) {
+export function delayedJobLeases(db: { readonly url: string }) {
   /** A new delayed_jobs table for one test. */
   async function newTable(): Promise<string> {
-    return newJobsTable(url());
+    return newJobsTable(db.url);
   }
 
   /** jobguard's settings (and the worker's) for the table. */
@@ -84,7 +84,7 @@ export function delayedJobLeases(url: () => string) {
       JOBGUARD_QUEUE: "delayed_job",
       JOBGUARD_TABLE: table,
       JOBGUARD_LEASE_TABLE: `leases_${table}`,
-      DATABASE_URL: url(),
+      DATABASE_URL: db.url,
       DJ_TABLE: table,
       ...extra,
     };
@@ -102,7 +102,7 @@ export function delayedJobLeases(url: () => string) {
     withWitness = true,
   ): Promise<{ code: number | null; out: string }> {
     // No tables yet: the first rescue creates them.
-    if (withWitness) await insertWitness(url(), `leases_${table}`).catch(() => {});
+    if (withWitness) await insertWitness(db.url, `leases_${table}`).catch(() => {});
     return runCommand([...FAST, ...extra, "rescue"], env(table));
   }
 
@@ -113,7 +113,7 @@ export function delayedJobLeases(url: () => string) {
     createTables = true,
   ): Promise<void> {
     if (createTables) assert.equal((await rescue(table)).code, 0);
-    await insertDeadLease(url(), `leases_${table}`, lease);
+    await insertDeadLease(db.url, `leases_${table}`, lease);
   }
 
   /** Waits until the host's lease shows its session tag: once a heartbeat has seen the worker's sessions (lease/leases.ts). */
@@ -121,7 +121,7 @@ export function delayedJobLeases(url: () => string) {
     await waitFor(
       () =>
         withClient(
-          url(),
+          db.url,
           async (c) =>
             (
               await c.query(`SELECT 1 FROM leases_${table} WHERE host = $1 AND session_tag IS NOT NULL`, [

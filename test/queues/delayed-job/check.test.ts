@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
-import { createDelayedJobsTable, freshDatabase, insertJob, type FreshDatabase } from "../../support/db.js";
+import { createDelayedJobsTable, fileDatabase, insertJob } from "../../support/db.js";
 import { killLeftovers, runCommand } from "../../support/jobguard.js";
 
 // `jobguard check` for delayed_job: the locks by worker, this host's dead
@@ -10,11 +10,7 @@ import { killLeftovers, runCommand } from "../../support/jobguard.js";
 
 after(killLeftovers);
 
-let db: FreshDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 const check = (env: NodeJS.ProcessEnv) => runCommand(["check"], { DATABASE_URL: db.url, ...env });
 

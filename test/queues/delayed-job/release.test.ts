@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
-import { freshDatabase, getJob, insertJob, newJobsTable, type FreshDatabase } from "../../support/db.js";
+import { fileDatabase, getJob, insertJob, newJobsTable } from "../../support/db.js";
 import {
   createJobEventsTable,
   getJobEvents,
@@ -20,13 +20,7 @@ import { waitFor } from "../../support/wait.js";
 after(killLeftovers);
 
 const HOST = hostname();
-let db: FreshDatabase;
-
-before(async () => {
-  db = await freshDatabase();
-  await createJobEventsTable(db.url);
-});
-after(async () => db?.drop());
+const db = fileDatabase({ setup: createJobEventsTable });
 
 /** jobguard in front of the real delayed_job worker, on this test's table. */
 function guardDelayedJob(

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../../tools/db.js";
 import { descendantsOf } from "../../../tools/processes.js";
-import { getJob, insertJob, type FreshDatabase } from "../../support/db.js";
+import { fileDatabase, getJob, insertJob } from "../../support/db.js";
 import {
   createJobEventsTable,
   getJobEvents,
@@ -25,15 +25,9 @@ import { waitFor } from "../../support/wait.js";
 
 after(killLeftovers);
 
-let db: FreshDatabase;
+const db = fileDatabase({ create: leaseTestDatabase, setup: createJobEventsTable });
 
-before(async () => {
-  db = await leaseTestDatabase();
-  await createJobEventsTable(db.url);
-});
-after(async () => db?.drop());
-
-const { newTable, env, dyno, rescue, deadLease, leaseShowsTag } = delayedJobLeases(() => db.url);
+const { newTable, env, dyno, rescue, deadLease, leaseShowsTag } = delayedJobLeases(db);
 
 /** The job is out of the queue for good: unlocked, failed, with a last_error that says jobguard did it and why. */
 async function assertFailedByJobguard(table: string, id: number, maxRescues: number): Promise<void> {

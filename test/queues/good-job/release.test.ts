@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../../tools/db.js";
 import { ADVISORY_WORKER, holdsItsLock, lockIsFree } from "../../support/advisory-locks.js";
-import { freshDatabase, type FreshDatabase } from "../../support/db.js";
+import { fileDatabase } from "../../support/db.js";
 import { dockerStop, killLeftovers, OWNED, runJobguard, tempDir } from "../../support/jobguard.js";
 import { waitFor } from "../../support/wait.js";
 
@@ -15,11 +15,7 @@ import { waitFor } from "../../support/wait.js";
 // ends; jobguard ends the session at the kill. Que: test/queues/que/release.test.ts.
 
 after(killLeftovers);
-let db: FreshDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 let keys = 7000;
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import pg from "pg";
 import { withClient } from "../../../tools/db.js";
 import { ADVISORY_WORKER, holdsItsLock, lockIsFree } from "../../support/advisory-locks.js";
-import { freshDatabase, type FreshDatabase } from "../../support/db.js";
+import { fileDatabase } from "../../support/db.js";
 import { dockerStop, killLeftovers, runJobguard, tempDir } from "../../support/jobguard.js";
 import { waitFor } from "../../support/wait.js";
 
@@ -14,11 +14,7 @@ import { waitFor } from "../../support/wait.js";
 // killed worker: test/queues/good-job/release.test.ts.
 
 after(killLeftovers);
-let db: FreshDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 let keys = 7000;
 

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
-import { freshDatabase, type FreshDatabase } from "../../support/db.js";
+import { fileDatabase } from "../../support/db.js";
 import { killLeftovers, runCommand } from "../../support/jobguard.js";
 import {
   claim,
@@ -18,12 +18,7 @@ import {
 after(killLeftovers);
 
 const HOST = hostname();
-let db: FreshDatabase;
-
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 test("check lists claims by process, marks this host's dead processes, and exits 1 until they are gone", async () => {
   const schema = "sq_check";

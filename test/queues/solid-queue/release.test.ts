@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { hostname } from "node:os";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
 import { isAlive } from "../../../tools/processes.js";
-import { freshDatabase, type FreshDatabase } from "../../support/db.js";
+import { fileDatabase } from "../../support/db.js";
 import {
   dockerStop,
   herokuRestart,
@@ -39,13 +39,8 @@ import { waitFor } from "../../support/wait.js";
 after(killLeftovers);
 
 const HOST = hostname();
-let db: FreshDatabase;
 let schemas = 0;
-
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 /** Solid Queue's tables in a schema of their own, for one test. */
 async function newSchema(): Promise<string> {

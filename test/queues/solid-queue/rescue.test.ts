@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
 import { descendantsOf } from "../../../tools/processes.js";
-import type { FreshDatabase } from "../../support/db.js";
+import { fileDatabase } from "../../support/db.js";
 import { dockerStop, killLeftovers, runCommand, runJobguard, type Run } from "../../support/jobguard.js";
 import { FAST, insertDeadLease, insertWitness, leaseTestDatabase } from "../../support/lease.js";
 import { requireHostnames } from "../../support/prerequisites.js";
@@ -34,13 +34,8 @@ after(killLeftovers);
 // times jobguard's default stale-after of 60 s; the extra margin is for the
 // rescuing dyno's start on a loaded test machine.
 const ALIVE_MS = 20_000;
-let db: FreshDatabase;
 let schemas = 0;
-
-before(async () => {
-  db = await leaseTestDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase({ create: leaseTestDatabase });
 
 async function newSchema(): Promise<string> {
   const schema = `sqr_${++schemas}`;

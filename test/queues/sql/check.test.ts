@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
-import { freshDatabase, type FreshDatabase } from "../../support/db.js";
+import { fileDatabase } from "../../support/db.js";
 import { killLeftovers, runCommand } from "../../support/jobguard.js";
 
 // `jobguard check` for the sql queue: it prepares the user's statement.
 
 after(killLeftovers);
 
-let db: FreshDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 const check = (env: NodeJS.ProcessEnv) => runCommand(["check"], { DATABASE_URL: db.url, ...env });
 

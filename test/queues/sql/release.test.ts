@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
-import { freshDatabase, type FreshDatabase } from "../../support/db.js";
+import { fileDatabase } from "../../support/db.js";
 import { dockerStop, killLeftovers, runJobguard, tempDir } from "../../support/jobguard.js";
 import { PG_WORKER, workerReady } from "../../support/pg-worker.js";
 
@@ -11,11 +11,7 @@ import { PG_WORKER, workerReady } from "../../support/pg-worker.js";
 
 after(killLeftovers);
 
-let db: FreshDatabase;
-before(async () => {
-  db = await freshDatabase();
-});
-after(async () => db?.drop());
+const db = fileDatabase();
 
 test("the sql queue runs the user's own statement with host, pids and worker names", async () => {
   await withClient(db.url, (c) =>
