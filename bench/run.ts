@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { REPO_ROOT } from "./lib/common.js";
+import { REPO_ROOT } from "../tools/repo.js";
 import { killEverything } from "./lib/processes.js";
 import { describeMachine, load } from "./lib/machine.js";
 import { FULL, rowSection, SMOKE, summaryTable, type RowResult, type Sizes } from "./lib/report.js";

@@ -9,20 +9,21 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import type { Client } from "pg";
 import { connect } from "../src/db/connect.js";
-import { safeMessage } from "../src/db/redact.js";
+import { describeDatabase, safeMessage } from "../src/db/redact.js";
+import { delayedJobsTableSql } from "../tools/delayed-jobs-table.js";
+import { startEmbeddedPostgres, type EmbeddedServer } from "../tools/embedded-postgres.js";
+import { withoutJobguardSettings } from "../tools/env.js";
+import { descendantsOf, isAlive } from "../tools/processes.js";
+import { JOBGUARD } from "../tools/repo.js";
 import type { WorkerEvent } from "./demo-worker.js";
-import { delayedJobsTableSql } from "./delayed-jobs-table.js";
-import { describeUrl, startEmbeddedPostgres, type TestDatabase } from "./test.js";
 
 const SELF = fileURLToPath(import.meta.url);
-const JOBGUARD = join(dirname(SELF), "..", "src", "cli.js");
 const WORKER = join(dirname(SELF), "demo-worker.js");
 
 // Time is compressed: Heroku gives a dyno 30 s between SIGTERM and SIGKILL.
@@ -57,7 +58,7 @@ function startProc(args: string[], env: NodeJS.ProcessEnv, showStderr: (line: st
   const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] });
   const events: WorkerEvent[] = [];
   const stderrLines: { line: string; at: number }[] = [];
-  lines(child.stdout!, (line) => {
+  lines(child.stdout, (line) => {
     let e: WorkerEvent;
     try {
       e = JSON.parse(line) as WorkerEvent;
@@ -74,7 +75,7 @@ function startProc(args: string[], env: NodeJS.ProcessEnv, showStderr: (line: st
       );
     }
   });
-  lines(child.stderr!, (line) => {
+  lines(child.stderr, (line) => {
     stderrLines.push({ line, at: Date.now() });
     showStderr(line);
   });
@@ -123,24 +124,9 @@ function lines(stream: NodeJS.ReadableStream, onLine: (line: string) => void): v
   stream.on("end", () => buffer && onLine(buffer));
 }
 
-/** The pid and every living descendant of it (by /proc parent links). */
+/** The pid and every living descendant of it, while it runs. */
 function treeOf(pid: number): number[] {
-  const parents = new Map<number, number>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "latin1");
-      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (state !== "Z") parents.set(Number(name), Number(ppid));
-    } catch {
-      /* gone meanwhile */
-    }
-  }
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) {
-    for (const [child, parent] of parents) if (parent === tree[i] && !tree.includes(child)) tree.push(child);
-  }
-  return tree.filter((p) => parents.has(p));
+  return isAlive(pid) ? [pid, ...descendantsOf(pid)] : [];
 }
 
 function signalAll(pids: number[], signal: NodeJS.Signals): void {
@@ -155,11 +141,13 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
 
 /** The environment of the processes the demo starts: its database and table, nothing jobguard-related from the caller's. */
 function childEnv(url: string, table: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if ((key.startsWith("JOBGUARD_") && key !== "JOBGUARD_TREE") || key === "DYNO") delete env[key];
-  }
-  return { ...env, DATABASE_URL: url, DEMO_TABLE: table, DEMO_POLL_MS: String(POLL_MS), ...extra };
+  return {
+    ...withoutJobguardSettings(),
+    DATABASE_URL: url,
+    DEMO_TABLE: table,
+    DEMO_POLL_MS: String(POLL_MS),
+    ...extra,
+  };
 }
 
 async function createTable(db: Client, table: string): Promise<void> {
@@ -343,7 +331,7 @@ function hideUrl(error: unknown): string {
 
 async function main(): Promise<number> {
   let db: Client | undefined;
-  let server: TestDatabase | undefined;
+  let server: EmbeddedServer | undefined;
   let table: string | undefined;
   let dropTable = false;
 
@@ -391,7 +379,7 @@ async function main(): Promise<number> {
       // Someone's real database: a table of the demo's own, never delayed_jobs.
       table = `jobguard_demo_jobs_${randomBytes(3).toString("hex")}`;
       say(
-        `Database: ${describeUrl(url)} (from DATABASE_URL), in a new table ${table} that is dropped at the end.`,
+        `Database: ${describeDatabase(url)} (from DATABASE_URL), in a new table ${table} that is dropped at the end.`,
       );
     } else {
       table = "delayed_jobs";
@@ -400,7 +388,7 @@ async function main(): Promise<number> {
       server = await startEmbeddedPostgres();
       url = server.url;
       databaseUrl = url;
-      say(`Database: embedded PostgreSQL at ${describeUrl(url)}, started in ${secs(Date.now() - t0)}.`);
+      say(`Database: embedded PostgreSQL at ${describeDatabase(url)}, started in ${secs(Date.now() - t0)}.`);
     }
     if (interrupted) return 128 + constants.signals[interrupted];
     db = await connect(url, process.env, { application_name: "jobguard-demo" });

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT } from "./support/delayed-job.js";
+import { REPO_ROOT } from "../tools/repo.js";
 
 // The bench (bench/run.ts) in smoke mode: tiny sizes, so that it cannot rot
 // unnoticed. Its numbers are not checked, only that every row ran and a

@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
-import { testServerUrl, withClient } from "./support/db.js";
-import { REPO_ROOT } from "./support/delayed-job.js";
+import { withClient } from "../tools/db.js";
+import { withoutJobguardSettings } from "../tools/env.js";
+import { REPO_ROOT } from "../tools/repo.js";
+import { testServerUrl } from "./support/db.js";
 
 const DEMO = join(REPO_ROOT, "build/scripts/demo.js");
 
@@ -12,12 +14,11 @@ test(
   { timeout: 90_000 },
   async () => {
     const url = testServerUrl();
-    const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: url };
-    for (const key of Object.keys(env)) if (key.startsWith("JOBGUARD_") || key === "DYNO") delete env[key];
+    const env: NodeJS.ProcessEnv = { ...withoutJobguardSettings(), DATABASE_URL: url };
     const child = spawn(process.execPath, [DEMO], { env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
-    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
     const code = await new Promise<number | null>((done) => child.on("close", (c) => done(c)));
 
     assert.equal(code, 0, output);
@@ -34,7 +35,9 @@ test(
     // Its table lived in the user's database only while the demo ran.
     const table = /in a new table (jobguard_demo_jobs_\w+)/.exec(output)?.[1];
     assert.ok(table, output);
-    const left = await withClient(url, (c) => c.query("SELECT to_regclass($1) AS t", [table]));
-    assert.equal(left.rows[0].t, null, `table ${table} was not dropped`);
+    const left = await withClient(url, (c) =>
+      c.query<{ t: string | null }>("SELECT to_regclass($1) AS t", [table]),
+    );
+    assert.equal(left.rows[0]!.t, null, `table ${table} was not dropped`);
   },
 );

@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, normalize } from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT } from "./support/delayed-job.js";
+import { REPO_ROOT } from "../tools/repo.js";
 import { tempDir } from "./support/jobguard.js";
 
 // What `npm publish` would upload: the tarball's file list against the

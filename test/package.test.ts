@@ -3,10 +3,12 @@ import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { REPO_ROOT } from "./support/delayed-job.js";
+import { REPO_ROOT } from "../tools/repo.js";
 import { tempDir } from "./support/jobguard.js";
 
-const VERSION = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")).version;
+const { version: VERSION } = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as {
+  version: string;
+};
 const NPM_QUIET = ["--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"];
 
 function run(file: string, args: string[], cwd: string): string {
@@ -16,7 +18,7 @@ function run(file: string, args: string[], cwd: string): string {
 test(
   "the packed package installs globally and through npx, and its jobguard runs",
   { timeout: 180_000 },
-  async () => {
+  () => {
     const dir = tempDir();
     // --ignore-scripts: npm test has just built build/, and a rebuild now would rewrite files other tests are running.
     run("npm", ["pack", "--ignore-scripts", "--pack-destination", dir, ...NPM_QUIET], REPO_ROOT);

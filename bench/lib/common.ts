@@ -1,35 +1,20 @@
 import { spawnSync } from "node:child_process";
-import { accessSync, constants as fsConstants, existsSync } from "node:fs";
-import { delimiter, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { accessSync, constants as fsConstants } from "node:fs";
+import { delimiter, join } from "node:path";
+import { withoutJobguardSettings } from "../../tools/env.js";
+import { REPO_ROOT } from "../../tools/repo.js";
 
-// Where things are, the clock, and the numbers of a row; starting and killing
-// processes is in processes.ts.
-
-/** The repository root: the nearest ancestor holding package.json (valid from bench/ and build/bench/). */
-export const REPO_ROOT: string = (() => {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "package.json"))) return dir;
-    if (dirname(dir) === dir) throw new Error("no package.json above the bench");
-  }
-})();
-
-/** The built jobguard, run as a user runs it. */
-export const JOBGUARD = join(REPO_ROOT, "build", "src", "cli.js");
+// The bench's fixtures and environment, the clock, and the numbers of a row;
+// starting and killing processes is in processes.ts.
 
 /** A compiled bench fixture (bench/fixtures/NAME.ts). */
 export function fixture(name: string): string {
   return join(REPO_ROOT, "build", "bench", "fixtures", `${name}.js`);
 }
 
-/** The bench's environment without anything that would change jobguard's behaviour. */
+/** The bench's environment without anything that would change jobguard's behaviour, or its database. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) {
-    if (key.startsWith("JOBGUARD_") || key === "DYNO" || key === "DATABASE_URL" || key === "PGAPPNAME")
-      delete env[key];
-  }
-  return { ...env, ...extra };
+  return { ...withoutJobguardSettings(process.env, ["DATABASE_URL", "PGAPPNAME"]), ...extra };
 }
 
 /** CLOCK_MONOTONIC in nanoseconds: the same clock in every process on this machine. */

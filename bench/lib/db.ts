@@ -1,7 +1,8 @@
 import type pg from "pg";
+import { describeDatabase } from "../../src/db/redact.js";
 import { recommendedIndex } from "../../src/queues/delayed-job/sql.js";
-import { delayedJobsTableSql } from "../../scripts/delayed-jobs-table.js";
-import { withClient } from "../../test/support/db.js";
+import { withClient } from "../../tools/db.js";
+import { delayedJobsTableSql } from "../../tools/delayed-jobs-table.js";
 import { skippedRow, type RowResult } from "./report.js";
 
 /** A database of a row's own on the bench's PostgreSQL. */
@@ -13,7 +14,7 @@ export interface BenchDatabase {
 
 /**
  * Runs `measure` on a database of its own (dropped afterwards) on BENCH_DATABASE_URL's server,
- * else TEST_DATABASE_URL's, else an embedded PostgreSQL (scripts/test.ts); with none, the row is skipped.
+ * else TEST_DATABASE_URL's, else an embedded PostgreSQL (tools/embedded-postgres.ts); with none, the row is skipped.
  */
 export async function onBenchDatabase(
   row: { n: number; title: string; method: string },
@@ -49,14 +50,14 @@ export async function onBenchDatabase(
 }
 
 async function benchServer(): Promise<{ url: string; source: string; stop(): Promise<void> }> {
-  // Imported only here: scripts/test.ts brings in the embedded server.
-  const { describeUrl, startEmbeddedPostgres } = await import("../../scripts/test.js");
+  // Imported only here, when no server is given.
+  const { startEmbeddedPostgres } = await import("../../tools/embedded-postgres.js");
   for (const name of ["BENCH_DATABASE_URL", "TEST_DATABASE_URL"] as const) {
     const url = process.env[name];
-    if (url) return { url, source: `${describeUrl(url)} (from ${name})`, stop: async () => {} };
+    if (url) return { url, source: `${describeDatabase(url)} (from ${name})`, stop: async () => {} };
   }
   const db = await startEmbeddedPostgres();
-  return { url: db.url, source: `embedded PostgreSQL on ${describeUrl(db.url)}`, stop: db.stop };
+  return { url: db.url, source: `embedded PostgreSQL on ${describeDatabase(db.url)}`, stop: () => db.stop() };
 }
 
 /** The index jobguard's README recommends. */

@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg, release, totalmem } from "node:os";
-import { firstLine, REPO_ROOT, which } from "./common.js";
+import { REPO_ROOT } from "../../tools/repo.js";
+import { firstLine, which } from "./common.js";
 
 /** What the numbers were taken on. */
 export function describeMachine(): string[] {

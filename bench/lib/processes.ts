@@ -2,12 +2,12 @@ import { spawn, type ChildProcess, type StdioOptions } from "node:child_process"
 import { readFileSync } from "node:fs";
 import type { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { descendantsOf } from "../../test/support/processes.js";
+import { descendantsOf } from "../../tools/processes.js";
 import { cleanEnv, now } from "./common.js";
 
 // The bench reads process trees with the tests' /proc reader
-// (test/support/processes.ts), not jobguard's own, for the same reason the
-// tests do: a bug in jobguard's cannot hide itself.
+// (tools/processes.ts), not jobguard's own, for the same reason the tests do:
+// a bug in jobguard's cannot hide itself.
 
 /** The command name (/proc/PID/comm) or undefined. */
 export function comm(pid: number): string | undefined {

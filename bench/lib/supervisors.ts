@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
-import { fixture, JOBGUARD, which } from "./common.js";
+import { JOBGUARD } from "../../tools/repo.js";
+import { fixture, which } from "./common.js";
 
 /** Something a user could put in front of a worker. */
 export interface Supervisor {

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { chownSync, statSync } from "node:fs";
+import { chownSync, mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
@@ -7,7 +8,6 @@ import { connect, connectAsJobguard } from "../../src/db/connect.js";
 import { Database } from "../../src/db/connection.js";
 import { heartbeat } from "../../src/lease/lease.js";
 import { ensureSchema, leaseTables } from "../../src/lease/schema.js";
-import { tempDir } from "../../test/support/jobguard.js";
 import { fmt, fmtMs, summarize } from "../lib/common.js";
 import { onBenchDatabase } from "../lib/db.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
@@ -55,7 +55,7 @@ export async function connectionsRow(sizes: Sizes): Promise<RowResult> {
     try {
       notes.push(`jobguard's connections ${(await usesTls(url)) ? "used TLS" : "were plain"} (pg_stat_ssl).`);
       const postmaster = postmasterOf(
-        Number((await client.query("SELECT pg_backend_pid() AS pid")).rows[0].pid),
+        (await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid,
       );
       if (postmaster === undefined)
         throw new Error("the PostgreSQL server's processes are not visible on this machine");
@@ -161,10 +161,10 @@ async function heartbeatWindow(
   const samples: number[] = [];
   const end = Date.now() + windowMs;
   while (Date.now() < end) {
-    const r = await client.query(
+    const r = await client.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'jobguard' AND datname = current_database()",
     );
-    samples.push(r.rows[0].n);
+    samples.push(r.rows[0]!.n);
     await sleep(100);
   }
   const beats = latencies.length - n0;
@@ -204,9 +204,10 @@ async function releaseLatency(client: pg.Client, url: string, runs: number): Pro
 
 /** Switches TLS on with a fresh self-signed certificate; false where the server is not on this machine. */
 async function enableTls(client: pg.Client): Promise<boolean> {
-  const dataDir = (await client.query("SHOW data_directory")).rows[0].data_directory as string;
+  const dataDir = (await client.query<{ data_directory: string }>("SHOW data_directory")).rows[0]!
+    .data_directory;
   const owner = statSync(dataDir);
-  const dir = tempDir();
+  const dir = mkdtempSync(join(tmpdir(), "jobguard-bench-"));
   const [cert, key] = [join(dir, "server.crt"), join(dir, "server.key")];
   const made = spawnSync(
     "openssl",
@@ -247,7 +248,10 @@ async function disableTls(client: pg.Client): Promise<void> {
 async function usesTls(url: string): Promise<boolean> {
   const c = await connectAsJobguard(url, process.env, 10_000);
   try {
-    return (await c.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0]?.ssl === true;
+    return (
+      (await c.query<{ ssl: boolean }>("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).rows[0]
+        ?.ssl === true
+    );
   } finally {
     await c.end();
   }

@@ -3,8 +3,9 @@ import { closeSync, constants, mkdtempSync, openSync, rmSync } from "node:fs";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { descendantsOf } from "../../test/support/processes.js";
-import { cleanEnv, field, fmtMs, JOBGUARD, msBetween, now, summarize } from "../lib/common.js";
+import { descendantsOf } from "../../tools/processes.js";
+import { JOBGUARD } from "../../tools/repo.js";
+import { cleanEnv, field, fmtMs, msBetween, now, summarize } from "../lib/common.js";
 import { killHard, poll, signal, start, within } from "../lib/processes.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
 

@@ -79,7 +79,7 @@ export async function forwardRow(sizes: Sizes): Promise<RowResult> {
         continue;
       }
       const s = summarize(values);
-      const f = floor[sig] ? summarize(floor[sig]!) : undefined;
+      const f = floor[sig] ? summarize(floor[sig]) : undefined;
       const added =
         v.id === "direct" || !f ? "" : `${fmtDelta(s.median - f.median)} / ${fmtDelta(s.p99 - f.p99)}`;
       rows.push([
@@ -112,7 +112,7 @@ export async function forwardRow(sizes: Sizes): Promise<RowResult> {
       continue;
     }
     const s = summarize(values);
-    const f = floor[sig] && summarize(floor[sig]!);
+    const f = floor[sig] && summarize(floor[sig]);
     summary.push({
       measure: `Forward latency ${sig} → child's handler`,
       result: `p99 ${fmtMs(s.p99)}, median ${fmtMs(s.median)} (floor p99 ${fmtMs(f?.p99)}; n=${s.n})`,

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { descendantsOf } from "../../test/support/processes.js";
+import { descendantsOf } from "../../tools/processes.js";
 import { fmt, fmtRatio, quantile, rotate, summarize } from "../lib/common.js";
 import { comm, killHard, poll, smapsRollup, start } from "../lib/processes.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";

@@ -2,8 +2,8 @@ import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
-import { cleanEnv, field, fmtMs, JOBGUARD, msBetween, now, summarize } from "../lib/common.js";
-import { killHard, signal, start, within } from "../lib/processes.js";
+import { JOBGUARD } from "../../tools/repo.js";
+import { cleanEnv, field, fmtMs, msBetween, now, summarize } from "../lib/common.js";
 import {
   fillJobs,
   jobsTableFacts,
@@ -12,6 +12,7 @@ import {
   RECOMMENDED_INDEX_NAME,
   type BenchDatabase,
 } from "../lib/db.js";
+import { killHard, signal, start, within } from "../lib/processes.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
 
 const TARGETS = { without: 1000, with: 20 } as const;

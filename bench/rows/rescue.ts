@@ -2,8 +2,8 @@ import { connect } from "../../src/db/connect.js";
 import { fmt, fmtMs } from "../lib/common.js";
 import { onBenchDatabase } from "../lib/db.js";
 import type { RowResult, Sizes } from "../lib/report.js";
-import { CONNECTION_MARGIN, heartbeatLoad } from "./rescue-heartbeats.js";
-import { sweepCost } from "./rescue-sweep.js";
+import { CONNECTION_MARGIN, heartbeatLoad } from "./rescue/heartbeats.js";
+import { sweepCost } from "./rescue/sweep.js";
 
 const TITLE = "Rescue cost";
 

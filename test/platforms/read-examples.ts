@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../support/delayed-job.js";
+import { REPO_ROOT } from "../../tools/repo.js";
 
 // Readers for the copy-paste examples in docs/platforms/examples/, just enough
 // for the settings the pages state. Each throws when its file no longer has

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { PlatformStop, Run } from "../support/jobguard.js";
-import { isAlive, processesWithEnv } from "../support/processes.js";
+import { isAlive, processesWithEnv } from "../../tools/processes.js";
 
 // The stops of the platforms in docs/platforms/, simulated with real signals as
 // test/support/jobguard.ts does Heroku's and docker stop. What a platform holds

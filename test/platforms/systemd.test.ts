@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fixture, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
-import { readPids } from "../support/processes.js";
+import { readPids } from "../../tools/processes.js";
 import { systemdUnit } from "./read-examples.js";
 import { stopUnit, Unit, type StopPlan } from "./stops.js";
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import pg from "pg";
-import { delayedJobsTableSql } from "../../scripts/delayed-jobs-table.js";
+import { after, before } from "node:test";
+import { withClient } from "../../tools/db.js";
+import { delayedJobsTableSql } from "../../tools/delayed-jobs-table.js";
 
 /** A throwaway database on the test server; `drop()` removes it (terminating leftover connections). */
 export interface FreshDatabase {
@@ -47,17 +48,6 @@ export function testServerUrl(): string {
   return url;
 }
 
-/** Runs `fn` with a connected pg client for `url`, always closing the client afterwards. */
-export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 /** Creates a uniquely named database on the TEST_DATABASE_URL server, isolating parallel test files. */
 export async function freshDatabase(): Promise<FreshDatabase> {
   const server = testServerUrl();
@@ -75,11 +65,54 @@ export async function freshDatabase(): Promise<FreshDatabase> {
   };
 }
 
-/** Creates delayed_job's table as its migration does (scripts/delayed-jobs-table.ts). */
+/**
+ * This test file's own database, made by `create` (a fresh one by default)
+ * and given its tables by `setup`, in one before() hook (top-level hooks do not
+ * wait for each other), and dropped after the file's last test. Call it at the
+ * top of the file; its url can be read once the tests run.
+ */
+export function fileDatabase({
+  create = freshDatabase,
+  setup,
+}: {
+  create?: () => Promise<FreshDatabase>;
+  setup?: (url: string) => Promise<void>;
+} = {}): FreshDatabase {
+  let db: FreshDatabase | undefined;
+  before(async () => {
+    db = await create();
+    await setup?.(db.url);
+  });
+  after(async () => db?.drop());
+  const made = (): FreshDatabase => {
+    if (!db) throw new Error("the test file's database is made in its before() hook");
+    return db;
+  };
+  return {
+    get url() {
+      return made().url;
+    },
+    get name() {
+      return made().name;
+    },
+    drop: () => made().drop(),
+  };
+}
+
+/** Creates delayed_job's table as its migration does (tools/delayed-jobs-table.ts). */
 export async function createDelayedJobsTable(url: string, table = "delayed_jobs"): Promise<void> {
   await withClient(url, async (c) => {
     for (const statement of delayedJobsTableSql(table)) await c.query(statement);
   });
+}
+
+let tables = 0;
+
+/** A delayed_jobs table of its own for one test: jobs_1, jobs_2, ... in this test file's process. */
+export async function newJobsTable(url: string): Promise<string> {
+  const table = `jobs_${++tables}`;
+  await createDelayedJobsTable(url, table);
+  return table;
 }
 
 /** Inserts a job row (timestamps stored as naive UTC, like ActiveRecord) and returns its id. */

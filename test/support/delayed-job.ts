@@ -1,13 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { TestContext } from "node:test";
-import { fileURLToPath } from "node:url";
-import { withClient } from "./db.js";
+import { withClient } from "../../tools/db.js";
+import { REPO_ROOT } from "../../tools/repo.js";
 import { prerequisite } from "./prerequisites.js";
-
-/** Repository root (nearest ancestor with package.json), valid from both test/ and build/test/. */
-export const REPO_ROOT: string = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
 
 /** Absolute path of the Ruby delayed_job worker fixture. */
 export const WORKER_SCRIPT: string = join(REPO_ROOT, "test", "fixtures", "delayed_job", "worker.rb");
@@ -46,7 +43,7 @@ export function delayedJobSkipReason(): string | null {
 
 /** Returns true if delayed_job is usable; else skips `t` (or fails it when JOBGUARD_REQUIRE_RUBY=1) and returns false. */
 export function requireDelayedJob(t: TestContext): boolean {
-  return prerequisite(t, delayedJobSkipReason(), "JOBGUARD_REQUIRE_RUBY");
+  return prerequisite(t, "JOBGUARD_REQUIRE_RUBY", delayedJobSkipReason());
 }
 
 /** Handler YAML for worker.rb's SleepJob, insertable straight into delayed_jobs.handler. */
@@ -76,40 +73,4 @@ export async function getJobEvents(url: string, label?: string): Promise<JobEven
     );
     return res.rows;
   });
-}
-
-/** T without the falsy values waitFor keeps polling past. */
-export type Truthy<T> = Exclude<T, false | null | undefined | 0 | "">;
-
-/** Polls `predicate` until it returns a truthy value (returned) or throws after timeoutMs (default 10s). */
-export async function waitFor<T>(
-  predicate: () => T | Promise<T>,
-  {
-    timeoutMs = 10_000,
-    intervalMs = 50,
-    what = "condition",
-  }: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
-): Promise<Truthy<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await predicate();
-      if (value) return value as Truthy<T>;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) {
-      const cause = lastError instanceof Error ? `; last error: ${lastError.message}` : "";
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${cause}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
-function findRepoRoot(start: string): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, "package.json"))) return dir;
-    if (dirname(dir) === dir) throw new Error(`no package.json above ${start}`);
-  }
 }

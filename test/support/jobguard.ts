@@ -1,16 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { descendantsOf, isAlive, processesWithEnv } from "./processes.js";
+import { withoutJobguardSettings } from "../../tools/env.js";
+import { descendantsOf, isAlive, processesWithEnv } from "../../tools/processes.js";
+import { JOBGUARD, REPO_ROOT } from "../../tools/repo.js";
 
-import { REPO_ROOT } from "./delayed-job.js";
-
-/** The built jobguard executable, run as a user would run it. */
-export const JOBGUARD = join(REPO_ROOT, "build/src/cli.js");
-
-/** A shell fixture under test/fixtures. */
+/** A fixture under test/fixtures. */
 export function fixture(name: string): string {
   return join(REPO_ROOT, "test/fixtures", name);
 }
@@ -31,14 +28,6 @@ export interface Run {
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
 }
 
-/** Why a test cannot give jobguard a host name of its own (`unshare --uts` needs root), or null when it can. */
-export function hostnameSkipReason(): string | null {
-  const probe = spawnSync("unshare", ["--uts", "hostname", "jobguard-probe"]);
-  return probe.status === 0
-    ? null
-    : "simulated dynos need `unshare --uts` (util-linux, as root) to give each a host name";
-}
-
 /** How runJobguard starts jobguard, beyond its arguments and environment. */
 export interface RunOptions {
   stdin?: "ignore" | "pipe";
@@ -56,16 +45,13 @@ export interface RunOptions {
  * so the pid spawned here is jobguard's.
  */
 export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options: RunOptions = {}): Run {
-  const cleanEnv = { ...process.env };
-  for (const key of Object.keys(cleanEnv))
-    if (key.startsWith("JOBGUARD_") || key === "DYNO") delete cleanEnv[key];
   const startedAt = Date.now();
   const argv = [...(options.wrapper ?? []), process.execPath, ...(options.nodeArgs ?? []), JOBGUARD, ...args];
   const [file, ...rest] = options.hostname
     ? ["unshare", "--uts", "sh", "-c", 'hostname "$0" && exec "$@"', options.hostname, ...argv]
     : argv;
   const child = spawn(file!, rest, {
-    env: { ...cleanEnv, ...OWNED, ...env },
+    env: { ...withoutJobguardSettings(), ...OWNED, ...env },
     stdio: [options.stdin ?? "ignore", "pipe", "pipe"],
   });
   let stderr = "";
@@ -96,6 +82,18 @@ export function runJobguard(args: string[], env: NodeJS.ProcessEnv = {}, options
 }
 
 const runs: Run[] = [];
+
+/** Runs jobguard to its exit (`check`, `rescue`): its exit code and what it wrote to stdout. */
+export async function runCommand(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; out: string }> {
+  const run = runJobguard(args, env);
+  let out = "";
+  run.child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  const { code } = await run.exited;
+  return { code, out };
+}
 
 /**
  * Marks what this test file starts: every process that inherits it belongs

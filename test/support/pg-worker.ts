@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { waitFor } from "./delayed-job.js";
 import { fixture } from "./jobguard.js";
+import { waitFor } from "./wait.js";
 
 /** The command of test/fixtures/pg-worker.mjs: a worker that takes a lock in PostgreSQL and hangs on to it. */
 export const PG_WORKER = ["node", fixture("pg-worker.mjs")];

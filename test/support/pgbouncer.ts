@@ -1,30 +1,16 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, existsSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
-import type { TestContext } from "node:test";
-import { waitFor } from "./delayed-job.js";
+import { withClient } from "../../tools/db.js";
+import { freePort } from "../../tools/free-port.js";
 import { tempDir } from "./jobguard.js";
-import { withClient } from "./db.js";
+import { waitFor } from "./wait.js";
 
 const PGBOUNCER = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find(existsSync);
 
-/** Why the PgBouncer tests cannot run here, or null. */
+/** Why the PgBouncer tests cannot run here (their switch: JOBGUARD_REQUIRE_PGBOUNCER), or null. */
 export function pgbouncerSkipReason(): string | null {
   return PGBOUNCER ? null : "pgbouncer is not installed (Debian's pgbouncer package)";
-}
-
-/**
- * Skips the test when PgBouncer is missing, or fails it with
- * JOBGUARD_REQUIRE_PGBOUNCER=1 (set by .ci/run); true when it can run.
- */
-export function requirePgbouncer(t: TestContext): boolean {
-  const reason = pgbouncerSkipReason();
-  if (!reason) return true;
-  if (process.env.JOBGUARD_REQUIRE_PGBOUNCER === "1")
-    throw new Error(`JOBGUARD_REQUIRE_PGBOUNCER=1 but ${reason}`);
-  t.skip(reason);
-  return false;
 }
 
 /** A running PgBouncer in front of one database. */
@@ -32,14 +18,6 @@ export interface Pgbouncer {
   /** The database's URL through PgBouncer (same user, password and name). */
   url: string;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((done) => server.close(done));
-  return port;
 }
 
 /**
@@ -100,7 +78,7 @@ export async function startPgbouncer(
         throw new Error(`pgbouncer exited with ${child.exitCode}; see ${join(dir, "pgbouncer.log")}`);
       return withClient(
         url.toString(),
-        async (c) => (await c.query("SELECT 1 AS ok")).rows[0].ok === 1,
+        async (c) => (await c.query<{ ok: number }>("SELECT 1 AS ok")).rows[0]?.ok === 1,
       ).catch(() => false);
     },
     { what: "pgbouncer to accept connections" },

@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { withClient } from "./db.js";
-import { waitFor } from "./delayed-job.js";
+import { withClient } from "../../tools/db.js";
 import { fixture } from "./jobguard.js";
+import { waitFor } from "./wait.js";
 
 /** The stand-in for Solid Queue 1.x's `bin/jobs` (test/fixtures/solid_queue/stand-in.mjs). */
 export const STAND_IN = [process.execPath, fixture("solid_queue/stand-in.mjs")];
 
-/** A schema of its own holding Solid Queue's tables (test/fixtures/solid_queue/schema.sql) and the stand-in's event log. */
 /**
  * The environment of jobguard and of the stand-in it runs, on one test's schema:
  * Solid Queue's tables and jobguard's lease table there, fast heartbeats and polls.
@@ -25,6 +24,7 @@ export function solidQueueEnv(url: string, schema: string, extra: NodeJS.Process
   };
 }
 
+/** A schema of its own holding Solid Queue's tables (test/fixtures/solid_queue/schema.sql) and the stand-in's event log. */
 export async function createSolidQueueSchema(url: string, schema: string): Promise<void> {
   const sql = readFileSync(fixture("solid_queue/schema.sql"), "utf8");
   await withClient(url, async (c) => {
@@ -68,7 +68,12 @@ export interface JobState {
 
 export async function jobState(url: string, schema: string, id: number): Promise<JobState> {
   return withClient(url, async (c) => {
-    const { rows } = await c.query(
+    const { rows } = await c.query<{
+      ready: JobState["ready"];
+      claimed_by: string | null;
+      error: string | null;
+      finished: boolean;
+    }>(
       `SELECT (SELECT json_build_object('queue_name', queue_name, 'priority', priority) FROM ${schema}.solid_queue_ready_executions WHERE job_id = j.id) AS ready,
               (SELECT process_id FROM ${schema}.solid_queue_claimed_executions WHERE job_id = j.id) AS claimed_by,
               (SELECT error FROM ${schema}.solid_queue_failed_executions WHERE job_id = j.id) AS error,
@@ -77,10 +82,11 @@ export async function jobState(url: string, schema: string, id: number): Promise
       [id],
     );
     const row = rows[0];
+    if (!row) throw new Error(`no job ${id} in ${schema}.solid_queue_jobs`);
     return {
       ready: row.ready,
       claimedBy: row.claimed_by === null ? null : Number(row.claimed_by),
-      error: row.error && JSON.parse(row.error),
+      error: row.error === null ? null : (JSON.parse(row.error) as JobState["error"]),
       finished: row.finished,
     };
   });
@@ -102,9 +108,13 @@ export interface ProcessRow {
 
 export async function processes(url: string, schema: string): Promise<ProcessRow[]> {
   return withClient(url, async (c) => {
-    const { rows } = await c.query(
-      `SELECT id, kind, pid, hostname, supervisor_id FROM ${schema}.solid_queue_processes ORDER BY id`,
-    );
+    const { rows } = await c.query<{
+      id: string;
+      kind: string;
+      pid: number;
+      hostname: string;
+      supervisor_id: string | null;
+    }>(`SELECT id, kind, pid, hostname, supervisor_id FROM ${schema}.solid_queue_processes ORDER BY id`);
     return rows.map((r) => ({
       ...r,
       id: Number(r.id),
@@ -122,8 +132,12 @@ export async function events(
   return withClient(
     url,
     async (c) =>
-      (await c.query(`SELECT event, pid FROM ${schema}.stand_in_events WHERE job_id = $1 ORDER BY at`, [id]))
-        .rows,
+      (
+        await c.query<{ event: string; pid: number }>(
+          `SELECT event, pid FROM ${schema}.stand_in_events WHERE job_id = $1 ORDER BY at`,
+          [id],
+        )
+      ).rows,
   );
 }
 
@@ -192,4 +206,21 @@ export async function claim(
       [jobId, processId, ago],
     );
   });
+}
+
+/** The pids of the stand-in's supervisor and worker, from their process rows once both have registered. */
+export async function standInPids(
+  url: string,
+  schema: string,
+  workerPid: number,
+): Promise<{ supervisor: number; worker: number }> {
+  return waitFor(
+    async () => {
+      const rows = await processes(url, schema);
+      const worker = rows.find((r) => r.pid === workerPid);
+      const supervisor = rows.find((r) => r.id === worker?.supervisor_id);
+      return supervisor && worker && { supervisor: supervisor.pid, worker: worker.pid };
+    },
+    { what: "the stand-in's process rows" },
+  );
 }

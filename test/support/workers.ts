@@ -2,8 +2,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
-import type { TestContext } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { descendantsOf, isAlive, waitGone } from "../../tools/processes.js";
 import {
   dockerStop,
   herokuRestart,
@@ -13,7 +13,6 @@ import {
   type PlatformStop,
   type Run,
 } from "./jobguard.js";
-import { descendantsOf, isAlive, waitGone } from "./processes.js";
 
 // The worker matrix (docs/workers.md): a real worker, a real broker, a
 // simulated platform stop, with and without jobguard in front.
@@ -26,9 +25,9 @@ export interface MatrixWorker {
   env: NodeJS.ProcessEnv;
   /** jobguard's settings for this worker, before `--`. */
   jobguard: string[];
-  enqueue(label: string, seconds: number): Promise<void>;
+  enqueue(label: string, seconds: number): void | Promise<void>;
   /** Where the job is in the broker or database, in the row's own words ("queued", "locked", ...). */
-  state(label: string): Promise<string>;
+  state(label: string): string | Promise<string>;
 }
 
 /** Heroku Cedar (every process, SIGTERM twice) or Docker/Kubernetes (the main process, once). */
@@ -146,8 +145,8 @@ export function runBare(command: string[], env: NodeJS.ProcessEnv): Run {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((done) =>
     child.on("exit", (code, signal) => done({ code, signal, at: Date.now() })),
   );
@@ -203,7 +202,8 @@ function kill(pid: number): void {
 }
 
 // Skips: a missing runtime or broker skips a test with its reason, unless
-// JOBGUARD_REQUIRE_WORKERS=1 (set by .ci/run), which makes it a failure.
+// JOBGUARD_REQUIRE_WORKERS=1 (set by .ci/run), which makes it a failure:
+// prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...reasons).
 
 /** Why a command cannot run (`args` is a harmless probe), or null when it can. */
 export function commandSkipReason(command: string, args: string[], hint: string): string | null {
@@ -226,16 +226,6 @@ export async function brokerSkipReason(name: string, port: number): Promise<stri
     socket.once("connect", () => done(null));
     socket.once("error", (error) => done(`${name} is not reachable on 127.0.0.1:${port}: ${error.message}`));
   });
-}
-
-/** True when every reason is null; else skips `t`, or fails it when JOBGUARD_REQUIRE_WORKERS=1. */
-export function requireWorker(t: TestContext, ...reasons: (string | null)[]): boolean {
-  const reason = reasons.find((r) => r !== null);
-  if (!reason) return true;
-  if (process.env.JOBGUARD_REQUIRE_WORKERS === "1")
-    throw new Error(`JOBGUARD_REQUIRE_WORKERS=1 but ${reason}`);
-  t.skip(reason);
-  return false;
 }
 
 /** redis-cli against one database of the local Redis; the output, trimmed. */

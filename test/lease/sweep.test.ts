@@ -1,0 +1,251 @@
+import assert from "node:assert/strict";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { withClient } from "../../tools/db.js";
+import { descendantsOf, isAlive, parentOf } from "../../tools/processes.js";
+import { fileDatabase, getJob, insertJob } from "../support/db.js";
+import { dockerStop, fixture, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
+import { delayedJobLeases, FAST, HOUR_AGO, leaseTestDatabase, STALE_MS } from "../support/lease.js";
+import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
+import { requireHostnames } from "../support/prerequisites.js";
+import { tcpProxy } from "../support/proxy.js";
+import { waitFor } from "../support/wait.js";
+
+// The sweep (src/lease/sweep.ts) never takes a live worker's lock (rule 7):
+// a reused host name and pid, an orphan that outlived its jobguard, a lease
+// without a session tag, 20 sweeps at once, and every dyno cut off from the
+// database. Run through delayed_job, the queue with the simplest rows.
+
+after(killLeftovers);
+
+const db = fileDatabase({ create: leaseTestDatabase });
+
+const { newTable, env, dyno, rescue, deadLease, leaseShowsTag } = delayedJobLeases(db);
+
+test("host-name and pid reuse: a live lease's lock under the same name is never released", async (t) => {
+  if (!requireHostnames(t)) return;
+  const table = await newTable();
+  const events = join(tempDir(), "events");
+  const mine = await insertJob(db.url, { table, handler: "x" });
+  // A long job: its lock is an hour old, as old as the dead lease's heartbeat.
+  const live = dyno("dyno-r", table, PG_WORKER, {
+    EVENTS: events,
+    LOCK_SQL: lockJobSql(table, mine, "1 hour"),
+  });
+  const { pid } = await workerReady(events);
+  await waitFor(
+    async () =>
+      (await withClient(db.url, (c) => c.query(`SELECT 1 FROM leases_${table} WHERE $1 = ANY(pids)`, [pid])))
+        .rowCount,
+    { what: "the live lease" },
+  );
+  // Before a reboot, dyno-r ran a worker with the same pid, and one that is gone for good.
+  const gone = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:dyno-r pid:999999",
+    lockedAt: HOUR_AGO,
+  });
+  await deadLease(table, { id: "before-reboot", host: "dyno-r", pids: [pid, 999999] });
+
+  // dyno-r's own sweep or this rescue, whichever comes first, judges the dead lease.
+  assert.equal((await rescue(table)).code, 0);
+  await waitFor(async () => (await getJob(db.url, gone, table))?.locked_by === null, {
+    what: "the dead worker's lock to be released",
+  });
+  assert.equal(
+    (await getJob(db.url, mine, table))?.locked_by,
+    `host:dyno-r pid:${pid}`,
+    "the live worker's lock was released",
+  );
+  const leases = await withClient(
+    db.url,
+    async (c) => (await c.query(`SELECT id FROM leases_${table} WHERE id = 'before-reboot'`)).rowCount,
+  );
+  assert.equal(leases, 0, "the dead lease was kept");
+  await dockerStop(live, 3000);
+  await live.exited;
+});
+
+test("jobguard and its watchdog killed but the worker lives on: the orphan keeps its lock until it dies too", async (t) => {
+  if (!requireHostnames(t)) return;
+  const table = await newTable();
+  const events = join(tempDir(), "events");
+  const id = await insertJob(db.url, { table, handler: "x" });
+  const run = dyno("dyno-o", table, PG_WORKER, { EVENTS: events, LOCK_SQL: lockJobSql(table, id, "1 hour") });
+  const { pid: worker } = await workerReady(events);
+  await sleep(700); // a heartbeat with the worker's pid
+  await leaseShowsTag(table, "dyno-o");
+  // Its watchdog first (jobguard's other child), which would otherwise stop the worker.
+  const watchdog = descendantsOf(run.pid).filter((pid) => parentOf(pid) === run.pid && pid !== worker);
+  assert.equal(watchdog.length, 1);
+  for (const pid of [...watchdog, run.pid]) process.kill(pid, "SIGKILL");
+  await run.exited;
+  await sleep(STALE_MS + 500);
+  assert.ok(isAlive(worker), "the orphan worker died");
+
+  const first = await rescue(table);
+  assert.match(first.out, /0 dead lease\(s\) removed, 0 job\(s\) released/);
+  assert.match(first.out, /stale but alive/);
+  assert.equal((await getJob(db.url, id, table))?.locked_by, `host:dyno-o pid:${worker}`);
+
+  process.kill(worker, "SIGKILL");
+  await waitFor(() => !isAlive(worker), { what: "the orphan to die" });
+  const second = await waitFor(
+    async () => {
+      const r = await rescue(table);
+      return /1 job\(s\) released/.test(r.out) && r;
+    },
+    { timeoutMs: 5000, what: "the rescue after the orphan died" },
+  );
+  assert.match(second.out, /released: \d+/);
+  assert.equal((await getJob(db.url, id, table))?.locked_by, null);
+});
+
+test("a lease without a session tag (the user's own PGAPPNAME) is never rescued", async () => {
+  const table = await newTable();
+  const id = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:dyno-u pid:77",
+    lockedAt: HOUR_AGO,
+  });
+  await deadLease(table, { id: "untagged", host: "dyno-u", pids: [77], tag: null });
+  const { out } = await rescue(table);
+  assert.match(out, /stale, left alone .*: untagged/);
+  assert.notEqual((await getJob(db.url, id, table))?.locked_by, null);
+});
+
+test("20 jobguards sweeping at once release each lock exactly once", async () => {
+  const table = await newTable();
+  const ids: number[] = [];
+  assert.equal((await rescue(table)).code, 0);
+  for (let lease = 0; lease < 5; lease++) {
+    const pids = [1000 + lease * 10, 1001 + lease * 10];
+    for (const pid of pids) {
+      for (let j = 0; j < 2; j++)
+        ids.push(
+          await insertJob(db.url, {
+            table,
+            handler: "x",
+            lockedBy: `host:dyno-s${lease} pid:${pid}`,
+            lockedAt: HOUR_AGO,
+          }),
+        );
+    }
+    await deadLease(table, { id: `stampede-${lease}`, host: `dyno-s${lease}`, pids }, false);
+  }
+  const results = await Promise.all(Array.from({ length: 20 }, () => rescue(table)));
+  assert.ok(
+    results.every((r) => r.code === 0),
+    results.map((r) => r.out).join(""),
+  );
+  const released = results.flatMap(
+    (r) => /released: ([\d,]+)/.exec(r.out)?.[1]?.split(",").map(Number) ?? [],
+  );
+  assert.deepEqual(
+    released.sort((a, b) => a - b),
+    ids,
+  );
+  const counts = await withClient(
+    db.url,
+    async (c) =>
+      (
+        await c.query<{ job_id: string; rescues: number }>(
+          `SELECT job_id, rescues FROM leases_${table}_rescues`,
+        )
+      ).rows,
+  );
+  assert.equal(counts.length, 20);
+  assert.ok(
+    counts.every((r) => r.rescues === 1),
+    "a job was counted twice",
+  );
+});
+
+test("every dyno cut off for longer than stale-after: no rescue, during the cut or after it, releases a live worker's lock", async () => {
+  const table = await newTable();
+  const proxy = await tcpProxy(db.url);
+  const dynos = await Promise.all(
+    [1, 2].map(async () => {
+      const id = await insertJob(db.url, { table, handler: "x" });
+      const events = join(tempDir(), "events");
+      const run = runJobguard([...FAST, "--", ...PG_WORKER], {
+        ...env(table),
+        DATABASE_URL: proxy.url,
+        EVENTS: events,
+        LOCK_SQL: lockJobSql(table, id, "1 hour"),
+      });
+      const { pid } = await workerReady(events);
+      return { id, run, name: `host:${hostname()} pid:${pid}` };
+    }),
+  );
+  await waitFor(
+    async () => (await withClient(db.url, (c) => c.query(`SELECT 1 FROM leases_${table}`))).rowCount === 2,
+    { what: "both leases" },
+  );
+  const lockedAsBefore = async (when: string) => {
+    for (const d of dynos)
+      assert.equal(
+        (await getJob(db.url, d.id, table))?.locked_by,
+        d.name,
+        `${when}: a live worker's lock was released`,
+      );
+  };
+
+  // The outage: every dyno loses the database, and with it every session of its worker.
+  proxy.close();
+  await Promise.all(dynos.map((d) => d.run.waitFor(/event=heartbeat_failed/)));
+  await sleep(STALE_MS + 1000);
+  const during = await rescue(table, [], false);
+  assert.match(during.out, /nothing done: no jobguard has reached the database without a break/);
+  await lockedAsBefore("during the outage");
+
+  await proxy.reopen();
+  const after = await rescue(table, [], false);
+  assert.doesNotMatch(after.out, /released: /);
+  await lockedAsBefore("right after the outage");
+  await Promise.all(dynos.map((d) => d.run.waitFor(/event=heartbeat_resumed/, 5000)));
+  await sleep(STALE_MS + 1000); // the dynos' own sweeps have had their turn too
+  assert.match((await rescue(table, [], false)).out, /0 dead lease\(s\) removed, 0 job\(s\) released/);
+  await lockedAsBefore("once the dynos are back");
+  for (const d of dynos) await dockerStop(d.run, 3000);
+  await Promise.all(dynos.map((d) => d.run.exited));
+  proxy.close();
+});
+
+test("right after a database outage a jobguard judges no other dyno until it has reached the database for stale-after", async () => {
+  const table = await newTable();
+  const proxy = await tcpProxy(db.url);
+  const run = runJobguard([...FAST, "--log-level", "debug", "--", fixture("worker.sh")], {
+    ...env(table),
+    JOBGUARD_DATABASE_URL: proxy.url,
+  });
+  await run.waitFor(/event=swept swept=true/, 10_000); // reachable for stale-after: it sweeps
+  proxy.close();
+  await run.waitFor(/event=heartbeat_failed/);
+  // While the database is unreachable for this dyno, another dyno dies.
+  const id = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:dyno-x pid:31",
+    lockedAt: HOUR_AGO,
+  });
+  await deadLease(table, { id: "during-outage", host: "dyno-x", pids: [31] }, false);
+  await proxy.reopen();
+  await run.waitFor(/event=heartbeat_resumed/, 5000);
+  const resumedAt = Date.now();
+  await sleep(STALE_MS / 2);
+  assert.notEqual(
+    (await getJob(db.url, id, table))?.locked_by,
+    null,
+    "swept before its heartbeats had been back for stale-after",
+  );
+  await run.waitFor(new RegExp(`event=swept swept=true released=${id} `), 5000);
+  assert.ok(Date.now() - resumedAt >= STALE_MS - 100);
+  await dockerStop(run, 3000);
+  assert.equal((await run.exited).code, 0);
+  proxy.close();
+});

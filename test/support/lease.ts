@@ -1,0 +1,137 @@
+import assert from "node:assert/strict";
+import { withClient } from "../../tools/db.js";
+import { freshDatabase, newJobsTable, type FreshDatabase } from "./db.js";
+import { runCommand, runJobguard, type Run } from "./jobguard.js";
+import { waitFor } from "./wait.js";
+
+// What the tests of leases, sweeps and rescues share: fast leases, a database
+// old enough to sweep on, and the rows a live or a dead dyno leaves.
+
+/** Fast leases, so that a dead dyno is found within seconds: heartbeat 0.5 s, stale after 2 s, a sweep every 0.5 s. */
+export const FAST = ["--heartbeat", "0.5", "--stale-after", "2"];
+export const STALE_MS = 2000;
+
+export const HOUR_AGO = new Date(Date.now() - 3600_000);
+
+/**
+ * A fresh database for a file of lease tests, once its server is older than
+ * stale-after: no sweep runs on a server younger than that, and the test run
+ * may have just started it.
+ */
+export async function leaseTestDatabase(): Promise<FreshDatabase> {
+  const db = await freshDatabase();
+  await waitFor(
+    async () =>
+      withClient(
+        db.url,
+        async (c) =>
+          (
+            await c.query<{ old: boolean }>(
+              `SELECT pg_postmaster_start_time() < now() - interval '${STALE_MS} milliseconds' AS old`,
+            )
+          ).rows[0]?.old,
+      ),
+    { what: "the database server to be older than stale-after" },
+  );
+  return db;
+}
+
+/**
+ * A live dyno that has reached the database without a break for an hour, in
+ * the lease table `leases`: a sweep judges others only with such a witness
+ * (see lease/sweep.ts). Its heartbeat stays fresh however long 20 jobguards
+ * take to start on a loaded machine.
+ */
+export async function insertWitness(url: string, leases: string): Promise<void> {
+  await withClient(url, (c) =>
+    c.query(
+      `INSERT INTO ${leases} (id, host, pids, session_tag, heartbeat_at, reachable_since)
+       VALUES ('witness', 'dyno-w', '{}', 'jobguard-witness', now() + interval '1 hour', now() - interval '1 hour')
+       ON CONFLICT (id) DO NOTHING`,
+    ),
+  );
+}
+
+/** A lease as a dyno that died an hour ago would have left it; its session tag is `jobguard-<id>` unless `tag` says otherwise (null: none). */
+export async function insertDeadLease(
+  url: string,
+  leases: string,
+  lease: { id: string; host: string; pids: number[]; tag?: string | null },
+): Promise<void> {
+  await withClient(url, (c) =>
+    c.query(
+      `INSERT INTO ${leases} (id, host, pids, session_tag, started_at, heartbeat_at)
+       VALUES ($1, $2, $3, $4, now() - interval '2 hours', now() - interval '1 hour')`,
+      [lease.id, lease.host, lease.pids, lease.tag === undefined ? `jobguard-${lease.id}` : lease.tag],
+    ),
+  );
+}
+
+/**
+ * delayed_job with fast leases on the database `db`: a table per test
+ * (`jobs_N`, its leases in `leases_jobs_N`), jobguards on it, and the rows
+ * of dead dynos.
+ */
+export function delayedJobLeases(db: { readonly url: string }) {
+  /** A new delayed_jobs table for one test. */
+  async function newTable(): Promise<string> {
+    return newJobsTable(db.url);
+  }
+
+  /** jobguard's settings (and the worker's) for the table. */
+  function env(table: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+    return {
+      JOBGUARD_QUEUE: "delayed_job",
+      JOBGUARD_TABLE: table,
+      JOBGUARD_LEASE_TABLE: `leases_${table}`,
+      DATABASE_URL: db.url,
+      DJ_TABLE: table,
+      ...extra,
+    };
+  }
+
+  /** A dyno of its own: jobguard under its own host name. */
+  function dyno(name: string, table: string, command: string[], extra: NodeJS.ProcessEnv = {}): Run {
+    return runJobguard([...FAST, "--", ...command], env(table, extra), { hostname: name });
+  }
+
+  /** Runs `jobguard rescue` once, with a witness unless told not to; its exit code and output. */
+  async function rescue(
+    table: string,
+    extra: string[] = [],
+    withWitness = true,
+  ): Promise<{ code: number | null; out: string }> {
+    // No tables yet: the first rescue creates them.
+    if (withWitness) await insertWitness(db.url, `leases_${table}`).catch(() => {});
+    return runCommand([...FAST, ...extra, "rescue"], env(table));
+  }
+
+  /** A dead dyno's lease; first lets jobguard create its tables, as the first jobguard of a fleet would. */
+  async function deadLease(
+    table: string,
+    lease: { id: string; host: string; pids: number[]; tag?: string | null },
+    createTables = true,
+  ): Promise<void> {
+    if (createTables) assert.equal((await rescue(table)).code, 0);
+    await insertDeadLease(db.url, `leases_${table}`, lease);
+  }
+
+  /** Waits until the host's lease shows its session tag: once a heartbeat has seen the worker's sessions (lease/leases.ts). */
+  async function leaseShowsTag(table: string, host: string): Promise<void> {
+    await waitFor(
+      () =>
+        withClient(
+          db.url,
+          async (c) =>
+            (
+              await c.query(`SELECT 1 FROM leases_${table} WHERE host = $1 AND session_tag IS NOT NULL`, [
+                host,
+              ])
+            ).rowCount,
+        ),
+      { what: `${host}'s lease to show its session tag` },
+    );
+  }
+
+  return { newTable, env, dyno, rescue, deadLease, leaseShowsTag };
+}
