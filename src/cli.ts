@@ -3,9 +3,9 @@ import { readFileSync } from "node:fs";
 import { buildConfig } from "./config/config.js";
 import { parseArgs, usage, UsageError } from "./config/options.js";
 import { safeMessage } from "./db/redact.js";
-import { EXIT } from "./exit-codes.js";
 import { createLogger } from "./log.js";
 import { procUnavailable } from "./process-tree/proc.js";
+import { EXIT } from "./supervise/exit.js";
 import { InternalErrors } from "./supervise/internal-error.js";
 import { supervise } from "./supervise/supervise.js";
 

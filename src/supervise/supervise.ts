@@ -14,13 +14,12 @@ import { TreeHistory } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV } from "../process-tree/tree.js";
 import type { Cleanup } from "./cleanup-port.js";
 import { scheduleEscalation } from "./escalate.js";
-import { endedWithoutCrash, statusCode } from "./exit-status.js";
+import { endedWithoutCrash, EXIT, statusCode, type ExitStatus } from "./exit.js";
 import type { InternalErrors } from "./internal-error.js";
 import { relaySignals } from "./relay-signals.js";
 import { ShutdownClock } from "./shutdown-clock.js";
-import { SpawnError, startWorker, type ExitStatus, type Worker } from "./start-worker.js";
+import { SpawnError, startWorker, type Worker } from "./start-worker.js";
 import { startWatchdog, type Watchdog } from "./watchdog.js";
-import { EXIT } from "../exit-codes.js";
 
 // How often the tree is recorded while a queue is configured, and how often
 // leftovers are looked for once the worker itself has exited.
@@ -140,7 +139,7 @@ export async function supervise(
       log.error("tree_survived", "processes of the worker tree survived SIGKILL; no lock was released", {
         pids: survivors.map((p) => p.pid).join(","),
       });
-      return finish(EXIT.CLEANUP_FAILED);
+      return finish(EXIT.JOBGUARD_FAILED);
     }
     // No survivors: the child is dead, and its exit is only waiting to be reaped.
     const status = ended.status ?? (await worker.exited);
@@ -151,17 +150,17 @@ export async function supervise(
     const killedSome = (ended.kill?.killed.length ?? 0) > 0;
     if (cleanup && (killedSome || status.code !== 0)) {
       const released = await cleanup.release(history.dead(), clock.exitBy, () => crashedOnItsOwn(status));
-      if (!released) return finish(EXIT.CLEANUP_FAILED);
+      if (!released) return finish(EXIT.JOBGUARD_FAILED);
     }
     await cleanup?.finish(clock.exitBy - Date.now());
-    return finish(failed ? EXIT.CLEANUP_FAILED : killedSome ? EXIT.KILLED_AT_DEADLINE : statusCode(status));
+    return finish(failed ? EXIT.JOBGUARD_FAILED : killedSome ? EXIT.KILLED_AT_DEADLINE : statusCode(status));
   } catch (error) {
     // Broken a second time, or after the tree was gone (in the release):
     // with the tree gone there is nothing left to wait for; otherwise the
     // last resort, armed by fail(), kills it and exits before the grace.
     errors.handle(error);
     if (!treeGone) await new Promise<never>(() => {});
-    return finish(EXIT.CLEANUP_FAILED);
+    return finish(EXIT.JOBGUARD_FAILED);
   }
 
   function finish(code: number): number {
@@ -184,8 +183,8 @@ export async function supervise(
 
   function lastResort(): never {
     if (!treeGone) killTreeNow(child.pid!, child.exitCode === null && child.signalCode === null, tree);
-    finish(EXIT.CLEANUP_FAILED);
-    process.exit(EXIT.CLEANUP_FAILED);
+    finish(EXIT.JOBGUARD_FAILED);
+    process.exit(EXIT.JOBGUARD_FAILED);
   }
 
   async function killAtDeadline(): Promise<KillResult> {
