@@ -3,6 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { EscalationConfig } from "../config/escalation.js";
 import type { ForwardMode } from "../config/config.js";
 import type { Logger } from "../log.js";
+import { signal as sendSignal, stillOurs } from "../process-tree/signal.js";
 
 /** What the escalation needs from the supervisor. */
 export interface EscalationOptions {
@@ -58,15 +59,13 @@ export function scheduleEscalation(
 
 function send(child: ChildProcess | undefined, signal: NodeJS.Signals, reason: string, log: Logger): void {
   // A worker that has exited is not signalled: its pid may be another process's by now.
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  let sent = true;
-  let code: string | undefined;
-  try {
-    process.kill(child.pid, signal);
-  } catch (error) {
-    sent = false;
-    // "No such process" is a worker gone meanwhile; anything else (EPERM) must show.
-    code = (error as NodeJS.ErrnoException).code;
-  }
-  log.info("escalate", { signal, reason, sent, code: code === "ESRCH" ? undefined : code });
+  if (!child || !stillOurs(child)) return;
+  const outcome = sendSignal(child.pid, signal);
+  // A worker gone meanwhile is no news; a refusal (EPERM) must show.
+  log.info("escalate", {
+    signal,
+    reason,
+    sent: "sent" in outcome,
+    code: "refused" in outcome ? outcome.refused : undefined,
+  });
 }

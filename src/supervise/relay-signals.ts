@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import type { Logger } from "../log.js";
+import { signal as sendSignal, stillOurs } from "../process-tree/signal.js";
 
 /** Signals that ask the worker to shut down; the first one starts the deadline. */
 const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
@@ -69,16 +70,14 @@ export function relaySignals(child: () => ChildProcess | undefined, options: Rel
   };
 }
 
-/** Signals the worker if it still runs. "No such process" means it is gone; any other failure is logged. */
+/** Signals the worker if it is still ours; true when sent. A refusal (not a worker gone meanwhile) is logged. */
 function sendTo(child: ChildProcess | undefined, signal: NodeJS.Signals, log: Logger): boolean {
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
-  try {
-    process.kill(child.pid, signal);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "ESRCH")
-      log.error("signal_failed", `could not send ${signal} to the worker`, { pid: child.pid, code });
-    return false;
-  }
+  if (!child || !stillOurs(child)) return false;
+  const outcome = sendSignal(child.pid, signal);
+  if ("refused" in outcome)
+    log.error("signal_failed", `could not send ${signal} to the worker`, {
+      pid: child.pid,
+      code: outcome.refused,
+    });
+  return "sent" in outcome;
 }

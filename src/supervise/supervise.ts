@@ -182,7 +182,7 @@ export async function supervise(
   }
 
   function lastResort(): never {
-    if (!treeGone) killTreeNow(child.pid!, child.exitCode === null && child.signalCode === null, tree);
+    if (!treeGone) killTreeNow(child, tree);
     finish(EXIT.JOBGUARD_FAILED);
     process.exit(EXIT.JOBGUARD_FAILED);
   }
