@@ -1,13 +1,12 @@
 import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { EscalationConfig } from "../config/escalation.js";
-import type { ForwardMode } from "../config/config.js";
 import type { Logger } from "../log.js";
 import { signal as sendSignal, stillOurs } from "../process-tree/signal.js";
+import type { Escalation, ForwardMode } from "./options.js";
 
 /** What the escalation needs from the supervisor. */
 export interface EscalationOptions {
-  config: EscalationConfig;
+  config: Escalation;
   forward: ForwardMode;
   deadlineMs: number;
   log: Logger;

@@ -1,5 +1,4 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Config } from "../config/config.js";
 import type { Logger } from "../log.js";
 import {
   killTree,
@@ -12,7 +11,8 @@ import {
 import { listProcesses } from "../process-tree/proc.js";
 import { TreeHistory } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV } from "../process-tree/tree.js";
-import type { Cleanup } from "./cleanup-port.js";
+import type { SuperviseOptions } from "./options.js";
+import type { ReleasePort } from "./release-port.js";
 import { scheduleEscalation } from "./escalate.js";
 import { endedWithoutCrash, EXIT, statusCode, type ExitStatus } from "./exit.js";
 import type { InternalErrors } from "./internal-error.js";
@@ -38,10 +38,10 @@ const SHUTDOWN_SIGNAL_SPREAD_MS = 1000;
  */
 export async function supervise(
   command: string[],
-  config: Config,
+  config: SuperviseOptions,
   log: Logger,
   errors: InternalErrors,
-  cleanup?: Cleanup,
+  cleanup?: ReleasePort,
 ): Promise<number> {
   const marker = newMarker();
   const env = {
@@ -110,7 +110,7 @@ export async function supervise(
         reason: config.forwardReason,
         worker: config.escalation.worker,
         escalate: config.escalation.signal,
-        queue: config.queue?.kind,
+        queue: config.queue,
       });
       // The pid history serves only the release: without a queue, /proc is not read until a shutdown.
       recorder = cleanup && setInterval(() => history.record(findTree(tree)), RECORD_EVERY_MS).unref();

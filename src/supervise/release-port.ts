@@ -1,11 +1,11 @@
 import type { DeadProcess, TreeHistory } from "../process-tree/tree-history.js";
 
 // The supervisor's one port to the database side. It is defined here, below
-// it, so that the supervisor knows nothing of databases: release/cleanup.ts
+// it, so that the supervisor knows nothing of databases: release/release.ts
 // implements it, and cli.ts hands it in when a queue is configured.
 
 /** What jobguard does around a kill when a queue is configured: see release/. */
-export interface Cleanup {
+export interface ReleasePort {
   /** Variables the worker's environment gets (a PGAPPNAME tag). */
   childEnv: Record<string, string>;
   /** The worker runs: start its lease over the tree's history (recorded every few seconds). */

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { QueueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
-import type { Cleanup } from "../supervise/cleanup-port.js";
+import type { ReleasePort } from "../supervise/release-port.js";
 import { Database } from "../db/connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";
 import { retryUntil } from "../db/retry.js";
@@ -25,12 +25,12 @@ const LIMIT_HISTORY_EVERY_MS = 10_000;
  * worker's sessions, keep its lease, and once the tree is gone, end its
  * sessions and hand back what it held, through the queue's adapter.
  */
-export async function createCleanup(
+export async function createRelease(
   queue: QueueConfig,
   graceMs: number,
   env: NodeJS.ProcessEnv,
   log: Logger,
-): Promise<Cleanup> {
+): Promise<ReleasePort> {
   const adapter = await loadAdapter(queue);
   // Tag the worker's sessions so they can be found after it is dead; a
   // PGAPPNAME the user chose is theirs to keep, and then nothing is tagged.
