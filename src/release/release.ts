@@ -81,6 +81,8 @@ export async function createRelease(
 
   return {
     childEnv: tag ? { PGAPPNAME: tag } : {},
+    // Only a queue with leases counts rescues.
+    countsCrashes: leases !== undefined,
 
     start(history) {
       if (leases) {
@@ -99,11 +101,9 @@ export async function createRelease(
       database.warm(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
     },
 
-    async release(dead, untilMs, crashed) {
+    async release(dead, { counted }, untilMs) {
       clearInterval(limiting);
       leases?.stop();
-      // Only a queue with leases counts rescues; telling a crash takes up to a second.
-      const counted = leases !== undefined && (await crashed());
       releasing = true;
       const started = Date.now();
       const outcome = await retryUntil(

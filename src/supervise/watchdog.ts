@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Logger } from "../log.js";
 import type { TreeIdentity } from "../process-tree/tree.js";
+import type { Shutdown } from "./shutdown.js";
 
 /**
  * What stops the worker tree if jobguard dies without a word (SIGKILLed alone,
@@ -35,24 +36,23 @@ fi
 grep -l -a -F -e "$3" /proc/[0-9]*/environ 2>/dev/null | while read -r f; do p=\${f#/proc/}; kill -KILL "\${p%/environ}" 2>/dev/null; done
 `;
 
-/** The watchdog as jobguard sees it. */
-export interface Watchdog {
-  /** A shutdown request has reached the worker: the watchdog must not send another. */
-  shutdownBegan(): void;
-  /** The worker itself has exited: its pid no longer names it. */
-  rootExited(): void;
-  /** The tree is gone, or jobguard exits with it handled: nothing left to watch. */
-  stop(): void;
-}
-
-/** Starts the watchdog over a started worker tree; logs once and carries on if /bin/sh cannot be started. */
-export function startWatchdog(tree: TreeIdentity, deadlineMs: number, log: Logger): Watchdog {
+/**
+ * Starts the watchdog over a started worker tree, until jobguard is done with
+ * it; logs once and carries on if /bin/sh cannot be started. It hears of the
+ * shutdown's request to stop and of the worker's exit (`exited`) as they come.
+ */
+export function startWatchdog(
+  tree: TreeIdentity,
+  exited: Promise<unknown>,
+  shutdown: Shutdown,
+  log: Logger,
+): void {
   const args = [
     "-c",
     SCRIPT,
     "jobguard-watchdog",
     String(tree.rootPid),
-    String(Math.ceil(deadlineMs / 1000)),
+    String(Math.ceil(shutdown.timing.deadlineMs / 1000)),
     tree.marker,
   ];
   let shell: ChildProcess | undefined = spawn("/bin/sh", args, { stdio: ["pipe", "ignore", "ignore"] });
@@ -67,17 +67,16 @@ export function startWatchdog(tree: TreeIdentity, deadlineMs: number, log: Logge
   shell.stdin!.on("error", () => {});
   shell.unref();
   (shell.stdin as unknown as { unref(): void }).unref();
-  return {
-    shutdownBegan() {
-      shell?.stdin!.write("asked\n");
-    },
-    rootExited() {
-      shell?.stdin!.write("exited\n");
-    },
-    stop() {
+  const tell = (line: string) => shell?.stdin!.write(`${line}\n`);
+  // The worker itself is gone: its pid no longer names it.
+  void exited.then(() => tell("exited"));
+  shutdown.subscribe({
+    // A request to stop has reached the worker: the watchdog must not send another.
+    requested: () => tell("asked"),
+    done() {
       // jobguard has not reaped its child yet, so the pid still names this shell.
       shell?.kill("SIGKILL");
       shell = undefined;
     },
-  };
+  });
 }
