@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fixture, killLeftovers, runJobguard } from "./support/jobguard.js";
-import { readPids, waitGone } from "./support/processes.js";
+import { descendantsOf, isAlive, parentOf, readPids, waitGone } from "./support/processes.js";
 import { termsHeard, untilReady, workerFiles } from "./support/worker-sh.js";
 
 // The /bin/sh watchdog, when jobguard itself is killed: it keeps the deadline
-// jobguard had started.
+// jobguard had started, and a kill of jobguard's process group does not take
+// it along.
 
 after(killLeftovers);
 
@@ -39,4 +41,44 @@ test("jobguard SIGKILLed late in the deadline: the watchdog keeps that deadline,
   );
   assert.ok(goneAfter < 4800, `the tree was gone ${goneAfter} ms after the SIGTERM: past the 5 s grace`);
   assert.equal(termsHeard(f.events), 1, "the watchdog sent a second SIGTERM");
+});
+
+/** A process's session id (the sixth field of /proc/<pid>/stat). */
+function sessionOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]);
+}
+
+test("jobguard's process group SIGKILLed, as foreman and honcho do at their timeout: the watchdog, in a session of its own, lives on, stops the worker and ends with the tree", async () => {
+  const f = workerFiles();
+  // setsid makes jobguard lead a session and a process group of its own, as foreman starts each process.
+  const run = runJobguard(
+    ["--deadline", "2", "--grace", "4", "--", WORKER],
+    { EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore" },
+    { wrapper: ["setsid"] },
+  );
+  const worker = Number(/child=(\d+)/.exec(await run.waitFor(/event=started/))![1]);
+  await untilReady(f.events);
+  const watchdogs = descendantsOf(run.pid).filter((pid) => parentOf(pid) === run.pid && pid !== worker);
+  assert.equal(watchdogs.length, 1, "expected the worker and the watchdog as jobguard's children");
+  const watchdog = watchdogs[0]!;
+  assert.equal(
+    sessionOf(run.pid),
+    run.pid,
+    "jobguard does not lead a session of its own: the test proves nothing",
+  );
+  assert.equal(sessionOf(watchdog), watchdog, "the watchdog shares jobguard's session");
+  // The platform's signals, as Heroku sends them to every process of a dyno.
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"] as const)
+    process.kill(watchdog, signal);
+  await sleep(300);
+  assert.ok(isAlive(watchdog), "a platform signal killed the watchdog");
+  assert.equal(termsHeard(f.events), 0);
+
+  process.kill(-run.pid, "SIGKILL");
+  await run.exited;
+  for (let i = 0; i < 300 && termsHeard(f.events) === 0; i++) await sleep(10);
+  assert.equal(termsHeard(f.events), 1, "the worker was not told to stop");
+  assert.deepEqual(await waitGone(readPids(f.pids), 4000), [], "the worker outlived jobguard's watchdog");
+  assert.deepEqual(await waitGone([watchdog], 2000), [], "the watchdog outlived the tree");
 });

@@ -17,8 +17,10 @@ import type { Shutdown } from "./shutdown.js";
  * however late in the deadline jobguard died, so a fresh deadline would be too
  * late. Once jobguard has written `exited` (the worker itself is gone, and its
  * pid may be a stranger's soon), only the marker names the tree. It ignores the
- * platform's signals (Heroku signals every process of a dyno); jobguard kills
- * it once the tree is gone.
+ * platform's signals (Heroku signals every process of a dyno), and runs in a
+ * session of its own, so that a kill of jobguard's process group (foreman and
+ * honcho SIGKILL the group at their timeout) does not take it along; jobguard
+ * kills it once the tree is gone.
  *
  * Its clock is /proc/uptime, in centiseconds since boot, which does not step
  * when the wall clock is set, and which the shell's own `read` can take without
@@ -68,7 +70,10 @@ export function startWatchdog(
     String(Math.ceil(shutdown.timing.deadlineMs / 10)),
     tree.marker,
   ];
-  let shell: ChildProcess | undefined = spawn("/bin/sh", args, { stdio: ["pipe", "ignore", "ignore"] });
+  let shell: ChildProcess | undefined = spawn("/bin/sh", args, {
+    stdio: ["pipe", "ignore", "ignore"],
+    detached: true,
+  });
   shell.once("error", (error) => {
     log.error(
       "watchdog_unavailable",
