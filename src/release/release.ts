@@ -101,7 +101,7 @@ export async function createRelease(
       database.warm(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
     },
 
-    async release(dead, { counted }, untilMs) {
+    async release(dead, { counted, precautionary }, untilMs) {
       clearInterval(limiting);
       leases?.stop();
       releasing = true;
@@ -114,7 +114,7 @@ export async function createRelease(
       );
       if (outcome.ok) {
         const { count, ids, failed } = outcome.value;
-        log.info("locks_released", {
+        const fields = {
           queue: queue.kind,
           jobs: count,
           ids: listed(ids),
@@ -124,7 +124,10 @@ export async function createRelease(
           ms: Date.now() - started,
           // More than one: a connection failed or went silent, and a new one did the work.
           attempts: outcome.attempts > 1 ? outcome.attempts : undefined,
-        });
+        };
+        // After a clean exit, a release that finds nothing is the usual case, not an event.
+        if (precautionary && count === 0) log.debug("locks_released", fields);
+        else log.info("locks_released", fields);
         return true;
       }
       // The lease stays behind: once it is stale, another dyno's sweep releases these locks.

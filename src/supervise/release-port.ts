@@ -8,6 +8,12 @@ import type { DeadProcess, TreeHistory } from "../process-tree/tree-history.js";
 export interface ReleaseMode {
   /** The worker crashed on its own (rule 8): its jobs count toward max-rescues. */
   counted: boolean;
+  /**
+   * The worker exited 0 and nothing was killed: the release is a precaution
+   * (a process of the tree may still have died holding a lock), and one that
+   * finds nothing is no news.
+   */
+  precautionary: boolean;
 }
 
 /** What jobguard does around a kill when a queue is configured: see release/. */
@@ -28,8 +34,11 @@ export interface ReleasePort {
   start(history: TreeHistory, stop: (reason: string) => void): void;
   /** The shutdown has begun: get ready, so that the release costs one round trip. */
   prepare(): void;
-  /** The tree is gone: release what these dead processes held, by `untilMs`. Resolves false when it could not. */
+  /**
+   * The tree is gone: release what these dead processes held, by `untilMs`.
+   * Resolves false when it could not; the lease must then stay, for a sweep.
+   */
   release(dead: DeadProcess[], mode: ReleaseMode, untilMs: number): Promise<boolean>;
-  /** All is released: drop the lease. */
+  /** All is released, or nothing died that could hold a lock: drop the lease. */
   finish(timeoutMs: number): Promise<void>;
 }

@@ -121,12 +121,19 @@ export async function supervise(
 
     /* Release */
     const killedSome = (end.kill?.killed.length ?? 0) > 0;
-    if (release && (killedSome || status.code !== 0)) {
+    if (release) {
+      // Whatever the exit status: a worker that exits 0 may leave a process that
+      // dies holding a lock (a leftover that obeys the SIGTERM), and the lease,
+      // dropped below, would no longer let a sweep find it.
       const dead = watch.history.dead();
-      const counted = release.countsCrashes && (await shutdown.crashedOnItsOwn(status));
-      if (!(await release.release(dead, { counted }, shutdown.exitBy))) return finish(EXIT.JOBGUARD_FAILED);
+      if (dead.length > 0) {
+        const counted = release.countsCrashes && (await shutdown.crashedOnItsOwn(status));
+        const precautionary = !killedSome && status.code === 0;
+        const released = await release.release(dead, { counted, precautionary }, shutdown.exitBy);
+        if (!released) return finish(EXIT.JOBGUARD_FAILED); // and the lease stays, for a sweep
+      }
+      await release.finish(shutdown.exitBy - Date.now());
     }
-    await release?.finish(shutdown.exitBy - Date.now());
 
     /* Exit status */
     if (shutdown.failed) return finish(EXIT.JOBGUARD_FAILED);
