@@ -4,7 +4,7 @@ import { TreeHistory } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
 import { awaitTree, killAtDeadline, type TreeEnd, type TreeWatch } from "./await-tree.js";
 import { scheduleEscalation } from "./escalate.js";
-import { EXIT, statusCode } from "./exit.js";
+import { EXIT, statusCode, type ExitStatus } from "./exit.js";
 import type { InternalErrors } from "./internal-error.js";
 import type { SuperviseOptions } from "./options.js";
 import type { ReleasePort } from "./release-port.js";
@@ -121,19 +121,8 @@ export async function supervise(
 
     /* Release */
     const killedSome = (end.kill?.killed.length ?? 0) > 0;
-    if (release) {
-      // Whatever the exit status: a worker that exits 0 may leave a process that
-      // dies holding a lock (a leftover that obeys the SIGTERM), and the lease,
-      // dropped below, would no longer let a sweep find it.
-      const dead = watch.history.dead();
-      if (dead.length > 0) {
-        const counted = release.countsCrashes && (await shutdown.crashedOnItsOwn(status));
-        const precautionary = !killedSome && status.code === 0;
-        const released = await release.release(dead, { counted, precautionary }, shutdown.exitBy);
-        if (!released) return finish(EXIT.JOBGUARD_FAILED); // and the lease stays, for a sweep
-      }
-      await release.finish(shutdown.exitBy - Date.now());
-    }
+    if (release && !(await releaseDead(release, watch, status, killedSome)))
+      return finish(EXIT.JOBGUARD_FAILED);
 
     /* Exit status */
     if (shutdown.failed) return finish(EXIT.JOBGUARD_FAILED);
@@ -146,6 +135,29 @@ export async function supervise(
     if (shutdown.state.phase !== "done") await shutdown.untilLastResort();
     return finish(EXIT.JOBGUARD_FAILED);
   }
+}
+
+/**
+ * Releases what the tree's dead processes held, whatever the exit status: a
+ * worker that exits 0 may leave a process that dies holding a lock (a
+ * leftover that obeys the SIGTERM), and the lease, dropped here, would no
+ * longer let a sweep find it. False when the release failed: the lease then
+ * stays, for a sweep.
+ */
+async function releaseDead(
+  release: ReleasePort,
+  { history, shutdown }: TreeWatch,
+  status: ExitStatus,
+  killedSome: boolean,
+): Promise<boolean> {
+  const dead = history.dead();
+  if (dead.length > 0) {
+    const counted = release.countsCrashes && (await shutdown.crashedOnItsOwn(status));
+    const precautionary = !killedSome && status.code === 0;
+    if (!(await release.release(dead, { counted, precautionary }, shutdown.exitBy))) return false;
+  }
+  await release.finish(shutdown.exitBy - Date.now());
+  return true;
 }
 
 /** Records the tree now and every few seconds until jobguard is done with it: what the release needs to know. */
