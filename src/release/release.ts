@@ -84,6 +84,7 @@ export async function createRelease(
     // Only a queue with leases counts rescues.
     countsCrashes: leases !== undefined,
 
+    // The port's `stop` handle is not taken yet: nothing here must stop the worker so far.
     start(history) {
       if (leases) {
         leases.start(history);
