@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -9,6 +10,7 @@ import {
   withClient,
   type FreshDatabase,
 } from "./support/db.js";
+import { waitFor } from "./support/delayed-job.js";
 import { killLeftovers, runJobguard, tempDir } from "./support/jobguard.js";
 import { PG_WORKER, lockJobSql, workerReady } from "./support/pg-worker.js";
 import { isAlive } from "./support/processes.js";
@@ -26,11 +28,12 @@ test("the worker exits 0 while a grandchild holding a lock lives on: the leftove
   const table = "clean_exit_jobs";
   await createDelayedJobsTable(db.url, table);
   const id = await insertJob(db.url, { table, handler: "--- {}\n" });
-  const events = join(tempDir(), "events");
+  const dir = tempDir();
+  const [events, go] = [join(dir, "events"), join(dir, "go")];
   // The worker starts a child that locks the job under its own delayed_job
-  // name, waits until it has, and exits 0; the child dies of jobguard's
-  // SIGTERM to the leftovers, still holding the lock.
-  const worker = `${PG_WORKER.join(" ")} & while [ ! -s ${events} ]; do sleep 0.05; done; exit 0`;
+  // name, and exits 0 when told; the child dies of jobguard's SIGTERM to the
+  // leftovers, still holding the lock.
+  const worker = `${PG_WORKER.join(" ")} & while [ ! -e ${go} ]; do sleep 0.05; done; exit 0`;
   const run = runJobguard(["--deadline", "3", "--grace", "5", "--", "sh", "-c", worker], {
     JOBGUARD_QUEUE: "delayed_job",
     JOBGUARD_TABLE: table,
@@ -39,7 +42,16 @@ test("the worker exits 0 while a grandchild holding a lock lives on: the leftove
     LOCK_SQL: lockJobSql(table, id),
     ON_TERM: "die",
   });
+  const leases = async () =>
+    (
+      await withClient(db.url, (c) =>
+        c.query<{ n: number }>("SELECT count(*)::int AS n FROM jobguard_leases"),
+      )
+    ).rows[0]!.n;
   const { pid } = await workerReady(events);
+  // Once jobguard's lease is there, so that its drop below means something.
+  await waitFor(async () => (await leases()) > 0, { what: "jobguard's lease" });
+  writeFileSync(go, "");
   const exit = await run.exited;
   assert.equal(exit.code, 0, run.stderr());
   assert.match(run.stderr(), new RegExp(`event=leftovers signal=SIGTERM pids=(\\d+,)*${pid}\\b`));
@@ -47,9 +59,5 @@ test("the worker exits 0 while a grandchild holding a lock lives on: the leftove
   assert.equal(isAlive(pid), false);
   assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} pids=`));
   assert.equal((await getJob(db.url, id, table))?.locked_by, null, "the dead child's lock was stranded");
-  const leases = await withClient(
-    db.url,
-    async (c) => (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM jobguard_leases")).rows[0]!.n,
-  );
-  assert.equal(leases, 0, "the lease was not dropped after the release");
+  assert.equal(await leases(), 0, "the lease was not dropped after the release");
 });
