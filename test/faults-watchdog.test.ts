@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fixture, killLeftovers, runJobguard } from "./support/jobguard.js";
+import { killLeftovers, runJobguard } from "./support/jobguard.js";
 import { descendantsOf, isAlive, parentOf, readPids, waitGone } from "./support/processes.js";
-import { termsHeard, untilReady, workerFiles } from "./support/worker-sh.js";
+import { files, ready, SHELL_WORKER, terms } from "./support/shell-worker.js";
 
 // The /bin/sh watchdog, when jobguard itself is killed: it keeps the deadline
 // jobguard had started, and a kill of jobguard's process group does not take
@@ -12,17 +12,15 @@ import { termsHeard, untilReady, workerFiles } from "./support/worker-sh.js";
 
 after(killLeftovers);
 
-const WORKER = fixture("worker.sh");
-
 test("jobguard SIGKILLed late in the deadline: the watchdog keeps that deadline, and the tree is gone before the grace", async () => {
-  const f = workerFiles();
-  const run = runJobguard(["--deadline", "3", "--grace", "5", "--", WORKER], {
+  const f = files();
+  const run = runJobguard(["--deadline", "3", "--grace", "5", "--", SHELL_WORKER], {
     EVENTS: f.events,
     PIDS: f.pids,
     ON_TERM: "ignore",
     SPAWN: "setsid",
   });
-  await untilReady(f.events);
+  await ready(f.events);
   await sleep(200); // the descendant writes its pid as it starts
   const pids = readPids(f.pids);
   assert.equal(pids.length, 2);
@@ -40,7 +38,7 @@ test("jobguard SIGKILLed late in the deadline: the watchdog keeps that deadline,
     `the watchdog killed the tree ${goneAfter} ms after the SIGTERM, before the deadline`,
   );
   assert.ok(goneAfter < 4800, `the tree was gone ${goneAfter} ms after the SIGTERM: past the 5 s grace`);
-  assert.equal(termsHeard(f.events), 1, "the watchdog sent a second SIGTERM");
+  assert.equal(terms(f.events), 1, "the watchdog sent a second SIGTERM");
 });
 
 /** A process's session id (the sixth field of /proc/<pid>/stat). */
@@ -50,15 +48,15 @@ function sessionOf(pid: number): number {
 }
 
 test("jobguard's process group SIGKILLed, as foreman and honcho do at their timeout: the watchdog, in a session of its own, lives on, stops the worker and ends with the tree", async () => {
-  const f = workerFiles();
+  const f = files();
   // setsid makes jobguard lead a session and a process group of its own, as foreman starts each process.
   const run = runJobguard(
-    ["--deadline", "2", "--grace", "4", "--", WORKER],
+    ["--deadline", "2", "--grace", "4", "--", SHELL_WORKER],
     { EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore" },
     { wrapper: ["setsid"] },
   );
   const worker = Number(/child=(\d+)/.exec(await run.waitFor(/event=started/))![1]);
-  await untilReady(f.events);
+  await ready(f.events);
   const watchdogs = descendantsOf(run.pid).filter((pid) => parentOf(pid) === run.pid && pid !== worker);
   assert.equal(watchdogs.length, 1, "expected the worker and the watchdog as jobguard's children");
   const watchdog = watchdogs[0]!;
@@ -73,12 +71,12 @@ test("jobguard's process group SIGKILLed, as foreman and honcho do at their time
     process.kill(watchdog, signal);
   await sleep(300);
   assert.ok(isAlive(watchdog), "a platform signal killed the watchdog");
-  assert.equal(termsHeard(f.events), 0);
+  assert.equal(terms(f.events), 0);
 
   process.kill(-run.pid, "SIGKILL");
   await run.exited;
-  for (let i = 0; i < 300 && termsHeard(f.events) === 0; i++) await sleep(10);
-  assert.equal(termsHeard(f.events), 1, "the worker was not told to stop");
+  for (let i = 0; i < 300 && terms(f.events) === 0; i++) await sleep(10);
+  assert.equal(terms(f.events), 1, "the worker was not told to stop");
   assert.deepEqual(await waitGone(readPids(f.pids), 4000), [], "the worker outlived jobguard's watchdog");
   assert.deepEqual(await waitGone([watchdog], 2000), [], "the watchdog outlived the tree");
 });

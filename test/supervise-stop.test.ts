@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { after, test } from "node:test";
 import { fixture, killLeftovers, OWNED } from "./support/jobguard.js";
 import { readPids, waitGone } from "./support/processes.js";
-import { termsHeard, untilReady, workerFiles } from "./support/worker-sh.js";
+import { files, ready, SHELL_WORKER, terms } from "./support/shell-worker.js";
 
 // The release port's `stop`: the database side asks for a shutdown itself (a
 // lease that can no longer be renewed, next). It must go as an internal
@@ -14,11 +14,9 @@ import { termsHeard, untilReady, workerFiles } from "./support/worker-sh.js";
 
 after(killLeftovers);
 
-const WORKER = fixture("worker.sh");
-
 /** The fixture's jobguard, its stderr so far, and its exit code. */
 function stopping(env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [fixture("stop-port.mjs"), WORKER], {
+  const child = spawn(process.execPath, [fixture("stop-port.mjs"), SHELL_WORKER], {
     env: { ...process.env, ...OWNED, DEADLINE: "1", GRACE: "3", ...env },
     stdio: ["ignore", "ignore", "pipe"],
   });
@@ -29,7 +27,7 @@ function stopping(env: NodeJS.ProcessEnv) {
 }
 
 test("the release port's stop: the worker hears one SIGTERM, stops, and its status is jobguard's", async () => {
-  const f = workerFiles();
+  const f = files();
   const run = stopping({ EVENTS: f.events, PIDS: f.pids, STOP_AFTER_MS: "300" });
   const exit = await run.exited;
   assert.equal(exit.code, 0, run.stderr());
@@ -39,14 +37,14 @@ test("the release port's stop: the worker hears one SIGTERM, stops, and its stat
   );
   assert.match(run.stderr(), /^port event=prepare$/m);
   assert.doesNotMatch(run.stderr(), /internal_error|deadline_exceeded/);
-  assert.equal(termsHeard(f.events), 1);
+  assert.equal(terms(f.events), 1);
   assert.deepEqual(await waitGone(readPids(f.pids), 300), []);
 });
 
 test("the release port's stop: a worker that ignores it is killed at the deadline and released, 124 before the grace", async () => {
-  const f = workerFiles();
+  const f = files();
   const run = stopping({ EVENTS: f.events, PIDS: f.pids, ON_TERM: "ignore", STOP_AFTER_MS: "300" });
-  await untilReady(f.events);
+  await ready(f.events);
   const exit = await run.exited;
   assert.equal(exit.code, 124, run.stderr());
   assert.match(run.stderr(), /event=stop reason=lease_lost signal=SIGTERM forwarded=true/);
@@ -55,12 +53,12 @@ test("the release port's stop: a worker that ignores it is killed at the deadlin
   assert.match(run.stderr(), /^port event=finish$/m);
   const shutdownMs = Number(/event=exit code=124 shutdown_ms=(\d+)/.exec(run.stderr())?.[1]);
   assert.ok(shutdownMs >= 900 && shutdownMs < 3000, `exited ${shutdownMs} ms into the shutdown`);
-  assert.equal(termsHeard(f.events), 1);
+  assert.equal(terms(f.events), 1);
   assert.deepEqual(await waitGone(readPids(f.pids), 300), []);
 });
 
 test("the release port's stop after the platform's SIGTERM adds no second SIGTERM", async () => {
-  const f = workerFiles();
+  const f = files();
   const run = stopping({
     EVENTS: f.events,
     ON_TERM: "ignore",
@@ -68,7 +66,7 @@ test("the release port's stop after the platform's SIGTERM adds no second SIGTER
     GRACE: "5",
     STOP_AFTER_MS: "1500",
   });
-  await untilReady(f.events);
+  await ready(f.events);
   run.child.kill("SIGTERM");
   const exit = await run.exited;
   assert.equal(exit.code, 124, run.stderr());
@@ -77,5 +75,5 @@ test("the release port's stop after the platform's SIGTERM adds no second SIGTER
   const asked = lines.indexOf("port event=stop");
   assert.ok(signalled >= 0 && asked > signalled, `the stop came after the SIGTERM:\n${run.stderr()}`);
   assert.doesNotMatch(run.stderr(), /jobguard event=stop /);
-  assert.equal(termsHeard(f.events), 1);
+  assert.equal(terms(f.events), 1);
 });
