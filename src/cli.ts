@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { buildConfig } from "./config/config.js";
+import { buildConfig, type Config } from "./config/config.js";
 import { parseArgs, usage, UsageError } from "./config/options.js";
 import { safeMessage } from "./db/redact.js";
-import { EXIT } from "./exit-codes.js";
 import { createLogger } from "./log.js";
 import { procUnavailable } from "./process-tree/proc.js";
+import { EXIT } from "./supervise/exit.js";
 import { InternalErrors } from "./supervise/internal-error.js";
+import type { SuperviseOptions } from "./supervise/options.js";
 import { supervise } from "./supervise/supervise.js";
 
 // Before anything else: no error escapes unhandled. Until the worker is
@@ -50,10 +51,24 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const log = createLogger(config.logLevel);
   errors.useLogger(log);
   // Only a run with a queue loads the release code and the queue's adapter.
-  const cleanup =
+  const release =
     config.queue &&
-    (await (await import("./release/cleanup.js")).createCleanup(config.queue, config.graceMs, env, log));
-  return supervise(args.command, config, log, errors, cleanup || undefined);
+    (await (await import("./release/release.js")).createRelease(config.queue, config.graceMs, env, log));
+  return supervise(args.command, superviseOptions(config), log, errors, release || undefined);
+}
+
+/** What the supervisor needs of the configuration, in its own terms. */
+function superviseOptions(config: Config): SuperviseOptions {
+  const { worker, signal, beforeMs } = config.escalation;
+  return {
+    deadlineMs: config.deadlineMs,
+    graceMs: config.graceMs,
+    forward: config.forward,
+    forwardSigterm: config.forwardSigterm,
+    forwardReason: config.forwardReason,
+    escalation: { worker, signal, beforeMs },
+    queue: config.queue?.kind,
+  };
 }
 
 function version(): string {

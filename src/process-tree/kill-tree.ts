@@ -1,5 +1,7 @@
+import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { stillRunning, type ProcessInfo } from "./proc.js";
+import { signal, stillOurs } from "./signal.js";
 import { findTree, rootHoldsPid, type TreeIdentity } from "./tree.js";
 
 // Re-reads of the tree after a kill: quick at first, since SIGKILL usually
@@ -47,8 +49,12 @@ export async function killTree(
     // anyone else, and one group kill stops even processes forked a moment ago.
     // (The group kill's own errors say nothing about any one process: each
     // member is signalled below, and its refusal recorded, anyway.)
-    if (rootHoldsPid(tree)) signal(-tree.rootPid, "SIGKILL", new Map());
-    for (const member of members) if (signal(member.pid, "SIGKILL", refused)) killed.add(member.pid);
+    if (rootHoldsPid(tree)) signal(-tree.rootPid, "SIGKILL");
+    for (const member of members) {
+      const outcome = signal(member.pid, "SIGKILL");
+      if ("sent" in outcome) killed.add(member.pid);
+      if ("refused" in outcome) refused.set(member.pid, outcome.refused);
+    }
     await sleep(POLL_MS[Math.min(round, POLL_MS.length - 1)]);
     members = union(
       findTree(tree),
@@ -60,11 +66,14 @@ export async function killTree(
 
 /** Sends SIGTERM once to each living process of the tree; returns the pids signalled and those that refused. */
 export function terminateTree(tree: TreeIdentity): { signalled: number[]; refused: Refusal[] } {
-  const refused = new Map<number, string>();
-  const signalled = findTree(tree)
-    .filter((member) => signal(member.pid, "SIGTERM", refused))
-    .map((member) => member.pid);
-  return { signalled, refused: [...refused].map(([pid, code]) => ({ pid, code })) };
+  const signalled: number[] = [];
+  const refused: Refusal[] = [];
+  for (const { pid } of findTree(tree)) {
+    const outcome = signal(pid, "SIGTERM");
+    if ("sent" in outcome) signalled.push(pid);
+    if ("refused" in outcome) refused.push({ pid, code: outcome.refused });
+  }
+  return { signalled, refused };
 }
 
 /** The processes of both lists, once each. */
@@ -75,33 +84,17 @@ export function union(a: ProcessInfo[], b: ProcessInfo[]): ProcessInfo[] {
 }
 
 /**
- * True when the signal was sent. "No such process" means the process is gone;
- * any other error (EPERM: another user's process) is recorded in `refused`:
- * that process lives on, and jobguard must not count it as dead.
- */
-function signal(pid: number, name: NodeJS.Signals, refused: Map<number, string>): boolean {
-  try {
-    process.kill(pid, name);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? "unknown";
-    if (code !== "ESRCH") refused.set(pid, code);
-    return false;
-  }
-}
-
-/**
  * SIGKILLs what can be found of the tree at once, without waiting: the last
  * resort when jobguard must exit and its main path is broken. The group kill
- * needs nothing but kill(2), and is safe while `groupHeld` (jobguard has not
- * reaped the root, so its pid is still the group's); /proc, if it still
- * answers, adds what left the group.
+ * needs nothing but kill(2), and is safe while the root is still ours
+ * (jobguard has not reaped it, so its pid is still the group's); /proc, if it
+ * still answers, adds what left the group. Nothing is waited for or reported.
  */
-export function killTreeNow(rootPid: number, groupHeld: boolean, tree: TreeIdentity | undefined): void {
-  const ignored = new Map<number, string>();
+export function killTreeNow(root: ChildProcess, tree: TreeIdentity | undefined): void {
   try {
-    if (groupHeld || (tree && rootHoldsPid(tree))) signal(-rootPid, "SIGKILL", ignored);
-    for (const member of tree ? findTree(tree) : []) signal(member.pid, "SIGKILL", ignored);
+    const group = stillOurs(root) ? root.pid : tree && rootHoldsPid(tree) ? tree.rootPid : undefined;
+    if (group !== undefined) signal(-group, "SIGKILL");
+    for (const member of tree ? findTree(tree) : []) signal(member.pid, "SIGKILL");
   } catch {
     // /proc failed us: the group kill above is all that could be done.
   }

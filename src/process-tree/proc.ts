@@ -23,10 +23,16 @@ export function procUnavailable(): string | undefined {
   try {
     readFileSync(`${PROC}/self/stat`, "latin1");
     readFileSync(`${PROC}/self/environ`, "latin1");
+    uptimeSeconds();
     return undefined;
   } catch {
     return `cannot supervise here: there is no readable ${PROC} (Linux procfs), where jobguard finds the worker tree`;
   }
+}
+
+/** Seconds since boot (/proc/uptime): a clock that does not step, and one a shell can read too. */
+export function uptimeSeconds(): number {
+  return Number(readFileSync(`${PROC}/uptime`, "latin1").split(" ")[0]);
 }
 
 /** Parses /proc/<pid>/stat; undefined when the process is gone. */

@@ -1,14 +1,14 @@
 import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { EscalationConfig } from "../config/escalation.js";
-import type { ForwardMode } from "../config/config.js";
 import type { Logger } from "../log.js";
+import { signal as sendSignal, stillOurs } from "../process-tree/signal.js";
+import type { Escalation, ForwardMode } from "./options.js";
+import type { Shutdown } from "./shutdown.js";
 
 /** What the escalation needs from the supervisor. */
 export interface EscalationOptions {
-  config: EscalationConfig;
+  escalation: Escalation;
   forward: ForwardMode;
-  deadlineMs: number;
   log: Logger;
 }
 
@@ -18,7 +18,8 @@ export interface EscalationOptions {
 const BETWEEN_SIGNALS_MS = 200;
 
 /**
- * The step before the deadline kill, `beforeMs` ahead of it:
+ * The step before the deadline kill, `beforeMs` ahead of it, once the
+ * shutdown has begun:
  *
  * - fail-safe: when `auto` decided the platform had signalled the worker itself
  *   (a Cedar-looking `$DYNO`) and so forwarded nothing, the worker gets a
@@ -30,43 +31,47 @@ const BETWEEN_SIGNALS_MS = 200;
  *   (a forced shutdown that hands jobs back), while it still has time for it.
  *
  * Repeated platform signals stay unforwarded (relay-signals.ts): these are
- * jobguard's own, one of each at most, each logged as `event=escalate`.
- * Returns a function that cancels the step if the tree ends first.
+ * jobguard's own, one of each at most, each logged as `event=escalate`. The
+ * step is called off once jobguard is done with the tree.
  */
 export function scheduleEscalation(
-  child: () => ChildProcess | undefined,
-  forwarded: boolean,
+  child: ChildProcess,
+  shutdown: Shutdown,
   options: EscalationOptions,
-): () => void {
-  const { config, log } = options;
-  const failsafe = options.forward === "auto" && !forwarded;
-  if (!failsafe && !config.signal) return () => {};
-  let cancelled = false;
-  const timer = setTimeout(async () => {
+): void {
+  const { escalation, log } = options;
+  let timer: NodeJS.Timeout | undefined;
+  const step = async (failsafe: boolean) => {
     if (failsafe) {
-      send(child(), "SIGTERM", "failsafe-nothing-forwarded", log);
-      if (config.signal) await sleep(BETWEEN_SIGNALS_MS);
+      send(child, "SIGTERM", "failsafe-nothing-forwarded", log);
+      if (escalation.signal) await sleep(BETWEEN_SIGNALS_MS);
     }
-    if (config.signal && !cancelled)
-      send(child(), config.signal, config.worker ? `${config.worker}-last-step` : "escalate", log);
-  }, options.deadlineMs - config.beforeMs);
-  return () => {
-    cancelled = true;
-    clearTimeout(timer);
+    if (escalation.signal && shutdown.state.phase !== "done") {
+      const reason = escalation.worker ? `${escalation.worker}-last-step` : "escalate";
+      send(child, escalation.signal, reason, log);
+    }
   };
+  shutdown.subscribe({
+    begun({ forwarded }) {
+      const failsafe = options.forward === "auto" && !forwarded;
+      if (!failsafe && !escalation.signal) return;
+      timer = setTimeout(() => void step(failsafe), shutdown.timing.deadlineMs - escalation.beforeMs);
+    },
+    done() {
+      clearTimeout(timer);
+    },
+  });
 }
 
-function send(child: ChildProcess | undefined, signal: NodeJS.Signals, reason: string, log: Logger): void {
+function send(child: ChildProcess, signal: NodeJS.Signals, reason: string, log: Logger): void {
   // A worker that has exited is not signalled: its pid may be another process's by now.
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  let sent = true;
-  let code: string | undefined;
-  try {
-    process.kill(child.pid, signal);
-  } catch (error) {
-    sent = false;
-    // "No such process" is a worker gone meanwhile; anything else (EPERM) must show.
-    code = (error as NodeJS.ErrnoException).code;
-  }
-  log.info("escalate", { signal, reason, sent, code: code === "ESRCH" ? undefined : code });
+  if (!stillOurs(child)) return;
+  const outcome = sendSignal(child.pid, signal);
+  // A worker gone meanwhile is no news; a refusal (EPERM) must show.
+  log.info("escalate", {
+    signal,
+    reason,
+    sent: "sent" in outcome,
+    code: "refused" in outcome ? outcome.refused : undefined,
+  });
 }

@@ -1,4 +1,4 @@
-import { EXIT } from "../exit-codes.js";
+import { EXIT } from "./exit.js";
 import type { Logger } from "../log.js";
 
 /** What is done with an error nobody caught; replaced once there is a worker to stop. */
@@ -26,7 +26,7 @@ export class InternalErrors {
     private readonly redact: (text: string) => string,
   ) {
     // Nothing started yet: nothing to stop either.
-    this.handler = () => process.exit(EXIT.CLEANUP_FAILED);
+    this.handler = () => process.exit(EXIT.JOBGUARD_FAILED);
     process.on("uncaughtException", (error) => this.handle(error));
     process.on("unhandledRejection", (reason) => this.handle(reason));
   }
@@ -59,7 +59,7 @@ export class InternalErrors {
     } catch {
       // Even the handling failed: exit rather than crash in a loop. If the
       // worker runs, the watchdog sees jobguard go and stops it.
-      process.exit(EXIT.CLEANUP_FAILED);
+      process.exit(EXIT.JOBGUARD_FAILED);
     }
   }
 }

@@ -1,5 +1,7 @@
 import type { ChildProcess } from "node:child_process";
 import type { Logger } from "../log.js";
+import { signal as sendSignal, stillOurs } from "../process-tree/signal.js";
+import type { Shutdown } from "./shutdown.js";
 
 /** Signals that ask the worker to shut down; the first one starts the deadline. */
 const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
@@ -11,19 +13,16 @@ const RELAYED_SIGNALS = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] 
 export interface RelayOptions {
   forwardSigterm: boolean;
   log: Logger;
-  /**
-   * Called once, on the first SIGTERM or SIGINT, or when jobguard stops the
-   * worker itself, saying whether a signal was passed on to the worker.
-   */
-  onShutdown(signal: NodeJS.Signals, forwarded: boolean): void;
 }
 
-/** The relay's one action of its own. */
+/** The relay as the supervisor sees it. */
 export interface Relay {
+  /** The worker has been spawned: from now on signals go to it. */
+  attach(child: ChildProcess): void;
   /**
    * jobguard must stop the worker although no platform signal came (an
-   * internal error): SIGTERM, as at a shutdown, unless a shutdown has begun
-   * and the worker has had its request already.
+   * internal error, or the release port's own reason): SIGTERM, as at a
+   * shutdown, unless a request to stop has reached the worker already.
    */
   stopWorker(reason: string): void;
 }
@@ -31,54 +30,55 @@ export interface Relay {
 /**
  * Installs handlers for every signal jobguard relays. They stay until jobguard
  * exits: a SIGTERM during the lock release must not kill jobguard by default
- * action. A worker must receive a shutdown request exactly once: a second
- * SIGTERM turns a graceful shutdown into a forced one in graphile-worker, RQ and
- * Resque. So only the first SIGTERM or SIGINT is forwarded (SIGTERM only where
- * the platform did not already signal the worker itself), and repeats, which
- * Heroku does send, are not.
+ * action. A worker must receive a shutdown request exactly once (rule 2): a
+ * second SIGTERM turns a graceful shutdown into a forced one in graphile-worker,
+ * RQ and Resque. So only the first SIGTERM or SIGINT is forwarded (SIGTERM only
+ * where the platform did not already signal the worker itself), and repeats,
+ * which Heroku does send, are not. Whether a request came is `shutdown`'s to
+ * know; the relay only decides what the worker hears and tells it.
  */
-export function relaySignals(child: () => ChildProcess | undefined, options: RelayOptions): Relay {
-  let shuttingDown = false;
-  const send = (signal: NodeJS.Signals) => sendTo(child(), signal, options.log);
+export function relaySignals(shutdown: Shutdown, options: RelayOptions): Relay {
+  const { log } = options;
+  let worker: ChildProcess | undefined;
+  const send = (signal: NodeJS.Signals) => worker !== undefined && sendTo(worker, signal, log);
   for (const signal of SHUTDOWN_SIGNALS) {
     process.on(signal, () => {
-      const first = !shuttingDown;
-      shuttingDown = true;
-      const forward = first && (signal === "SIGINT" || options.forwardSigterm);
-      const forwarded = forward && send(signal);
-      options.log.info("signal", { signal, forwarded, repeat: first ? undefined : true });
-      if (first) options.onShutdown(signal, forwarded);
+      const first = !shutdown.requested;
+      const forwarded = first && (signal === "SIGINT" || options.forwardSigterm) && send(signal);
+      log.info("signal", { signal, forwarded, repeat: first ? undefined : true });
+      shutdown.request(signal, forwarded);
     });
   }
   for (const signal of RELAYED_SIGNALS) {
     process.on(signal, () => {
       const forwarded = send(signal);
       // SIGWINCH comes with every terminal resize: not worth a line at info.
-      (signal === "SIGWINCH" ? options.log.debug : options.log.info)("signal", { signal, forwarded });
+      if (signal === "SIGWINCH") log.debug("signal", { signal, forwarded });
+      else log.info("signal", { signal, forwarded });
     });
   }
   return {
+    attach(child) {
+      worker = child;
+    },
     stopWorker(reason) {
-      if (shuttingDown) return;
-      shuttingDown = true;
+      if (shutdown.requested) return;
       // No platform signal came, so the worker has heard none: this SIGTERM is its only one.
       const forwarded = send("SIGTERM");
-      options.log.info("stop", { reason, signal: "SIGTERM", forwarded });
-      options.onShutdown("SIGTERM", forwarded);
+      log.info("stop", { reason, signal: "SIGTERM", forwarded });
+      shutdown.request(reason, forwarded);
     },
   };
 }
 
-/** Signals the worker if it still runs. "No such process" means it is gone; any other failure is logged. */
-function sendTo(child: ChildProcess | undefined, signal: NodeJS.Signals, log: Logger): boolean {
-  if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return false;
-  try {
-    process.kill(child.pid, signal);
-    return true;
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== "ESRCH")
-      log.error("signal_failed", `could not send ${signal} to the worker`, { pid: child.pid, code });
-    return false;
-  }
+/** Signals the worker if it is still ours; true when sent. A refusal (not a worker gone meanwhile) is logged. */
+function sendTo(child: ChildProcess, signal: NodeJS.Signals, log: Logger): boolean {
+  if (!stillOurs(child)) return false;
+  const outcome = sendSignal(child.pid, signal);
+  if ("refused" in outcome)
+    log.error("signal_failed", `could not send ${signal} to the worker`, {
+      pid: child.pid,
+      code: outcome.refused,
+    });
+  return "sent" in outcome;
 }

@@ -2,13 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readProcess } from "../process-tree/proc.js";
 import type { TreeIdentity } from "../process-tree/tree.js";
-import { EXIT } from "../exit-codes.js";
-
-/** How the worker process ended: an exit code or the signal that killed it. */
-export interface ExitStatus {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+import { EXIT, type ExitStatus } from "./exit.js";
 
 /** The worker could not be started; carries the shell's exit status for it (127 or 126). */
 export class SpawnError extends Error {

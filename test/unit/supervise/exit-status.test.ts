@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { EXIT } from "../../../src/exit-codes.js";
-import { endedWithoutCrash, statusCode } from "../../../src/supervise/exit-status.js";
+import { endedWithoutCrash, EXIT, statusCode } from "../../../src/supervise/exit.js";
 
 // The pure mappings of the supervisor, in-process.
 
@@ -12,7 +11,7 @@ test("statusCode: the worker's code, or 128 + the signal that killed it", () => 
   assert.equal(statusCode({ code: null, signal: "SIGKILL" }), 137);
   assert.equal(statusCode({ code: null, signal: "SIGINT" }), 130);
   assert.equal(statusCode({ code: null, signal: "SIGSEGV" }), 139);
-  assert.equal(statusCode({ code: null, signal: null }), EXIT.CLEANUP_FAILED);
+  assert.equal(statusCode({ code: null, signal: null }), EXIT.JOBGUARD_FAILED);
 });
 
 test("endedWithoutCrash: exit 0, SIGTERM and SIGINT are how a worker asked to stop ends; the rest are crashes", () => {

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { buildConfig } from "../src/config/config.js";
-import { parseArgs, usage, UsageError } from "../src/config/options.js";
-import { QUEUES } from "../src/queues/descriptors.js";
-import { loadAdapter } from "../src/queues/index.js";
-import { released } from "../src/queues/released.js";
-import { workerNames } from "../src/queues/worker-names.js";
+import { buildConfig } from "../../../src/config/config.js";
+import { parseArgs, usage, UsageError } from "../../../src/config/options.js";
+import { QUEUES } from "../../../src/queues/descriptors.js";
+import { loadAdapter } from "../../../src/queues/index.js";
+import { released } from "../../../src/queues/released.js";
+import { workerNames } from "../../../src/queues/worker-names.js";
 
 // The queues' descriptors and what config/ makes of them, in process: no
 // database, no child process.

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { QueueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
-import type { Cleanup } from "../supervise/cleanup-port.js";
+import type { ReleasePort } from "../supervise/release-port.js";
 import { Database } from "../db/connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";
 import { retryUntil } from "../db/retry.js";
@@ -25,12 +25,12 @@ const LIMIT_HISTORY_EVERY_MS = 10_000;
  * worker's sessions, keep its lease, and once the tree is gone, end its
  * sessions and hand back what it held, through the queue's adapter.
  */
-export async function createCleanup(
+export async function createRelease(
   queue: QueueConfig,
   graceMs: number,
   env: NodeJS.ProcessEnv,
   log: Logger,
-): Promise<Cleanup> {
+): Promise<ReleasePort> {
   const adapter = await loadAdapter(queue);
   // Tag the worker's sessions so they can be found after it is dead; a
   // PGAPPNAME the user chose is theirs to keep, and then nothing is tagged.
@@ -81,7 +81,10 @@ export async function createCleanup(
 
   return {
     childEnv: tag ? { PGAPPNAME: tag } : {},
+    // Only a queue with leases counts rescues.
+    countsCrashes: leases !== undefined,
 
+    // The port's `stop` handle is not taken yet: nothing here must stop the worker so far.
     start(history) {
       if (leases) {
         leases.start(history);
@@ -99,11 +102,9 @@ export async function createCleanup(
       database.warm(graceMs).catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
     },
 
-    async release(dead, untilMs, crashed) {
+    async release(dead, { counted, precautionary }, untilMs) {
       clearInterval(limiting);
       leases?.stop();
-      // Only a queue with leases counts rescues; telling a crash takes up to a second.
-      const counted = leases !== undefined && (await crashed());
       releasing = true;
       const started = Date.now();
       const outcome = await retryUntil(
@@ -114,7 +115,7 @@ export async function createCleanup(
       );
       if (outcome.ok) {
         const { count, ids, failed } = outcome.value;
-        log.info("locks_released", {
+        const fields = {
           queue: queue.kind,
           jobs: count,
           ids: listed(ids),
@@ -124,7 +125,10 @@ export async function createCleanup(
           ms: Date.now() - started,
           // More than one: a connection failed or went silent, and a new one did the work.
           attempts: outcome.attempts > 1 ? outcome.attempts : undefined,
-        });
+        };
+        // After a clean exit, a release that finds nothing is the usual case, not an event.
+        if (precautionary && count === 0) log.debug("locks_released", fields);
+        else log.info("locks_released", fields);
         return true;
       }
       // The lease stays behind: once it is stale, another dyno's sweep releases these locks.
