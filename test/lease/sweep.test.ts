@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
 import { descendantsOf, isAlive, parentOf } from "../../tools/processes.js";
 import { fileDatabase, getJob, insertJob } from "../support/db.js";
-import { dockerStop, fixture, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
+import { dockerStop, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
 import { delayedJobLeases, FAST, HOUR_AGO, leaseTestDatabase, STALE_MS } from "../support/lease.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
 import { requireHostnames } from "../support/prerequisites.js";
