@@ -152,7 +152,8 @@ test("30 s of a silent database under a 0.5 s heartbeat: the worker runs on, no 
   const proxy = await tcpProxy(db.url);
   const events = join(tempDir(), "events");
   const run = runJobguard(
-    ["--heartbeat", "0.5", "--stale-after", "2", "--deadline", "1", "--grace", "6", "--", ...PG_WORKER],
+    // Stale-after 45 s: the fence (38 s) stays down through the 30 s of silence.
+    ["--heartbeat", "0.5", "--stale-after", "45", "--deadline", "1", "--grace", "6", "--", ...PG_WORKER],
     {
       JOBGUARD_QUEUE: "delayed_job",
       JOBGUARD_TABLE: table,

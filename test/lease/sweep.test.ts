@@ -206,7 +206,8 @@ test("an outage shorter than the fence costs nothing: the worker runs on, its le
   const proxy = await tcpProxy(db.url);
   const id = await insertJob(db.url, { table, handler: "x" });
   const events = join(tempDir(), "events");
-  const run = runJobguard([...FAST, "--", ...PG_WORKER], {
+  // Stale-after 10 s: a fence of 7 s, well beyond the outage and the heartbeat that notices it.
+  const run = runJobguard([...FAST, "--stale-after", "10", "--", ...PG_WORKER], {
     ...env(table),
     JOBGUARD_DATABASE_URL: proxy.url,
     EVENTS: events,
@@ -219,7 +220,7 @@ test("an outage shorter than the fence costs nothing: the worker runs on, its le
   await sleep(1000);
   await proxy.reopen();
   await run.waitFor(/event=heartbeat_resumed/, 5000);
-  await sleep(STALE_MS + 1000);
+  await sleep(10_000 + 1000);
   assert.equal((await rescue(table)).code, 0);
   assert.ok(isAlive(pid), "the worker was stopped");
   assert.doesNotMatch(run.stderr(), /lease_lost/);

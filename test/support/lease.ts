@@ -12,7 +12,12 @@ import { waitFor } from "./wait.js";
  * stale after 6 s, the least a 2 s grace allows (grace + 2 heartbeats + 3 s,
  * config/rescue.ts): the fence stops a worker whose lease is not renewed for 3 s.
  */
-export const FAST = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "6"];
+export const FAST = ["--deadline", "1", ...fastLeases(2)];
+
+/** Fast leases for a grace of `graceSec` s: heartbeat 0.5 s, and the least stale-after that grace allows. */
+export function fastLeases(graceSec: number): string[] {
+  return ["--grace", String(graceSec), "--heartbeat", "0.5", "--stale-after", String(graceSec + 4)];
+}
 export const STALE_MS = 6000;
 
 export const HOUR_AGO = new Date(Date.now() - 3600_000);
@@ -26,13 +31,19 @@ export async function leaseTestDatabase(): Promise<FreshDatabase> {
 export async function insertDeadLease(
   url: string,
   leases: string,
-  lease: { id: string; host: string; pids: number[]; tag?: string | null },
+  lease: { id: string; host: string; pids: number[]; tag?: string | null; staleAfterMs?: number },
 ): Promise<void> {
   await withClient(url, (c) =>
     c.query(
       `INSERT INTO ${leases} (id, host, pids, session_tag, heartbeat_ms, stale_after_ms, started_at, heartbeat_at)
-       VALUES ($1, $2, $3, $4, 500, ${STALE_MS}, now() - interval '2 hours', now() - interval '1 hour')`,
-      [lease.id, lease.host, lease.pids, lease.tag === undefined ? `jobguard-${lease.id}` : lease.tag],
+       VALUES ($1, $2, $3, $4, 500, $5, now() - interval '2 hours', now() - interval '1 hour')`,
+      [
+        lease.id,
+        lease.host,
+        lease.pids,
+        lease.tag === undefined ? `jobguard-${lease.id}` : lease.tag,
+        lease.staleAfterMs ?? STALE_MS,
+      ],
     ),
   );
 }
@@ -73,7 +84,7 @@ export function delayedJobLeases(db: { readonly url: string }) {
   /** A dead dyno's lease; first lets jobguard create its tables, as the first jobguard of a fleet would. */
   async function deadLease(
     table: string,
-    lease: { id: string; host: string; pids: number[]; tag?: string | null },
+    lease: { id: string; host: string; pids: number[]; tag?: string | null; staleAfterMs?: number },
     createTables = true,
   ): Promise<void> {
     if (createTables) assert.equal((await rescue(table)).code, 0);
