@@ -165,9 +165,10 @@ test("20 jobguards sweeping at once release each lock exactly once", async () =>
   );
 });
 
-test("every dyno cut off for longer than stale-after: each stops its worker before its lease is stale, and a rescue then releases the jobs", async () => {
+test("every dyno cut off for longer than stale-after: each stops its worker before its lease is stale, and a rescue then releases the jobs", async (t) => {
   const table = await newTable();
   const proxy = await tcpProxy(db.url);
+  t.after(() => proxy.close());
   const dynos = await Promise.all(
     [1, 2].map(async () => {
       const id = await insertJob(db.url, { table, handler: "x" });
@@ -201,9 +202,10 @@ test("every dyno cut off for longer than stale-after: each stops its worker befo
   proxy.close();
 });
 
-test("an outage shorter than the fence costs nothing: the worker runs on, its lease is renewed, and its job stays its own", async () => {
+test("an outage shorter than the fence costs nothing: the worker runs on, its lease is renewed, and its job stays its own", async (t) => {
   const table = await newTable();
   const proxy = await tcpProxy(db.url);
+  t.after(() => proxy.close());
   const id = await insertJob(db.url, { table, handler: "x" });
   const events = join(tempDir(), "events");
   // Stale-after 10 s: a fence of 7 s, well beyond the outage and the heartbeat that notices it.
