@@ -5,7 +5,7 @@ import type { Logger } from "../log.js";
 import type { ReleasePort } from "../supervise/release-port.js";
 import { KeptConnection } from "../db/kept-connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";
-import { retryUntil } from "../db/retry.js";
+import { isTransient, retryUntil } from "../db/retry.js";
 import { terminateSessions } from "../db/sessions.js";
 import { LeaseKeeper } from "../lease/keeper.js";
 import { DeadLimit } from "../lease/prune-history.js";
@@ -60,11 +60,20 @@ export async function createRelease(
       });
     }
     if (!lease) return adapter.release(client, worker);
-    await lease.ready(client);
+    // jobguard's own tables are a help, not a condition: a role that may not
+    // create them still gets its worker's locks released, uncounted.
+    const tables = await lease.ready(client).then(
+      () => true,
+      (error: unknown) => {
+        if (isTransient(error)) throw error;
+        log.debug("lease_tables_unavailable", { error: safe(error) });
+        return false;
+      },
+    );
     // Another pid namespace's tree may lock under these very names: leave
     // them to a sweep, which knows which of them that tree's lease claims.
-    if (await lease.keeper.shared(client)) return "deferred";
-    if (!counted) return adapter.release(client, worker);
+    if (tables && (await lease.keeper.shared(client))) return "deferred";
+    if (!counted || !tables) return adapter.release(client, worker);
     return adapter.release(client, worker, {
       countsTable: lease.tables.rescues,
       maxRescues: queue.rescue!.maxRescues,
