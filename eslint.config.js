@@ -15,6 +15,12 @@ import tseslint from "typescript-eslint";
 export const LAYERS = [
   {
     layer: "cli.ts",
+    holds: "the entry point: what applies to the whole process (V8's flags), then `main.ts`",
+    imports: ["main.ts"],
+    note: "by `import()`, once the flags are set",
+  },
+  {
+    layer: "main.ts",
     holds: "the command line: parses it, then runs `supervise()`, `check` or `rescue`",
     imports: ["commands", "release", "supervise", "config", "process-tree", "db", "log.ts"],
     note: "the commands and the release by `import()`, when they run",

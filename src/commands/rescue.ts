@@ -40,7 +40,9 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
     if (result.alive.length)
       out(`  stale but alive (a session carrying their worker's tag is open): ${result.alive.join(",")}`);
     if (result.waiting.length)
-      out(`  stale, kept for a later sweep (they hold claims younger than stale-after): ${result.waiting.join(",")}`);
+      out(
+        `  stale, kept for a later sweep (they hold claims younger than stale-after): ${result.waiting.join(",")}`,
+      );
     if (result.expired.length)
       out(`  removed without a release (no heartbeat for a day): ${result.expired.join(",")}`);
     return 0;

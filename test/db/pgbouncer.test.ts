@@ -5,13 +5,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
 import { descendantsOf, isAlive } from "../../tools/processes.js";
 import { freshDatabase, getJob, insertJob, newJobsTable, type FreshDatabase } from "../support/db.js";
-import {
-  dockerStop,
-  killLeftovers,
-  runCommand,
-  runJobguard,
-  tempDir,
-} from "../support/jobguard.js";
+import { dockerStop, killLeftovers, runCommand, runJobguard, tempDir } from "../support/jobguard.js";
 import { FAST, STALE_MS } from "../support/lease.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
 import { pgbouncerSkipReason, startPgbouncer, type Pgbouncer } from "../support/pgbouncer.js";

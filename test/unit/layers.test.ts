@@ -50,7 +50,7 @@ test("a downward import passes, from a file of src/ itself and from a queue's fo
     ),
     [],
   );
-  assert.deepEqual(await lint("src/cli.ts", 'import { supervise } from "./supervise/supervise.js";\n'), []);
+  assert.deepEqual(await lint("src/main.ts", 'import { supervise } from "./supervise/supervise.js";\n'), []);
   assert.deepEqual(
     await lint("src/queues/que/downward.ts", 'import { quoteTable } from "../../db/sql.js";\n'),
     [],
