@@ -45,7 +45,7 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
       );
     if (result.waiting.length)
       out(
-        `  stale, kept for a later sweep (they hold claims younger than stale-after, or under a pid a live lease has): ${result.waiting.join(",")}`,
+        `  stale, kept for a later sweep (they hold claims younger than stale-after): ${result.waiting.join(",")}`,
       );
     if (result.expired.length)
       out(`  removed without a release (no heartbeat for a day): ${result.expired.join(",")}`);

@@ -63,8 +63,8 @@ const VETO_MS = 15 * 60 * 1000;
  *    worker's tag on a server connection, which only delays its rescue.
  * 4. Only pids of the lease that no live lease of the same host claims: a
  *    host name and pids that came back after a reboot, in a new container,
- *    or in another pid namespace belong to that lease's tree. The dead lease
- *    stays (`waiting`) while a claim is held under any of its pids.
+ *    or in another pid namespace belong to that lease's tree, whose release
+ *    hands back what is held under those names when it ends.
  * 5. Only claims older than the dead leases' stale-after (the queue's
  *    adapter sees to that): a younger claim under a dead tree's name was taken
  *    by a process the tree's lease did not know of, such as a new worker in
@@ -124,13 +124,12 @@ export async function sweep(
       stale_after_ms: number;
       sessions: number;
       vetoable: boolean;
-      pids: number[];
       dead_pids: number[];
     }>(
       `WITH tagged AS (
          SELECT application_name, count(*)::int AS n FROM pg_stat_activity GROUP BY application_name
        )
-       SELECT l.id, l.host, l.stale_after_ms, coalesce(t.n, 0) AS sessions, l.pids,
+       SELECT l.id, l.host, l.stale_after_ms, coalesce(t.n, 0) AS sessions,
               l.heartbeat_at > now() - (l.stale_after_ms + $1) * interval '1 millisecond' AS vetoable,
               ARRAY(SELECT p FROM unnest(l.pids) AS p
                      WHERE NOT EXISTS (SELECT 1 FROM ${tables.leases} o
@@ -142,9 +141,6 @@ export async function sweep(
       [VETO_MS],
     );
     const dead: DeadLeasePid[] = [];
-    // Every pid of the dead leases, those another live lease claims too: a
-    // lease stays while any of its names holds a claim.
-    const named: DeadLeasePid[] = [];
     const deadLeases: string[] = [];
     let olderThanMs = 0;
     for (const lease of staleLeases.rows) {
@@ -158,14 +154,15 @@ export async function sweep(
       deadLeases.push(lease.id);
       olderThanMs = Math.max(olderThanMs, lease.stale_after_ms);
       for (const pid of lease.dead_pids) dead.push({ lease: lease.id, host: lease.host, pid });
-      for (const pid of lease.pids) named.push({ lease: lease.id, host: lease.host, pid });
     }
     if (deadLeases.length > 0) {
       const counting = { countsTable: tables.rescues, maxRescues: config.maxRescues };
       const rescued = await queue.rescue(client, dead, olderThanMs, counting);
       result.released = rescued.ids;
       result.failed = rescued.failed ?? [];
-      const holding = await queue.stillHolding(client, named);
+      // A pid another live lease claims is that lease's now: its release, when
+      // that tree ends, hands back what is held under the name.
+      const holding = await queue.stillHolding(client, dead);
       result.leases = deadLeases.filter((id) => !holding.has(id));
       result.waiting = deadLeases.filter((id) => holding.has(id));
       await client.query(`DELETE FROM ${tables.leases} WHERE id = ANY($1::text[])`, [result.leases]);
