@@ -42,21 +42,21 @@ export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
       `${raw.escalateBefore.source} is set but nothing is sent before the deadline (set JOBGUARD_ESCALATE, or JOBGUARD_FORWARD=auto for the fail-safe)`,
     );
   }
-  const queue = queueConfig(raw, env);
+  const config: Config = {
+    deadlineMs,
+    graceMs,
+    ...forward,
+    logLevel: oneOf(raw.logLevel, ["silent", "info", "debug"] as const, "info"),
+    queue: queueConfig(raw, env),
+    escalation,
+  };
   // A rescue sweeps leases: without a queue that keeps them it could only do nothing.
-  if (args.action === "rescue" && !queue?.rescue) {
+  if (args.action === "rescue" && !config.queue?.rescue) {
     const leased = QUEUES.filter((q) => q.leases).map((q) => q.kind);
     const set = raw.queue ? `${raw.queue.source}=${raw.queue.value} keeps no leases` : "no queue is set";
     throw new UsageError(
       `jobguard rescue needs a queue with leases, and ${set} (set JOBGUARD_QUEUE to ${leased.join(" or ")})`,
     );
   }
-  return {
-    deadlineMs,
-    graceMs,
-    ...forward,
-    logLevel: oneOf(raw.logLevel, ["silent", "info", "debug"] as const, "info"),
-    queue,
-    escalation,
-  };
+  return config;
 }

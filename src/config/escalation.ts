@@ -51,7 +51,7 @@ const PRESETS: Record<WorkerName, Preset> = {
 };
 
 /** Signals a worker may be asked with; SIGKILL is the deadline's own. */
-const ESCALATION_SIGNALS = [
+export const ESCALATION_SIGNALS = [
   "SIGTERM",
   "SIGINT",
   "SIGQUIT",
