@@ -1,3 +1,4 @@
+import { libpqUrl, writtenCredentials } from "../db/url.js";
 import { UsageError, type RawValue } from "./options.js";
 
 // A database URL, checked without connecting; the TLS mode it asks for. Pure:
@@ -38,7 +39,8 @@ export function sslModeOf(url: string, env: NodeJS.ProcessEnv): SslMode {
 export function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
   let url: URL;
   try {
-    url = new URL(raw.value);
+    // libpq's forms too: postgres://user@/db?host=/var/run/postgresql (db/url.ts).
+    url = libpqUrl(raw.value);
   } catch {
     throw new UsageError(
       `${raw.source} is not a valid URL (expected postgres://user:password@host:port/database)`,
@@ -48,13 +50,14 @@ export function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
     throw new UsageError(`${raw.source} must be a postgres:// or postgresql:// URL, not ${url.protocol}//`);
   }
   try {
-    sslModeOf(raw.value, env);
+    sslModeOf(url.toString(), env);
   } catch (error) {
     throw new UsageError(`${raw.source}: ${(error as Error).message}`);
   }
+  const written = writtenCredentials(raw.value);
   const parts: [string, string][] = [
-    ["user name", url.username],
-    ["password", url.password],
+    ["user name", written.user],
+    ["password", written.password],
     ["host", url.hostname],
     ["database name", url.pathname.slice(1)],
   ];

@@ -9,22 +9,27 @@ export interface TestRole {
   name: string;
   /** This database URL, logging in as the role. */
   url(databaseUrl: string): string;
+  /** Drops what it was granted in the database, and the role. */
+  drop(): Promise<void>;
 }
 
 /**
  * Creates a login role with a password on the test server, dropped after the
- * file's tests, with what it was granted in `databaseUrl`. Roles belong to
- * the whole server, so the name is unique to this process.
+ * test that made it (or, with `dropAfterTest: false`, when the caller drops
+ * it), with what it was granted in `databaseUrl`. Roles belong to the whole
+ * server, so the name is unique to this process.
  */
-export async function createRole(databaseUrl: string): Promise<TestRole> {
+export async function createRole(databaseUrl: string, { dropAfterTest = true } = {}): Promise<TestRole> {
   const name = `jobguard_role_${process.pid}_${randomBytes(3).toString("hex")}`;
   const password = randomBytes(12).toString("hex");
   await withClient(testServerUrl(), (c) => c.query(`CREATE ROLE ${name} LOGIN PASSWORD '${password}'`));
-  after(async () => {
+  const drop = async () => {
     await withClient(databaseUrl, (c) => c.query(`DROP OWNED BY ${name}`)).catch(() => {});
     await withClient(testServerUrl(), (c) => c.query(`DROP ROLE IF EXISTS ${name}`));
-  });
+  };
+  if (dropAfterTest) after(drop);
   return {
+    drop,
     name,
     url(url) {
       const u = new URL(url);
