@@ -7,7 +7,7 @@ import type { CheckHost, QueueAdapter } from "../queues/adapter.js";
 import type { TableOption } from "../queues/descriptor.js";
 import { queueOf } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
-import { withCommandConnection } from "./connection.js";
+import { withCommandConnection } from "./command-connection.js";
 import { checkLeaseTables } from "./lease-check.js";
 import { printLine } from "./printable.js";
 import { reportTables, tableStates } from "./tables.js";

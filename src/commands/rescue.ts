@@ -5,7 +5,7 @@ import { ensureSchema, leaseTables } from "../lease/schema.js";
 import { sweep } from "../lease/sweep.js";
 import { queueOf } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
-import { withCommandConnection } from "./connection.js";
+import { withCommandConnection } from "./command-connection.js";
 import { printLine } from "./printable.js";
 import { tableStates } from "./tables.js";
 
