@@ -1,13 +1,19 @@
 import type { QueueConfig, RescueConfig } from "../config/config.js";
-import { optionEnv } from "../config/options.js";
 import { describeDatabase } from "../db/redact.js";
 import { ensureSchema, leaseTables } from "../lease/schema.js";
 import { sweep } from "../lease/sweep.js";
+import type { TableOption } from "../queues/descriptor.js";
 import { queueOf } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
 import { withCommandConnection } from "./command-connection.js";
 import { printLine } from "./printable.js";
 import { tableStates } from "./tables.js";
+
+// A queue's table setting, as the sentence of a missing table names it.
+const TABLE_SETTING: Record<TableOption["key"], string> = {
+  table: "JOBGUARD_TABLE",
+  tablePrefix: "JOBGUARD_TABLE_PREFIX",
+};
 
 // A sweep takes about 2 s a dead lease on a million jobs without the
 // recommended index; a connection gone silent must not keep a scheduled
@@ -34,7 +40,7 @@ export async function rescue(
     if (missing) {
       const setting = queueOf(queue.kind)?.table?.key;
       out(
-        `jobguard rescue: ${missing.use.table} (${missing.use.what}) does not exist in ${describeDatabase(queue.databaseUrl)}: set ${setting ? `${optionEnv(setting)} to match the queue's tables, or ` : ""}the database URL to the queue's database`,
+        `jobguard rescue: ${missing.use.table} (${missing.use.what}) does not exist in ${describeDatabase(queue.databaseUrl)}: set ${setting ? `${TABLE_SETTING[setting]} to match the queue's tables, or ` : ""}the database URL to the queue's database`,
       );
       return 1;
     }
