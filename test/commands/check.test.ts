@@ -95,3 +95,12 @@ test("check names a lease table's schema that does not exist", async () => {
     /error: "nowhere"\."leases" and "nowhere"\."leases_rescues" cannot be created: there is no schema nowhere/,
   );
 });
+
+test("options after check are read as before it: jobguard check --queue delayed_job runs check", async () => {
+  await createDelayedJobsTable(db.url, "after_jobs");
+  const { code, out } = await runCommand(["check", "--queue", "delayed_job", "--table=after_jobs"], {
+    DATABASE_URL: db.url,
+  });
+  assert.equal(code, 0, out);
+  assert.match(out, /^jobguard check: queue=delayed_job database=\S+ table=after_jobs\n/);
+});
