@@ -11,6 +11,8 @@ import { REPO_ROOT } from "../tools/repo.js";
 const EVENT_PATTERNS: readonly RegExp[] = [
   // log.info("started", ...), this.log.error(\n "x", ...), (found ? log.info : log.debug)("swept", ...)
   /\b(?:info|debug|error)\)?\(\s*"([a-z][a-z_]*)"/g,
+  // log[failed ? "debug" : "info"]("heartbeat_failed", ...)
+  /\]\(\s*"([a-z][a-z_]*)"/g,
   // A line written out whole, or named in a comment.
   /\bevent=([a-z][a-z_]*)/g,
 ];
