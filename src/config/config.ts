@@ -47,7 +47,7 @@ export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
     graceMs,
     ...forward,
     logLevel: oneOf(raw.logLevel, ["silent", "info", "debug"] as const, "info"),
-    queue: queueConfig(raw, env),
+    queue: queueConfig(raw, env, graceMs),
     escalation,
   };
   // A rescue sweeps leases: without a queue that keeps them it could only do nothing.

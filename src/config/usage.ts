@@ -129,8 +129,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "--stale-after",
     env: "JOBGUARD_STALE_AFTER",
     valueName: "SECONDS",
-    default: "`60`",
-    meaning: `${LEASED}: a lease without a heartbeat for this long belongs to a dead dyno. At least twice the heartbeat.`,
+    default: "`60`, or the grace + 2 × heartbeat + 3 s if more",
+    meaning: `${LEASED}: a lease without a heartbeat for this long belongs to a dead dyno; a jobguard that cannot renew its lease for this long less the grace and a second stops its worker first ([docs/rescue.md](docs/rescue.md)). At least the grace + 2 × heartbeat + 3 s.`,
   },
   {
     key: "maxRescues",
