@@ -13,13 +13,13 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
 import { delayedJobsTableSql } from "../tools/delayed-jobs-table.js";
 import { JOBGUARD } from "../tools/repo.js";
-import { Dyno, type LeaseTiming } from "./soak/dyno.js";
+import { Dyno, GRACE_S, type LeaseTiming } from "./soak/dyno.js";
 import { overlaps, readRuns } from "./soak/events.js";
 import { injectFault, type Fault } from "./soak/faults.js";
 import { parseOptions, USAGE, type SoakOptions } from "./soak/options.js";
@@ -56,6 +56,25 @@ async function main(): Promise<number> {
   let db: OwnPostgres | undefined;
   let failed = true;
   const dynos: Dyno[] = [];
+  // Whatever happens, a signal included: every process of every dyno, by pid, then the server.
+  let tornDown: Promise<void> | undefined;
+  const tearDown = () =>
+    (tornDown ??= (async () => {
+      for (const d of dynos) killAll([d.current?.pid ?? -1].filter((p) => p > 0));
+      killAll(dynoProcesses(`${soakId}:`).map((p) => p.pid));
+      await db?.stop();
+      if (!failed && !options.logs) rmSync(dir, { recursive: true, force: true });
+    })());
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`soak: ${signal}: stopping every dyno and the database; logs in ${dir}\n`);
+      void tearDown().finally(() => process.exit(128 + constants.signals[signal]));
+    });
+  }
+  process.once("uncaughtException", (err) => {
+    process.stderr.write(`soak: failed: ${err.message}; logs in ${dir}\n`);
+    void tearDown().finally(() => process.exit(4));
+  });
   try {
     try {
       db = await startOwnPostgres();
@@ -72,11 +91,7 @@ async function main(): Promise<number> {
     process.stderr.write(`soak: failed: ${err instanceof Error ? err.message : String(err)}\n`);
     return 4;
   } finally {
-    // Whatever happened: every process of every dyno, by pid, then the server.
-    for (const d of dynos) killAll([d.current?.pid ?? -1].filter((p) => p > 0));
-    killAll(dynoProcesses(`${soakId}:`).map((p) => p.pid));
-    await db?.stop();
-    if (!failed && !options.logs) rmSync(dir, { recursive: true, force: true });
+    await tearDown();
   }
 }
 
@@ -166,6 +181,8 @@ async function soak(
       faults,
       boots: dynos.reduce((n, d) => n + d.boots, 0),
       ownExits: dynos.flatMap((d) => d.ownExits),
+      stopMs: dynos.flatMap((d) => d.stopMs),
+      graceMs: GRACE_S * 1000,
       log: counts,
       longest: watch.longest,
       pidsSeen: watch.seen.size,
@@ -195,8 +212,8 @@ async function enqueue(queue: pg.Pool, random: Random, enqueued: Set<string>): P
 
 /**
  * Waits until the queue is empty and every job has finished, or until all
- * that is left is stuck (locked by a worker dead for longer than `stuckMs`:
- * no sweep will come for them), or the time is up.
+ * that is left is failed or stuck (locked by a worker dead for longer than
+ * `stuckMs`: no sweep will come for them), or the time is up.
  */
 async function drained(
   queue: pg.Pool,
@@ -207,7 +224,9 @@ async function drained(
 ): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    const left = await queue.query<{ id: string }>("SELECT id FROM delayed_jobs").catch(() => undefined);
+    const left = await queue
+      .query<{ id: string; failed: boolean }>("SELECT id, failed_at IS NOT NULL AS failed FROM delayed_jobs")
+      .catch(() => undefined);
     if (left) {
       const finished = new Set(
         readRuns(eventsFile)
@@ -221,7 +240,7 @@ async function drained(
           .filter((l) => Date.now() - l.since > stuckMs)
           .map((l) => l.id),
       );
-      if (left.rows.length > 0 && left.rows.every((r) => stuck.has(r.id))) return;
+      if (left.rows.length > 0 && left.rows.every((r) => r.failed || stuck.has(r.id))) return;
     }
     await sleep(500);
   }
@@ -239,12 +258,17 @@ async function notDone(
     handler: string;
     locked_by: string | null;
     failed_at: Date | null;
+    last_error: string | null;
     attempts: number;
-  }>("SELECT id, handler, locked_by, failed_at, attempts FROM delayed_jobs ORDER BY id");
+  }>("SELECT id, handler, locked_by, failed_at, last_error, attempts FROM delayed_jobs ORDER BY id");
   const found = rows.map(
     (r) =>
       `job ${r.id} (${/label: (\S+)/.exec(r.handler)?.[1]}) still in the queue: ` +
-      (r.failed_at ? "failed" : r.locked_by ? `locked by ${r.locked_by}` : "waiting") +
+      (r.failed_at
+        ? `failed (${r.last_error?.split("\n")[0]})`
+        : r.locked_by
+          ? `locked by ${r.locked_by}`
+          : "waiting") +
       `, ${r.attempts} attempt(s)`,
   );
   for (const label of enqueued) if (!finished.has(label)) found.push(`${label} never finished a run`);

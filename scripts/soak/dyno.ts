@@ -17,6 +17,7 @@ const SOAK_JOB = join(REPO_ROOT, "scripts", "soak", "soak_job.rb");
 /** The platform's grace and jobguard's deadline, in seconds, for every dyno. */
 export const GRACE_S = 2;
 export const DEADLINE_S = 1;
+const MAX_RESCUES = 1000;
 
 /** A dyno's lease timing: dynos of two releases side by side may differ. */
 export interface LeaseTiming {
@@ -56,6 +57,8 @@ export class Dyno {
   readonly name: string;
   current: Generation | undefined;
   boots = 0;
+  /** For each platform stop jobguard met, how long after the SIGTERM it exited. */
+  readonly stopMs: number[] = [];
   /** Exits nobody asked for: the worker or jobguard ended on its own (a crash, a fence). */
   readonly ownExits: string[] = [];
   private stopping = false;
@@ -99,6 +102,7 @@ export class Dyno {
     );
     const exit = await Promise.race([gen.exited, sleep(GRACE_S * 1000).then(() => undefined)]);
     const left = dynoProcesses(gen.tag);
+    if (exit) this.stopMs.push(exit.at - sentAt);
     if (!exit) this.violation(`jobguard ${gen.pid} still ran ${GRACE_S} s after the platform's SIGTERM`);
     else if (left.length)
       this.violation(
@@ -140,6 +144,8 @@ export class Dyno {
     const tag = `${soakId}:${name}:${++this.boots}`;
     const args = ["--deadline", String(DEADLINE_S), "--grace", String(GRACE_S)];
     args.push("--heartbeat", String(timing.heartbeat), "--stale-after", String(timing.staleAfter));
+    // The soak kills healthy jobs' workers every few seconds: a job failed as a poison job would be its doing.
+    args.push("--max-rescues", String(MAX_RESCUES));
     const jobguard = [process.execPath, JOBGUARD, ...args, "--", "ruby", "-r", SOAK_JOB, WORKER];
     const child = spawn("unshare", ["--uts", "sh", "-c", 'hostname "$0" && exec "$@"', name, ...jobguard], {
       env: {
@@ -152,24 +158,29 @@ export class Dyno {
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    this.log.write(`--- boot ${tag} pid ${child.pid} at ${new Date().toISOString()}\n`);
+    this.write(`--- boot ${tag} pid ${child.pid} at ${new Date().toISOString()}\n`);
     let partial = "";
     child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      this.log.write(chunk);
+      this.write(chunk);
       const lines = (partial + chunk).split("\n");
       partial = lines.pop()!;
       for (const line of lines) this.options.onLine(name, line);
     });
-    child.stdout.setEncoding("utf8").on("data", (chunk: string) => this.log.write(chunk));
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => this.write(chunk));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((done) =>
       child.once("exit", (code, signal) => {
-        this.log.write(`--- ${tag} exited code=${code} signal=${signal}\n`);
+        this.write(`--- ${tag} exited code=${code} signal=${signal}\n`);
         done({ code, signal, at: Date.now() });
       }),
     );
     const gen: Generation = { tag, pid: child.pid!, child, exited, faulted: false };
     this.current = gen;
     return gen;
+  }
+
+  /** Appends to the dyno's log; a last line from a pipe after the log closed is dropped. */
+  private write(text: string): void {
+    if (!this.log.writableEnded) this.log.write(text);
   }
 
   private violation(what: string): void {

@@ -88,7 +88,9 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   async function down(mode: StopMode): Promise<void> {
     if (server && server.exitCode === null && server.signalCode === null) {
       server.kill(SIGNAL[mode]);
-      const gone = await Promise.race([exited.then(() => true), sleep(20_000).then(() => false)]);
+      // An unref'd timer: a server that stops in time must not keep the soak waiting for it.
+      const late = new Promise<boolean>((done) => setTimeout(() => done(false), 20_000).unref());
+      const gone = await Promise.race([exited.then(() => true), late]);
       if (!gone) server.kill("SIGKILL");
       await exited;
     }

@@ -25,6 +25,9 @@ export interface Figures {
   faults: Map<Fault, number>;
   boots: number;
   ownExits: string[];
+  /** For each platform stop jobguard met, how long after the SIGTERM it exited. */
+  stopMs: number[];
+  graceMs: number;
   log: LogCounts;
   longest: (DeadLock & { ms: number }) | undefined;
   pidsSeen: number;
@@ -60,6 +63,10 @@ export function report(f: Figures, c: Checks): string[] {
     `dynos: ${f.boots} boots, ${f.ownExits.length} exits nobody asked for` +
       (f.ownExits.length ? ` (${tally(f.ownExits)})` : "") +
       `, ${f.pidsSeen} processes seen`,
+    f.stopMs.length
+      ? `platform stops: jobguard exited ${s(Math.max(...f.stopMs))} after the SIGTERM at worst ` +
+        `(median ${s(median(f.stopMs))}, grace ${s(f.graceMs)}, ${f.stopMs.length} stops that it met)`
+      : "platform stops: none that jobguard met",
     `rescues: ${f.log.swept} job(s) released by another dyno's sweep, ${f.log.released} by their own jobguard; ` +
       `${f.log.unprovable} rescue_unprovable, ${f.log.leaseLost} lease_lost, ${f.log.internalErrors} internal_error line(s)`,
     f.longest
@@ -82,6 +89,11 @@ export function report(f: Figures, c: Checks): string[] {
 
 function span(r: JobRun): string {
   return `${new Date(r.start).toISOString().slice(11, 23)} to ${new Date(r.last).toISOString().slice(11, 23)}${r.finished ? "" : ", cut short"}`;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** "code=1 signal=null x2, ...". */
