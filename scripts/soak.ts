@@ -102,7 +102,9 @@ async function soak(
   soakId: string,
   dynos: Dyno[],
 ): Promise<{ text: string[]; violations: number }> {
+  // Two streams from the seed, so that the jobs' timing does not shift the faults' choices.
   const random = seeded(options.seed);
+  const jobsRandom = seeded(options.seed ^ 0x5bd1e995);
   const queue = new pg.Pool({ connectionString: db.url, max: 1, connectionTimeoutMillis: 2000 });
   queue.on("error", () => {}); // a severed session: the next query reconnects
   for (const statement of delayedJobsTableSql()) await queue.query(statement);
@@ -134,13 +136,13 @@ async function soak(
   let drainMs = 0;
   try {
     for (const d of dynos) d.start();
-    for (let i = 0; i < 2 * options.dynos; i++) await enqueue(queue, random, enqueued);
+    for (let i = 0; i < 2 * options.dynos; i++) await enqueue(queue, jobsRandom, enqueued);
     const faultsEnd = Date.now() + options.durationS * 1000;
     let enqueuing = true;
     const enqueuer = (async () => {
       while (enqueuing) {
-        await sleep(random.between(500, 2000));
-        if (enqueuing) await enqueue(queue, random, enqueued);
+        await sleep(jobsRandom.between(500, 2000));
+        if (enqueuing) await enqueue(queue, jobsRandom, enqueued);
       }
     })();
     while (Date.now() < faultsEnd) {

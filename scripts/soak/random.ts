@@ -1,5 +1,5 @@
 // A seeded pseudo-random generator (mulberry32), so that a soak's run can be
-// repeated: the same seed makes the same choices (the timing still varies).
+// repeated: the same seed makes the same choices, as far as the timing, which varies, lets it.
 
 export interface Random {
   /** A float in [0, 1). */
