@@ -148,7 +148,7 @@ async function soak(
     while (Date.now() < faultsEnd) {
       await sleep(Math.min(random.between(2000, 6000), Math.max(0, faultsEnd - Date.now())));
       if (Date.now() >= faultsEnd) break;
-      const fault = await injectFault(random, dynos, db).catch(() => undefined);
+      const fault = await injectFault(random, dynos, db);
       if (fault) faults.set(fault, (faults.get(fault) ?? 0) + 1);
     }
     enqueuing = false;

@@ -83,9 +83,7 @@ export class Dyno {
   /** The running generation, if it may take a fault: its jobguard runs and no fault has landed on it yet. */
   target(): Generation | undefined {
     const gen = this.current;
-    return gen && !gen.faulted && gen.child.exitCode === null && gen.child.signalCode === null
-      ? gen
-      : undefined;
+    return gen && !gen.faulted && running(gen) ? gen : undefined;
   }
 
   /**
@@ -115,7 +113,9 @@ export class Dyno {
   async stop(): Promise<void> {
     this.stopping = true;
     const gen = this.current;
-    if (gen && gen.child.exitCode === null && gen.child.signalCode === null) await this.platformStop(gen);
+    // A fault's own stop may still be under way: a second SIGTERM would be a second stop.
+    if (gen && running(gen) && gen.faulted) await Promise.race([gen.exited, sleep(GRACE_S * 5000)]);
+    if (gen && running(gen)) await this.platformStop(gen);
     await this.loop;
     this.log.end();
   }
@@ -186,6 +186,11 @@ export class Dyno {
   private violation(what: string): void {
     this.options.onViolation({ dyno: this.name, what });
   }
+}
+
+/** True while the generation's jobguard runs. */
+function running(gen: Generation): boolean {
+  return gen.child.exitCode === null && gen.child.signalCode === null;
 }
 
 /** "ruby 123, sh 456": what a list of processes was. */
