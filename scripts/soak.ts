@@ -12,7 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { constants, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -85,7 +85,8 @@ async function main(): Promise<number> {
     const lines = await soak(options, db, dir, soakId, dynos);
     failed = lines.violations > 0;
     process.stdout.write(`${lines.text.join("\n")}\n`);
-    if (failed || options.logs) process.stdout.write(`the dynos' logs and the job events are in ${dir}\n`);
+    if (failed || options.logs)
+      process.stdout.write(`the dynos' logs, the job events and the faults are in ${dir}\n`);
     return failed ? 1 : 0;
   } catch (err) {
     process.stderr.write(`soak: failed: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -148,8 +149,11 @@ async function soak(
     while (Date.now() < faultsEnd) {
       await sleep(Math.min(random.between(2000, 6000), Math.max(0, faultsEnd - Date.now())));
       if (Date.now() >= faultsEnd) break;
-      const fault = await injectFault(random, dynos, db);
-      if (fault) faults.set(fault, (faults.get(fault) ?? 0) + 1);
+      const at = new Date().toISOString();
+      const injected = await injectFault(random, dynos, db);
+      if (!injected) continue;
+      faults.set(injected.fault, (faults.get(injected.fault) ?? 0) + 1);
+      appendFileSync(join(dir, "faults.log"), `${at} ${injected.fault} on ${injected.on}\n`);
     }
     enqueuing = false;
     await enqueuer;

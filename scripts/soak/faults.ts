@@ -20,26 +20,35 @@ export const FAULT_NAMES: Record<Fault, string> = {
   "db-restart": "database restarts",
 };
 
+/** A fault injected, and on what: a dyno's boot (its tag) or the database, for the soak's faults.log. */
+export interface Injected {
+  fault: Fault;
+  on: string;
+}
+
 /**
  * Injects one fault, chosen at random among those that have a target: a dyno
  * fault needs a dyno whose generation has not taken one yet. Returns what it
- * did, for the log, or undefined when nothing could be injected.
+ * did, or undefined when nothing could be injected.
  */
 export async function injectFault(
   random: Random,
   dynos: Dyno[],
   db: OwnPostgres,
-): Promise<Fault | undefined> {
+): Promise<Injected | undefined> {
   const targets = dynos.filter((d) => d.target());
   const kinds = FAULTS.filter((f) => targets.length > 0 || f === "sever" || f === "db-restart");
   const fault = random.pick(kinds);
   if (fault === "sever") {
-    await db.terminateSessions();
-    return fault;
+    return { fault, on: `the database: ${await db.terminateSessions()} session(s)` };
   }
   if (fault === "db-restart") {
-    await db.restart(random.chance(0.5) ? "fast" : "immediate", random.between(500, 2500));
-    return fault;
+    const [mode, downMs] = [
+      random.chance(0.5) ? "fast" : "immediate",
+      Math.round(random.between(500, 2500)),
+    ] as const;
+    await db.restart(mode, downMs);
+    return { fault, on: `the database: ${mode} stop, down ${downMs} ms` };
   }
   const dyno = random.pick(targets);
   const gen = dyno.target()!;
@@ -67,5 +76,5 @@ export async function injectFault(
       killAll([gen.pid]);
       break;
   }
-  return fault;
+  return { fault, on: `${gen.tag} (jobguard ${gen.pid})` };
 }

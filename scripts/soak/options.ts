@@ -18,7 +18,7 @@ export const USAGE = `Usage: npm run soak -- [options]
   --dynos N           simulated dynos, 2 to 9 (default 3)
   --seed N            the random choices' seed (default: a random one, printed)
   --drain SECONDS     the longest to wait afterwards for every job to be done (default 120)
-  --logs DIR          keep the dynos' logs and the job events in DIR`;
+  --logs DIR          keep the dynos' logs, the job events and the faults in DIR`;
 
 /** The options, or a sentence saying what is wrong with them. */
 export function parseOptions(argv: string[]): SoakOptions | string {
