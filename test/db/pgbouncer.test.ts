@@ -13,7 +13,7 @@ import {
   tempDir,
   type Run,
 } from "../support/jobguard.js";
-import { FAST, insertWitness, STALE_MS } from "../support/lease.js";
+import { FAST, STALE_MS } from "../support/lease.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
 import { pgbouncerSkipReason, startPgbouncer, type Pgbouncer } from "../support/pgbouncer.js";
 import { prerequisite, requireHostnames } from "../support/prerequisites.js";
@@ -47,9 +47,8 @@ function env(table: string, url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
   };
 }
 
-/** `jobguard rescue` through PgBouncer, with a live witness lease that has reached the database for an hour (see lease/sweep.ts). */
+/** `jobguard rescue` through PgBouncer. */
 async function rescue(table: string): Promise<string> {
-  await insertWitness(db.url, `leases_${table}`);
   const { code, out } = await runCommand([...FAST, "rescue"], env(table, bouncer.url));
   assert.equal(code, 0, out);
   return out;
