@@ -22,17 +22,29 @@ export async function leaseTestDatabase(): Promise<FreshDatabase> {
   return freshDatabase();
 }
 
-/** A lease as a dyno that died an hour ago would have left it; its session tag is `jobguard-<id>` unless `tag` says otherwise (null: none). */
-export async function insertDeadLease(
-  url: string,
-  leases: string,
-  lease: { id: string; host: string; pids: number[]; tag?: string | null },
-): Promise<void> {
+/** What a dead dyno's lease holds: its session tag is `jobguard-<id>` unless `tag` says otherwise (null: none). */
+export interface DeadLease {
+  id: string;
+  host: string;
+  pids: number[];
+  tag?: string | null;
+  /** The stale-after it was written with (default STALE_MS); a sweep leaves claims younger than that. */
+  staleAfterMs?: number;
+}
+
+/** A lease as a dyno that died an hour ago would have left it. */
+export async function insertDeadLease(url: string, leases: string, lease: DeadLease): Promise<void> {
   await withClient(url, (c) =>
     c.query(
       `INSERT INTO ${leases} (id, host, pids, session_tag, heartbeat_ms, stale_after_ms, started_at, heartbeat_at)
-       VALUES ($1, $2, $3, $4, 500, ${STALE_MS}, now() - interval '2 hours', now() - interval '1 hour')`,
-      [lease.id, lease.host, lease.pids, lease.tag === undefined ? `jobguard-${lease.id}` : lease.tag],
+       VALUES ($1, $2, $3, $4, 500, $5, now() - interval '2 hours', now() - interval '1 hour')`,
+      [
+        lease.id,
+        lease.host,
+        lease.pids,
+        lease.tag === undefined ? `jobguard-${lease.id}` : lease.tag,
+        lease.staleAfterMs ?? STALE_MS,
+      ],
     ),
   );
 }
@@ -71,11 +83,7 @@ export function delayedJobLeases(db: { readonly url: string }) {
   }
 
   /** A dead dyno's lease; first lets jobguard create its tables, as the first jobguard of a fleet would. */
-  async function deadLease(
-    table: string,
-    lease: { id: string; host: string; pids: number[]; tag?: string | null },
-    createTables = true,
-  ): Promise<void> {
+  async function deadLease(table: string, lease: DeadLease, createTables = true): Promise<void> {
     if (createTables) assert.equal((await rescue(table)).code, 0);
     await insertDeadLease(db.url, `leases_${table}`, lease);
   }

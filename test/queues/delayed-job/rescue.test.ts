@@ -92,11 +92,11 @@ test("a lock taken after the lease's last heartbeat waits until it is stale itse
     lockedBy: "host:dyno-l pid:4242",
     lockedAt: HOUR_AGO,
   });
-  await deadLease(table, { id: "late-lock", host: "dyno-l", pids: [4242] });
-  // Taken just before the rescue, with a stale-after longer than a jobguard run
-  // takes on a loaded machine: the fresh lock must still be fresh when the sweep looks.
+  // Written with a stale-after of ten minutes (it is an hour stale all the same), so
+  // that the lock taken just before the rescue is young however slowly jobguard starts.
+  await deadLease(table, { id: "late-lock", host: "dyno-l", pids: [4242], staleAfterMs: 600_000 });
   const fresh = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242" });
-  const { out } = await rescue(table, ["--stale-after", "30"]);
+  const { out } = await rescue(table);
   assert.match(out, /0 dead lease\(s\) removed, 1 job\(s\) released/);
   assert.notEqual(
     (await getJob(db.url, fresh, table))?.locked_by,
