@@ -32,7 +32,7 @@ test("the lease forgets children that died without a lock, keeps one that died h
     for i in 1 2 3; do sleep 2.5 & echo $! >> ${pids}; wait; done
     echo DONE >> ${events}; trap "" TERM; exec sleep 600`;
   const run = runJobguard(
-    [...FAST, "--deadline", "1", "--grace", "4", "--", "sh", "-c", worker],
+    [...FAST, "--deadline", "1", "--grace", "4", "--stale-after", "8", "--", "sh", "-c", worker],
     env(table, {
       EVENTS: events,
       LOCK_SQL: lockJobSql(table, id),

@@ -153,7 +153,7 @@ test("a worker the OOM killer takes while jobguard lives: its job is back at onc
   // A kill at the deadline of a normal restart is no crash and is not counted.
   const events = join(tempDir(), "events");
   const restart = runJobguard(
-    [...FAST, "--deadline", "0.5", "--grace", "3", "--", ...PG_WORKER],
+    [...FAST, "--deadline", "0.5", "--grace", "3", "--stale-after", "7", "--", ...PG_WORKER],
     env(table, { EVENTS: events, LOCK_SQL: lockJobSql(table, id) }),
   );
   await workerReady(events);
