@@ -137,10 +137,15 @@ export async function assertKeptFor(
   sweepers: Run[],
 ): Promise<void> {
   const until = Date.now() + ms;
+  const logs = () => sweepers.map((s) => s.stderr()).join("---\n");
   while (Date.now() < until) {
     const row = await getJob(job.url, job.id, job.table);
-    assert.equal(row?.locked_by, worker.name, "the live worker's job was released");
-    assert.ok(isAlive(worker.pid), "the live worker was stopped");
+    assert.equal(
+      row?.locked_by,
+      worker.name,
+      `the live worker's job was released; the dynos' logs:\n${logs()}`,
+    );
+    assert.ok(isAlive(worker.pid), `the live worker was stopped; the dynos' logs:\n${logs()}`);
     for (const sweeper of sweepers)
       assert.ok(
         !sweptIds(sweeper).includes(String(job.id)),

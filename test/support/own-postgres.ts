@@ -39,39 +39,60 @@ export interface OwnPostgres {
   terminateAll(): Promise<number>;
   /** Sets idle_session_timeout for every new and open session (0: off), with a reload. */
   setIdleSessionTimeout(ms: number): Promise<void>;
+  /** A streaming standby of this server (pg_basebackup), running on a port of its own. */
+  standby(): Promise<OwnPostgres>;
+  /** Promotes this standby to a primary; resolves once it accepts writes. */
+  promote(): Promise<void>;
+  /** Stops the server at once, without a checkpoint, as a host failure does. */
+  crash(): Promise<void>;
   /** Stops the server for good and removes its directory. */
   destroy(): Promise<void>;
 }
 
 /** Initializes and starts a server of the test's own on a free port. */
 export async function startOwnPostgres(): Promise<OwnPostgres> {
-  const dir = tempDir();
-  const data = join(dir, "data");
-  const socketDir = join(dir, "socket");
-  mkdirSync(socketDir);
-  const password = randomBytes(18).toString("hex");
-  const pwfile = join(dir, "pw");
-  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 });
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    chmodSync(dir, 0o755);
-    const { uid, gid } = postgresUser();
-    for (const path of [dir, socketDir, pwfile]) chownSync(path, uid, gid);
-  }
-  const as = (cmd: string, args: string[]) =>
-    run(asRoot ? "runuser" : cmd, asRoot ? ["-u", "postgres", "--", cmd, ...args] : args, {
-      // Not the test's environment: TEST_OWNER would make killLeftovers SIGKILL the server.
-      env: { PATH: process.env.PATH, LANG: "C" },
-    });
-  await as(join(BIN, "initdb"), [
+  const home = serverHome();
+  const pwfile = join(home.dir, "pw");
+  writeFileSync(pwfile, `${home.password}\n`, { mode: 0o600 });
+  if (home.asRoot) chownSync(pwfile, postgresUser().uid, postgresUser().gid);
+  await home.as(join(BIN, "initdb"), [
     "-D",
-    data,
+    home.data,
     "--username=postgres",
     `--pwfile=${pwfile}`,
     "--auth=scram-sha-256",
     "--encoding=UTF8",
     "--no-sync",
   ]);
+  const server = await runServer(home);
+  await withClient(server.admin, (c) => c.query("CREATE DATABASE jobguard"));
+  return server.handle;
+}
+
+/** A directory for one server, owned by postgres when root, and how to run its commands. */
+function serverHome(password = randomBytes(18).toString("hex")) {
+  const dir = tempDir();
+  const socketDir = join(dir, "socket");
+  mkdirSync(socketDir);
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    chmodSync(dir, 0o755);
+    const { uid, gid } = postgresUser();
+    for (const path of [dir, socketDir]) chownSync(path, uid, gid);
+  }
+  const as = (cmd: string, args: string[], env: NodeJS.ProcessEnv = {}) =>
+    run(asRoot ? "runuser" : cmd, asRoot ? ["-u", "postgres", "--", cmd, ...args] : args, {
+      // Not the test's environment: TEST_OWNER would make killLeftovers SIGKILL the server.
+      env: { PATH: process.env.PATH, LANG: "C", ...env },
+    });
+  return { dir, data: join(dir, "data"), socketDir, password, asRoot, as };
+}
+
+/** Starts the server whose data directory `home` holds, on a free port (settings appended last win). */
+async function runServer(
+  home: ReturnType<typeof serverHome>,
+): Promise<{ handle: OwnPostgres; admin: string }> {
+  const { dir, data, socketDir, password, asRoot, as } = home;
   const port = await freePort();
   const settings = [
     "listen_addresses = '127.0.0.1'",
@@ -93,10 +114,11 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
     await pgCtl("-l", join(dir, "server.log"), "-w", "-t", "60", "start");
     running = true;
   };
-  const stop = async () => {
-    await pgCtl("-m", "fast", "-w", "-t", "60", "stop");
+  const stopIn = async (mode: "fast" | "immediate") => {
+    await pgCtl("-m", mode, "-w", "-t", "60", "stop");
     running = false;
   };
+  const stop = () => stopIn("fast");
   // A test that dies half-way must not leave its server running.
   const onExit = () => {
     if (running)
@@ -106,15 +128,15 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
       ]);
   };
   process.on("exit", onExit);
-
   await start();
-  await withClient(admin, (c) => c.query("CREATE DATABASE jobguard"));
-  return {
+
+  const handle: OwnPostgres = {
     url,
     socketDir,
     port,
     stop,
     start,
+    crash: () => stopIn("immediate"),
     async restart(downMs) {
       await stop();
       await sleep(downMs);
@@ -149,12 +171,51 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
         { what: `idle_session_timeout to be ${ms} ms` },
       );
     },
+    async standby() {
+      const copy = serverHome(password);
+      // -R writes standby.signal and primary_conninfo; -X stream copies the WAL it needs meanwhile;
+      // -c fast: a checkpoint now, not one spread over minutes.
+      await copy.as(
+        join(BIN, "pg_basebackup"),
+        [
+          "-D",
+          copy.data,
+          "-R",
+          "-X",
+          "stream",
+          "-c",
+          "fast",
+          "-h",
+          "127.0.0.1",
+          "-p",
+          String(port),
+          "-U",
+          "postgres",
+        ],
+        { PGPASSWORD: password },
+      );
+      return (await runServer(copy)).handle;
+    },
+    async promote() {
+      await pgCtl("-w", "-t", "60", "promote");
+      await waitFor(
+        () =>
+          withClient(
+            admin,
+            async (c) =>
+              (await c.query<{ standby: boolean }>("SELECT pg_is_in_recovery() AS standby")).rows[0]
+                ?.standby === false,
+          ),
+        { what: "the promoted standby to accept writes" },
+      );
+    },
     async destroy() {
       if (running) await stop().catch(onExit);
       process.off("exit", onExit);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return { handle, admin };
 }
 
 function postgresUser(): { uid: number; gid: number } {
