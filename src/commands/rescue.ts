@@ -3,7 +3,7 @@ import { ensureSchema, leaseTables } from "../lease/schema.js";
 import { sweep } from "../lease/sweep.js";
 import { QUEUES } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
-import { withCommandConnection } from "./connection.js";
+import { withCommandConnection } from "./command-connection.js";
 
 // A sweep takes about 2 s a dead lease on a million jobs without the
 // recommended index; a connection gone silent must not keep a scheduled
@@ -40,7 +40,9 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
     if (result.alive.length)
       out(`  stale but alive (a session carrying their worker's tag is open): ${result.alive.join(",")}`);
     if (result.waiting.length)
-      out(`  stale, kept for a later sweep (they hold claims younger than stale-after): ${result.waiting.join(",")}`);
+      out(
+        `  stale, kept for a later sweep (they hold claims younger than stale-after): ${result.waiting.join(",")}`,
+      );
     if (result.expired.length)
       out(`  removed without a release (no heartbeat for a day): ${result.expired.join(",")}`);
     return 0;

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { RescueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
-import type { Database } from "../db/connection.js";
+import type { KeptConnection } from "../db/kept-connection.js";
 import { safeMessage } from "../db/redact.js";
 import { beforeDeadline, isTransient } from "../db/retry.js";
 import type { RescueSupport } from "../queues/adapter.js";
@@ -15,7 +15,7 @@ import type { LeaseTables } from "./schema.js";
 
 /** What the keeper needs beside the lease's own settings. */
 export interface KeeperOptions {
-  database: Database;
+  database: KeptConnection;
   tables: LeaseTables;
   /** Makes sure jobguard's tables exist, once. */
   ready: (client: Parameters<typeof renewLease>[0]) => Promise<void>;
@@ -95,7 +95,7 @@ export class LeaseKeeper {
    * heartbeat still reach the database after the drop, it finds no row and
    * writes none: see beat.)
    */
-  async drop(timeoutMs: number, via: Database = this.options.database): Promise<void> {
+  async drop(timeoutMs: number, via: KeptConnection = this.options.database): Promise<void> {
     this.stop();
     const { tables, log, url } = this.options;
     try {

@@ -1,6 +1,6 @@
 import type { RescueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
-import type { Database } from "../db/connection.js";
+import type { KeptConnection } from "../db/kept-connection.js";
 import { safeMessage } from "../db/redact.js";
 import type { RescueSupport } from "../queues/adapter.js";
 import type { LeaseTables } from "./schema.js";
@@ -17,7 +17,7 @@ export class Sweeper {
   private sweeping = false;
 
   constructor(
-    private readonly database: Database,
+    private readonly database: KeptConnection,
     private readonly tables: LeaseTables,
     private readonly ready: (client: Parameters<typeof sweep>[0]) => Promise<void>,
     private readonly queue: RescueSupport,

@@ -3,9 +3,9 @@ import { hostname } from "node:os";
 import type { QueueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
 import type { ReleasePort } from "../supervise/release-port.js";
-import { Database } from "../db/connection.js";
+import { KeptConnection } from "../db/kept-connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";
-import { retryUntil } from "../db/retry.js";
+import { isTransient, retryUntil } from "../db/retry.js";
 import { terminateSessions } from "../db/sessions.js";
 import { LeaseKeeper } from "../lease/keeper.js";
 import { DeadLimit } from "../lease/prune-history.js";
@@ -37,7 +37,7 @@ export async function createRelease(
   // Tag the worker's sessions so they can be found after it is dead; a
   // PGAPPNAME the user chose is theirs to keep, and then nothing is tagged.
   const tag = env.PGAPPNAME ? undefined : `jobguard-${randomBytes(8).toString("hex")}`;
-  const database = new Database(queue.databaseUrl, env, adapter.prepare?.bind(adapter));
+  const database = new KeptConnection(queue.databaseUrl, env, adapter.prepare?.bind(adapter));
   // Whether a shutdown or a release has opened `database`.
   let releasing = false;
   const lease = queue.rescue && adapter.rescue ? leaseParts(queue, adapter.rescue, tag, env, log) : undefined;
@@ -60,11 +60,20 @@ export async function createRelease(
       });
     }
     if (!lease) return adapter.release(client, worker);
-    await lease.ready(client);
+    // jobguard's own tables are a help, not a condition: a role that may not
+    // create them still gets its worker's locks released, uncounted.
+    const tables = await lease.ready(client).then(
+      () => true,
+      (error: unknown) => {
+        if (isTransient(error)) throw error;
+        log.debug("lease_tables_unavailable", { error: safe(error) });
+        return false;
+      },
+    );
     // Another pid namespace's tree may lock under these very names: leave
     // them to a sweep, which knows which of them that tree's lease claims.
-    if (await lease.keeper.shared(client)) return "deferred";
-    if (!counted) return adapter.release(client, worker);
+    if (tables && (await lease.keeper.shared(client))) return "deferred";
+    if (!counted || !tables) return adapter.release(client, worker);
     return adapter.release(client, worker, {
       countsTable: lease.tables.rescues,
       maxRescues: queue.rescue!.maxRescues,
@@ -161,7 +170,7 @@ function listed(items: ReadonlyArray<string | number>): string {
 interface LeaseParts {
   tables: ReturnType<typeof leaseTables>;
   ready: (client: Parameters<typeof ensureSchema>[0]) => Promise<void>;
-  database: Database;
+  database: KeptConnection;
   keeper: LeaseKeeper;
   sweeper: Sweeper;
 }
@@ -185,7 +194,7 @@ function leaseParts(
   // between a SIGTERM and the release; it holds it between heartbeats only
   // with JOBGUARD_CONNECTION=keep (docs/database.md weighs the two). Sweeps
   // have another, so that no renewal ever waits behind one.
-  const database = new Database(queue.databaseUrl, env, undefined, config.connection === "keep");
+  const database = new KeptConnection(queue.databaseUrl, env, undefined, config.connection === "keep");
   const keeper = new LeaseKeeper({
     database,
     tables,
@@ -198,7 +207,7 @@ function leaseParts(
     log,
   });
   const sweeper = new Sweeper(
-    new Database(queue.databaseUrl, env, undefined, false),
+    new KeptConnection(queue.databaseUrl, env, undefined, false),
     tables,
     ready,
     rescue,

@@ -165,9 +165,10 @@ test("20 jobguards sweeping at once release each lock exactly once", async () =>
   );
 });
 
-test("every dyno cut off for longer than stale-after: each stops its worker before its lease is stale, and a rescue then releases the jobs", async () => {
+test("every dyno cut off for longer than stale-after: each stops its worker before its lease is stale, and a rescue then releases the jobs", async (t) => {
   const table = await newTable();
   const proxy = await tcpProxy(db.url);
+  t.after(() => proxy.close());
   const dynos = await Promise.all(
     [1, 2].map(async () => {
       const id = await insertJob(db.url, { table, handler: "x" });
@@ -201,12 +202,14 @@ test("every dyno cut off for longer than stale-after: each stops its worker befo
   proxy.close();
 });
 
-test("an outage shorter than the fence costs nothing: the worker runs on, its lease is renewed, and its job stays its own", async () => {
+test("an outage shorter than the fence costs nothing: the worker runs on, its lease is renewed, and its job stays its own", async (t) => {
   const table = await newTable();
   const proxy = await tcpProxy(db.url);
+  t.after(() => proxy.close());
   const id = await insertJob(db.url, { table, handler: "x" });
   const events = join(tempDir(), "events");
-  const run = runJobguard([...FAST, "--", ...PG_WORKER], {
+  // Stale-after 10 s: a fence of 7 s, well beyond the outage and the heartbeat that notices it.
+  const run = runJobguard([...FAST, "--stale-after", "10", "--", ...PG_WORKER], {
     ...env(table),
     JOBGUARD_DATABASE_URL: proxy.url,
     EVENTS: events,
@@ -219,7 +222,7 @@ test("an outage shorter than the fence costs nothing: the worker runs on, its le
   await sleep(1000);
   await proxy.reopen();
   await run.waitFor(/event=heartbeat_resumed/, 5000);
-  await sleep(STALE_MS + 1000);
+  await sleep(10_000 + 1000);
   assert.equal((await rescue(table)).code, 0);
   assert.ok(isAlive(pid), "the worker was stopped");
   assert.doesNotMatch(run.stderr(), /lease_lost/);

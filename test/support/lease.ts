@@ -12,7 +12,12 @@ import { waitFor } from "./wait.js";
  * stale after 6 s, the least a 2 s grace allows (grace + 2 heartbeats + 3 s,
  * config/rescue.ts): the fence stops a worker whose lease is not renewed for 3 s.
  */
-export const FAST = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "6"];
+export const FAST = ["--deadline", "1", ...fastLeases(2)];
+
+/** Fast leases for a grace of `graceSec` s: heartbeat 0.5 s, and the least stale-after that grace allows. */
+export function fastLeases(graceSec: number): string[] {
+  return ["--grace", String(graceSec), "--heartbeat", "0.5", "--stale-after", String(graceSec + 4)];
+}
 export const STALE_MS = 6000;
 
 export const HOUR_AGO = new Date(Date.now() - 3600_000);
@@ -22,18 +27,12 @@ export async function leaseTestDatabase(): Promise<FreshDatabase> {
   return freshDatabase();
 }
 
-/** What a dead dyno's lease holds: its session tag is `jobguard-<id>` unless `tag` says otherwise (null: none). */
-export interface DeadLease {
-  id: string;
-  host: string;
-  pids: number[];
-  tag?: string | null;
-  /** The stale-after it was written with (default STALE_MS); a sweep leaves claims younger than that. */
-  staleAfterMs?: number;
-}
-
-/** A lease as a dyno that died an hour ago would have left it. */
-export async function insertDeadLease(url: string, leases: string, lease: DeadLease): Promise<void> {
+/** A lease as a dyno that died an hour ago would have left it; its session tag is `jobguard-<id>` unless `tag` says otherwise (null: none). */
+export async function insertDeadLease(
+  url: string,
+  leases: string,
+  lease: { id: string; host: string; pids: number[]; tag?: string | null; staleAfterMs?: number },
+): Promise<void> {
   await withClient(url, (c) =>
     c.query(
       `INSERT INTO ${leases} (id, host, pids, session_tag, heartbeat_ms, stale_after_ms, started_at, heartbeat_at)
@@ -83,7 +82,11 @@ export function delayedJobLeases(db: { readonly url: string }) {
   }
 
   /** A dead dyno's lease; first lets jobguard create its tables, as the first jobguard of a fleet would. */
-  async function deadLease(table: string, lease: DeadLease, createTables = true): Promise<void> {
+  async function deadLease(
+    table: string,
+    lease: { id: string; host: string; pids: number[]; tag?: string | null; staleAfterMs?: number },
+    createTables = true,
+  ): Promise<void> {
     if (createTables) assert.equal((await rescue(table)).code, 0);
     await insertDeadLease(db.url, `leases_${table}`, lease);
   }
