@@ -14,8 +14,9 @@ import {
   jobStarted,
   killDyno,
   leaseRenewed,
-  QUICK_STALE_MS,
-  QUICK_SWEEP_MS,
+  ROOMY,
+  ROOMY_STALE_MS,
+  ROOMY_SWEEP_MS,
   sessionsOf,
   SLACK_MS,
   sweptIds,
@@ -99,12 +100,12 @@ async function eventDuringJob(event: DatabaseEvent, label: string) {
   const url = server!.url;
   await event.setup?.(server!);
   const { table, id } = await tableWithJob(url, label, { idle: event.idle });
-  const a = workerDyno("dyno-a", url, table);
+  const a = workerDyno("dyno-a", url, table, { timing: ROOMY });
   const pid = await jobStarted(url, label);
   const name = `host:dyno-a pid:${pid}`;
   assert.equal((await getJob(url, id, table))?.locked_by, name);
   await leaseRenewed(url, table, "dyno-a", pid);
-  const b = workerDyno("dyno-b", url, table);
+  const b = workerDyno("dyno-b", url, table, { timing: ROOMY });
   await waitFor(
     () =>
       withClient(
@@ -136,7 +137,7 @@ for (const [n, event] of EVENTS.entries()) {
       await withClient(url, (c) =>
         c.query(`UPDATE ${table} SET handler = $1 WHERE id = $2`, [sleepJobHandler(0.1, label), id]),
       );
-      const bound = QUICK_STALE_MS + QUICK_SWEEP_MS + SLACK_MS;
+      const bound = ROOMY_STALE_MS + ROOMY_SWEEP_MS + SLACK_MS;
       await waitFor(() => sweptIds(b).includes(String(id)), {
         timeoutMs: bound,
         intervalMs: 20,
@@ -165,7 +166,7 @@ for (const [n, event] of EVENTS.entries()) {
     const label = `lives-${n}`;
     const { url, table, id, a, b, worker } = await eventDuringJob(event, label);
     try {
-      await assertKeptFor(QUICK_STALE_MS + QUICK_SWEEP_MS + 2000, { url, table, id, label }, worker, [a, b]);
+      await assertKeptFor(ROOMY_STALE_MS + ROOMY_SWEEP_MS + 2000, { url, table, id, label }, worker, [a, b]);
       assert.doesNotMatch(
         a.stderr(),
         /event=lease_lost/,

@@ -13,8 +13,9 @@ import {
   jobStarted,
   killDyno,
   leaseRenewed,
-  QUICK_STALE_MS,
-  QUICK_SWEEP_MS,
+  ROOMY,
+  ROOMY_STALE_MS,
+  ROOMY_SWEEP_MS,
   SLACK_MS,
   sweptIds,
   tableWithJob,
@@ -52,11 +53,11 @@ for (const [n, { name, cut }] of CUTS.entries()) {
     const { table, id } = await tableWithJob(db.url, label);
     const proxy = await tcpProxy(db.url);
     // Dyno A reaches the database through the proxy alone: jobguard and worker both.
-    const a = workerDyno("dyno-a", proxy.url, table);
+    const a = workerDyno("dyno-a", proxy.url, table, { timing: ROOMY });
     let b: Run | undefined;
     try {
       const pid = await jobStarted(db.url, label);
-      b = workerDyno("dyno-b", db.url, table);
+      b = workerDyno("dyno-b", db.url, table, { timing: ROOMY });
       assert.equal((await getJob(db.url, id, table))?.locked_by, `host:dyno-a pid:${pid}`);
       await leaseRenewed(db.url, table, "dyno-a", pid);
       // The rescued run should not take minutes: the test swaps in a short job.
@@ -67,7 +68,7 @@ for (const [n, { name, cut }] of CUTS.entries()) {
       const cutAt = Date.now();
 
       // Until the sweep, dyno A's worker must be gone whenever the job is seen swept.
-      const bound = QUICK_STALE_MS + QUICK_SWEEP_MS + SLACK_MS;
+      const bound = ROOMY_STALE_MS + ROOMY_SWEEP_MS + SLACK_MS;
       let workerGoneAt: number | undefined;
       await waitFor(
         () => {

@@ -13,8 +13,9 @@ import {
   jobStarted,
   killDyno,
   leaseRenewed,
-  QUICK_STALE_MS,
-  QUICK_SWEEP_MS,
+  ROOMY,
+  ROOMY_STALE_MS,
+  ROOMY_SWEEP_MS,
   SLACK_MS,
   sweptIds,
   tableWithJob,
@@ -61,6 +62,7 @@ function ready(t: TestContext): boolean {
 /** A dyno whose jobguard and worker both go through the pooler (ActiveRecord without prepared statements, as transaction pooling needs). */
 function pooledDyno(name: string, pooler: Pgbouncer, table: string): Run {
   return workerDyno(name, pooler.url, table, {
+    timing: ROOMY,
     env: { JOBGUARD_DATABASE_URL: pooler.url, DATABASE_URL: `${pooler.url}?prepared_statements=false` },
   });
 }
@@ -90,7 +92,7 @@ for (const where of ["remote", "local"] as const) {
       await withClient(url, (c) =>
         c.query(`UPDATE ${table} SET handler = $1 WHERE id = $2`, [sleepJobHandler(0.1, label), id]),
       );
-      const bound = QUICK_STALE_MS + QUICK_SWEEP_MS + SLACK_MS;
+      const bound = ROOMY_STALE_MS + ROOMY_SWEEP_MS + SLACK_MS;
       await waitFor(() => sweptIds(b).includes(String(id)), {
         timeoutMs: bound,
         intervalMs: 20,
@@ -118,7 +120,7 @@ for (const where of ["remote", "local"] as const) {
     const label = `pooled-lives-${where}`;
     const { url, table, id, a, b, worker } = await pooledJob(where, label);
     try {
-      await assertKeptFor(QUICK_STALE_MS + 2 * QUICK_SWEEP_MS, { url, table, id, label }, worker, [a, b]);
+      await assertKeptFor(ROOMY_STALE_MS + 2 * ROOMY_SWEEP_MS, { url, table, id, label }, worker, [a, b]);
       assert.doesNotMatch(a.stderr(), /event=lease_lost/);
     } finally {
       await killDyno(a);

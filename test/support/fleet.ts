@@ -20,6 +20,17 @@ export const QUICK = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "
 export const QUICK_STALE_MS = 6000;
 /** The longest wait between two sweeps at QUICK (stale-after / 4, with jitter of 20 %). */
 export const QUICK_SWEEP_MS = 1800;
+/**
+ * For the dynos that must stay live through a moment without the database (a
+ * server restart, a failover) or behind a pooler, on a loaded 2-core machine:
+ * a fence of 7 s. QUICK's 3 s fence fired there on healthy dynos: a 1.5 s
+ * restart took over 3 s to come back, and two slow heartbeats (2 s limit
+ * each) did as much. A dyno cut off for longer than the fence stops its
+ * worker: that is the contract, not a failure.
+ */
+export const ROOMY = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "10"];
+export const ROOMY_STALE_MS = 10_000;
+export const ROOMY_SWEEP_MS = 3000;
 /** What "a few seconds" allows on a loaded 2-core machine: jobguard's start, a sweep's statements. */
 export const SLACK_MS = 5000;
 
