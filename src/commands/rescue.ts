@@ -39,9 +39,13 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
       out(`  failed (rescued more than ${config.maxRescues} times): ${result.failed.join(",")}`);
     if (result.alive.length)
       out(`  stale but alive (a session carrying their worker's tag is open): ${result.alive.join(",")}`);
+    if (result.overruled.length)
+      out(
+        `  released although a tagged session is open (stale for 15 minutes more: a session the server has not found dead): ${result.overruled.join(",")}`,
+      );
     if (result.waiting.length)
       out(
-        `  stale, kept for a later sweep (they hold claims younger than stale-after): ${result.waiting.join(",")}`,
+        `  stale, kept for a later sweep (they hold claims younger than stale-after, or under a pid a live lease has): ${result.waiting.join(",")}`,
       );
     if (result.expired.length)
       out(`  removed without a release (no heartbeat for a day): ${result.expired.join(",")}`);
