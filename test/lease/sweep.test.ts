@@ -58,7 +58,7 @@ test("host-name and pid reuse: a live lease's lock under the same name is never 
   assert.equal(
     (await getJob(db.url, mine, table))?.locked_by,
     `host:dyno-r pid:${pid}`,
-    "the live worker's lock was released",
+    `the live worker's lock was released; its jobguard's log:\n${live.stderr()}`,
   );
   const leases = await withClient(
     db.url,

@@ -46,9 +46,12 @@ export function requireDelayedJob(t: TestContext): boolean {
   return prerequisite(t, "JOBGUARD_REQUIRE_RUBY", delayedJobSkipReason());
 }
 
-/** Handler YAML for worker.rb's SleepJob, insertable straight into delayed_jobs.handler. */
-export function sleepJobHandler(seconds: number, label: string): string {
-  return `--- !ruby/struct:SleepJob\nseconds: ${seconds}\nlabel: ${JSON.stringify(label)}\n`;
+/**
+ * Handler YAML for worker.rb's SleepJob, insertable straight into
+ * delayed_jobs.handler; `idle`: the job holds no connection while it sleeps.
+ */
+export function sleepJobHandler(seconds: number, label: string, { idle = false } = {}): string {
+  return `--- !ruby/struct:SleepJob\nseconds: ${seconds}\nlabel: ${JSON.stringify(label)}\n${idle ? "idle: true\n" : ""}`;
 }
 
 /** Environment for running WORKER_SCRIPT against `databaseUrl` (extra vars e.g. DJ_EXIT_WHEN_EMPTY: "1"). */

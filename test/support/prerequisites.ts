@@ -10,7 +10,8 @@ export type RequireSwitch =
   | "JOBGUARD_REQUIRE_UNSHARE"
   | "JOBGUARD_REQUIRE_ROOT"
   | "JOBGUARD_REQUIRE_WORKERS"
-  | "JOBGUARD_REQUIRE_PGBOUNCER";
+  | "JOBGUARD_REQUIRE_PGBOUNCER"
+  | "JOBGUARD_REQUIRE_OWN_POSTGRES";
 
 /**
  * True when the prerequisite is there (every reason is null). Otherwise skips

@@ -20,6 +20,11 @@ export interface Proxy {
   freeze(which: "open" | "all"): void;
   /** Forwards again, on every connection. */
   thaw(): void;
+  /**
+   * Drops every connection and sends new ones to the server at `databaseUrl`,
+   * as a failover that moves the database's address does.
+   */
+  retarget(databaseUrl: string): void;
   /** Connections accepted so far. */
   accepted(): number;
 }
@@ -33,7 +38,7 @@ interface Pair {
 
 /** Starts a proxy in front of the database at `databaseUrl`. */
 export async function tcpProxy(databaseUrl: string): Promise<Proxy> {
-  const target = new URL(databaseUrl);
+  let target = new URL(databaseUrl);
   const pairs = new Set<Pair>();
   let server: Server | undefined;
   let freezeNew = false;
@@ -57,6 +62,10 @@ export async function tcpProxy(databaseUrl: string): Promise<Proxy> {
       const upstream = connect(Number(target.port || 5432), target.hostname);
       const pair: Pair = { client, upstream, flowing: false };
       pairs.add(pair);
+      // A server that refuses the connection: the client's is reset, not left silent.
+      let connected = false;
+      upstream.once("connect", () => (connected = true));
+      upstream.once("error", () => connected || client.destroy());
       for (const s of [client, upstream]) {
         s.on("error", () => {});
         s.on("close", () => {
@@ -97,6 +106,13 @@ export async function tcpProxy(databaseUrl: string): Promise<Proxy> {
     thaw() {
       freezeNew = false;
       for (const pair of pairs) flow(pair);
+    },
+    retarget(databaseUrl) {
+      target = new URL(databaseUrl);
+      for (const pair of pairs) {
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
     },
     accepted: () => accepted,
   };

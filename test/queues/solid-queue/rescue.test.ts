@@ -59,9 +59,15 @@ async function rescue(schema: string, extra: string[] = []): Promise<string> {
   return out;
 }
 
-/** A lease as a dyno that died an hour ago would have left it. */
-async function deadLease(schema: string, id: string, host: string, pids: number[]): Promise<void> {
-  await insertDeadLease(db.url, `${schema}.jobguard_leases`, { id, host, pids });
+/** A lease as a dyno that died an hour ago would have left it, written with `staleAfterMs` (default STALE_MS). */
+async function deadLease(
+  schema: string,
+  id: string,
+  host: string,
+  pids: number[],
+  staleAfterMs?: number,
+): Promise<void> {
+  await insertDeadLease(db.url, `${schema}.jobguard_leases`, { id, host, pids, staleAfterMs });
 }
 
 test("a whole dyno SIGKILLed mid-job: another dyno's jobguard puts its job back long before Solid Queue's prune would fail it, and runs it once", async (t) => {
@@ -177,7 +183,9 @@ test("a claim taken after the dead lease's last heartbeat waits for a later swee
   const row = await insertProcess(db.url, schema, { hostname: "dyno-l", pid: 4242, ago: "1 hour" });
   await claim(db.url, schema, old, row, "1 hour");
   await claim(db.url, schema, young, row);
-  await deadLease(schema, "late-claim", "dyno-l", [4242]);
+  // Written with a stale-after of ten minutes (it is an hour stale all the same), so that the
+  // young claim is younger than that however long jobguard takes to start on a loaded machine.
+  await deadLease(schema, "late-claim", "dyno-l", [4242], 600_000);
   assert.match(await rescue(schema), /0 dead lease\(s\) removed, 1 job\(s\) released/);
   assert.deepEqual(await jobState(db.url, schema, old), backInQueue());
   assert.equal(
