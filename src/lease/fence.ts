@@ -33,7 +33,7 @@ export class Fence {
 
   constructor(
     private readonly windowMs: number,
-    /** Called once, when the window has passed: stop the worker. */
+    /** Called once, when the window has passed: stop the worker; `silentMs` since the renewal it counted from. */
     private readonly expire: (silentMs: number) => void,
   ) {}
 
@@ -77,7 +77,7 @@ export class Fence {
   }
 
   private fire(): void {
-    const silentMs = Math.round(performance.now() - (this.latest ?? this.anchor ?? performance.now()));
+    const silentMs = Math.round(performance.now() - (this.anchor ?? performance.now()));
     this.stop();
     this.expire(silentMs);
   }

@@ -59,7 +59,7 @@ export class LeaseKeeper {
     this.fence = new Fence(config.fenceMs, (silentMs) => {
       log.error(
         "lease_lost",
-        `the lease could not be renewed for ${Math.round(silentMs / 1000)} s: stopping the worker before another dyno may take its jobs`,
+        `no renewal of the lease that the database surely holds for ${Math.round(silentMs / 1000)} s (the fence counts from the renewal before the latest, which a failover may lose): stopping the worker before another dyno may take its jobs`,
         { lease: this.id, fence_s: config.fenceMs / 1000 },
       );
       this.fenced = true;

@@ -13,17 +13,18 @@ import { waitFor } from "./wait.js";
 
 /**
  * Timing that satisfies the lease contract (stale-after >= grace + 2 x
- * heartbeat + 3 s): the fence fires 3 s (stale-after - grace - 1 s) after the
- * last confirmed renewal, sweeps run every stale-after / 4 or so.
+ * heartbeat + 3 s, with 2 s to spare, as FAST in lease.ts): the fence fires 5 s
+ * (stale-after - grace - 1 s) after the renewal before the latest, sweeps run
+ * every stale-after / 4 or so.
  */
-export const QUICK = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "6"];
-export const QUICK_STALE_MS = 6000;
+export const QUICK = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "8"];
+export const QUICK_STALE_MS = 8000;
 /** The longest wait between two sweeps at QUICK (stale-after / 4, with jitter of 20 %). */
-export const QUICK_SWEEP_MS = 1800;
+export const QUICK_SWEEP_MS = 2400;
 /**
  * For the dynos that must stay live through a moment without the database (a
  * server restart, a failover) or behind a pooler, on a loaded 2-core machine:
- * a fence of 7 s. QUICK's 3 s fence fired there on healthy dynos: a 1.5 s
+ * a fence of 7 s. A 3 s fence fired there on healthy dynos: a 1.5 s
  * restart took over 3 s to come back, and two slow heartbeats (2 s limit
  * each) did as much. A dyno cut off for longer than the fence stops its
  * worker: that is the contract, not a failure.
