@@ -31,9 +31,9 @@ import { LockWatch } from "./soak/watch.js";
 
 /** Each dyno's lease timing, in turn: mixed, as during a deploy; each meets grace + 2 x heartbeat + 3 s. */
 const TIMINGS: LeaseTiming[] = [
-  { heartbeat: 0.5, staleAfter: 6 },
-  { heartbeat: 1, staleAfter: 8 },
   { heartbeat: 0.5, staleAfter: 7 },
+  { heartbeat: 1, staleAfter: 9 },
+  { heartbeat: 0.5, staleAfter: 8 },
 ];
 
 /** Past the longest stale-after, how long a dead worker's lock may wait for a sweep before the drain gives up on it. */

@@ -14,8 +14,12 @@ import { DYNO_VAR, dynoProcesses, killAll } from "./procs.js";
 const WORKER = join(REPO_ROOT, "test", "fixtures", "delayed_job", "worker.rb");
 const SOAK_JOB = join(REPO_ROOT, "scripts", "soak", "soak_job.rb");
 
-/** The platform's grace and jobguard's deadline, in seconds, for every dyno. */
-export const GRACE_S = 2;
+/**
+ * The platform's grace and jobguard's deadline, in seconds, for every dyno:
+ * 2 s between them, for the kill, the release and the exit, which at a load of
+ * 30 on 2 cores took more than the 1 s a grace of 2 left (BENCHMARKS.md, Soak).
+ */
+export const GRACE_S = 3;
 export const DEADLINE_S = 1;
 const MAX_RESCUES = 1000;
 
@@ -101,7 +105,9 @@ export class Dyno {
     const exit = await Promise.race([gen.exited, sleep(GRACE_S * 1000).then(() => undefined)]);
     const left = dynoProcesses(gen.tag);
     if (exit) this.stopMs.push(exit.at - sentAt);
-    if (!exit) this.violation(`jobguard ${gen.pid} still ran ${GRACE_S} s after the platform's SIGTERM`);
+    // A timer that fires late on a loaded machine is no excuse for an exit after the grace.
+    if (!exit || exit.at - sentAt > GRACE_S * 1000)
+      this.violation(`jobguard ${gen.pid} still ran ${GRACE_S} s after the platform's SIGTERM`);
     else if (left.length)
       this.violation(
         `${describe(left)} outlived the grace after the SIGTERM (jobguard exited at +${exit.at - sentAt} ms)`,
