@@ -97,6 +97,11 @@ export async function connect(
   const mode = sslModeOf(libpqUrl(url).toString(), env);
   const open = async (tls: boolean) => {
     const client = new pg.Client({ ...(await clientConfig(url, env, tls)), ...extra });
+    // An error the server sends in the very read that completes the startup
+    // (a session terminated as it connects: a failover, pg_terminate_backend)
+    // is emitted before the caller can listen: without a listener here it
+    // would be an uncaught error. Calls still see it, as a failed query.
+    client.on("error", () => {});
     signal?.throwIfAborted();
     signal?.addEventListener("abort", () => client.connection.stream.destroy(), { once: true });
     try {
