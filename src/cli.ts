@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { buildConfig, type Config } from "./config/config.js";
 import { parseArgs, usage, UsageError } from "./config/options.js";
 import { safeMessage } from "./db/redact.js";
-import { createLogger } from "./log.js";
+import { createLogger, writeStderr } from "./log.js";
 import { procUnavailable } from "./process-tree/proc.js";
 import { EXIT } from "./supervise/exit.js";
 import { InternalErrors } from "./supervise/internal-error.js";
@@ -36,7 +36,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     // The sentence alone: in a platform's log the whole usage would bury it.
-    process.stderr.write(`jobguard: ${error.message}\nTry 'jobguard --help' for the options.\n`);
+    writeStderr(`jobguard: ${error.message}\nTry 'jobguard --help' for the options.\n`);
     return EXIT.USAGE;
   }
   if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
@@ -45,7 +45,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   // again: refuse before anything starts.
   const unsupported = procUnavailable();
   if (unsupported) {
-    process.stderr.write(`jobguard: ${unsupported}\n`);
+    writeStderr(`jobguard: ${unsupported}\n`);
     return EXIT.USAGE;
   }
   const log = createLogger(config.logLevel);

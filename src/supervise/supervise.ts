@@ -1,4 +1,4 @@
-import type { Logger } from "../log.js";
+import { writeStderr, type Logger } from "../log.js";
 import { killTreeNow } from "../process-tree/kill-tree.js";
 import { TreeHistory } from "../process-tree/tree-history.js";
 import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
@@ -80,7 +80,7 @@ export async function supervise(
     } catch (error) {
       if (!(error instanceof SpawnError)) throw error;
       shutdown.done();
-      process.stderr.write(`jobguard: ${error.message}\n`);
+      writeStderr(`jobguard: ${error.message}\n`);
       return error.exitCode;
     }
     // /proc was checked before anything started: a root it cannot show is a bug, and handled as one.
