@@ -1,5 +1,5 @@
 import { UsageError, type OptionKey, type RawValue } from "./options.js";
-import { oneOf, seconds, tableName } from "./values.js";
+import { count, oneOf, seconds, tableName, type SecondsRange } from "./values.js";
 
 /** Whether the lease holds its connection between heartbeats (see docs/database.md). */
 export const CONNECTION_MODES = ["per-heartbeat", "keep"] as const;
@@ -24,9 +24,15 @@ export const LEASE_SETTINGS: readonly OptionKey[] = [
   "connection",
 ];
 
+// Each heartbeat is a commit: ten a second is already more than a lease needs.
+const HEARTBEAT_RANGE: SecondsRange = {
+  minMs: 100,
+  why: "a shorter one commits to the database in a busy loop",
+};
+
 /** Reads the lease settings of a queue with leases. */
 export function rescueConfig(raw: Partial<Record<OptionKey, RawValue>>): RescueConfig {
-  const heartbeatMs = seconds(raw.heartbeat, 10);
+  const heartbeatMs = seconds(raw.heartbeat, 10, HEARTBEAT_RANGE);
   const staleAfterMs = seconds(raw.staleAfter, 60);
   // One late heartbeat must not make a living dyno look dead.
   if (staleAfterMs < 2 * heartbeatMs) {
@@ -34,12 +40,7 @@ export function rescueConfig(raw: Partial<Record<OptionKey, RawValue>>): RescueC
       `the stale-after time (${staleAfterMs / 1000} s) must be at least twice the heartbeat (${heartbeatMs / 1000} s), so that one late heartbeat does not make a living worker look dead`,
     );
   }
-  const maxRescues = raw.maxRescues ? Number(raw.maxRescues.value) : 3;
-  if (raw.maxRescues && !/^\d+$/.test(raw.maxRescues.value)) {
-    throw new UsageError(
-      `${raw.maxRescues.source} must be a whole number, got ${JSON.stringify(raw.maxRescues.value)}`,
-    );
-  }
+  const maxRescues = count(raw.maxRescues, 3);
   const connection = oneOf(raw.connection, CONNECTION_MODES, "per-heartbeat");
   return {
     heartbeatMs,
