@@ -1,5 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import { now } from "../clock.js";
 import { stillRunning, type ProcessInfo } from "./proc.js";
 import { signal, stillOurs } from "./signal.js";
 import { findTree, rootHoldsPid, type TreeIdentity } from "./tree.js";
@@ -23,7 +24,7 @@ export interface KillResult {
 
 /**
  * SIGKILLs the whole tree and waits until none of it is alive, or until `untilMs`
- * (a Date.now() value). `beforeKill` sees the tree as it was just before the
+ * (on the monotonic clock, clock.ts). `beforeKill` sees the tree as it was just before the
  * kill: afterwards re-parented zombies no longer show who they were. The tree
  * is re-read after every round because a process may fork between the read
  * and the kill. A process that refuses the signal is a survivor: once only
@@ -44,7 +45,7 @@ export async function killTree(
   let members = findTree(tree);
   beforeKill(members);
   for (let round = 0; members.length > 0; round++) {
-    if (Date.now() >= untilMs || members.every((m) => refused.has(m.pid))) return result(members);
+    if (now() >= untilMs || members.every((m) => refused.has(m.pid))) return result(members);
     // While the root still holds its pid, its process group id cannot belong to
     // anyone else, and one group kill stops even processes forked a moment ago.
     // (The group kill's own errors say nothing about any one process: each

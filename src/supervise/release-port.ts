@@ -35,7 +35,7 @@ export interface ReleasePort {
   /** The shutdown has begun: get ready, so that the release costs one round trip. */
   prepare(): void;
   /**
-   * The tree is gone: release what these dead processes held, by `untilMs`.
+   * The tree is gone: release what these dead processes held, by `untilMs` (on the monotonic clock, clock.ts).
    * Resolves false when it could not; the lease must then stay, for a sweep.
    */
   release(dead: DeadProcess[], mode: ReleaseMode, untilMs: number): Promise<boolean>;

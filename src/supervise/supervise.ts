@@ -1,3 +1,4 @@
+import { now } from "../clock.js";
 import { writeStderr, type Logger } from "../log.js";
 import { killTreeNow } from "../process-tree/kill-tree.js";
 import { TreeHistory } from "../process-tree/tree-history.js";
@@ -156,7 +157,7 @@ async function releaseDead(
     const precautionary = !killedSome && status.code === 0;
     if (!(await release.release(dead, { counted, precautionary }, shutdown.exitBy))) return false;
   }
-  await release.finish(shutdown.exitBy - Date.now());
+  await release.finish(shutdown.exitBy - now());
   return true;
 }
 
