@@ -105,7 +105,7 @@ export class Shutdown {
   /** Milliseconds since the shutdown began, if it has. */
   elapsed(): number | undefined {
     const startedAt = this.startedAt;
-    return startedAt === undefined ? undefined : now() - startedAt;
+    return startedAt === undefined ? undefined : Math.round(now() - startedAt);
   }
 
   subscribe(listener: ShutdownListener): void {
