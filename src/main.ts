@@ -40,11 +40,11 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
   if (args.action === "rescue") return (await import("./commands/rescue.js")).rescue(config.queue, env);
-  // Without /proc the worker would start but its tree could never be found
-  // again: refuse before anything starts.
-  const unsupported = procUnavailable();
-  if (unsupported) {
-    writeStderr(`jobguard: ${unsupported}\n`);
+  // Without /proc (macOS) jobguard is a plain supervisor of the worker's
+  // process group; a queue is refused: nothing is released without the record of the tree.
+  const withoutProc = procUnavailable();
+  if (withoutProc && config.queue) {
+    writeStderr(`jobguard: ${args.values.queue!.source} cannot be used here: ${withoutProc}\n`);
     return EXIT.USAGE;
   }
   const log = createLogger(config.logLevel);
@@ -53,7 +53,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const release =
     config.queue &&
     (await (await import("./release/release.js")).createRelease(config.queue, config.graceMs, env, log));
-  return supervise(args.command, superviseOptions(config), log, errors, release || undefined);
+  const options = { ...superviseOptions(config), withoutProc: withoutProc !== undefined };
+  return supervise(args.command, options, log, errors, release || undefined);
 }
 
 /** What the supervisor needs of the configuration, in its own terms. */

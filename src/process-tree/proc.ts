@@ -15,9 +15,10 @@ export interface ProcessInfo {
 const PROC = "/proc";
 
 /**
- * Why jobguard cannot supervise here, or undefined when it can. Without a
- * readable /proc (macOS, a container without procfs) it could start the worker
- * but never find its tree again: no deadline kill, no leftovers, no release.
+ * What jobguard cannot do here, or undefined when /proc is there. Without a
+ * readable /proc (macOS, a container without procfs) it can start the worker
+ * but never find its tree: it kills the worker's process group alone, sees no
+ * leftovers, and releases nothing.
  */
 export function procUnavailable(): string | undefined {
   try {
@@ -26,7 +27,7 @@ export function procUnavailable(): string | undefined {
     uptimeSeconds();
     return undefined;
   } catch {
-    return `cannot supervise here: there is no readable ${PROC} (Linux procfs), where jobguard finds the worker tree`;
+    return `there is no readable ${PROC} (Linux procfs), where jobguard finds and records the worker tree, and no lock is released without that record`;
   }
 }
 
