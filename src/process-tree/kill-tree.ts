@@ -89,8 +89,8 @@ const QUIET_READS = 2;
  * marker is stopped the moment it is read, newest first (listProcesses). A
  * read may still have raced a fork, hence a second read that must stop
  * nothing either; and a read that shows a process in the middle of an exec,
- * whose marker cannot be read, does not count. `stopped` (pid -> start time)
- * and `refused` carry over between calls.
+ * whose marker cannot be read, does not count. `stopped` (pid -> start time:
+ * each process signalled) and `refused` carry over between calls.
  */
 function freezeTree(
   tree: TreeIdentity,
@@ -102,8 +102,15 @@ function freezeTree(
   // Stopped is what /proc says: the kernel continues a stopped process whose
   // process group is orphaned (`setsid -f`'s child, stopped before it left its
   // parent's group, when the parent exits), and such a process is stopped again.
+  // One in uninterruptible sleep (D) stops only when it wakes, but cannot fork
+  // before: once signalled, it is left to stop. So are those that refused.
+  const settled = (p: ProcessInfo) =>
+    p.state === "T" ||
+    p.state === "t" ||
+    refused.has(p.pid) ||
+    (p.state === "D" && stopped.get(p.pid) === p.startTime);
   const stop = (p: ProcessInfo) => {
-    if (stopped.get(p.pid) === p.startTime && (p.state === "T" || p.state === "t")) return;
+    if (settled(p)) return;
     const outcome = signal(p.pid, "SIGSTOP");
     if ("refused" in outcome) refused.set(p.pid, outcome.refused);
     stopped.set(p.pid, p.startTime);
@@ -113,7 +120,8 @@ function freezeTree(
   if (rootHoldsPid(tree)) signal(-tree.rootPid, "SIGSTOP");
   for (let quiet = 0; ;) {
     stoppedNow = 0;
-    const processes = listProcesses((p) => carriesMarker(tree, p) && stop(p));
+    // A stopped process needs no look at its environment.
+    const processes = listProcesses((p) => !settled(p) && carriesMarker(tree, p) && stop(p));
     // And what only the parent links tie to the tree (a process that emptied its environment).
     const found = findTree(tree, processes);
     for (const p of found) stop(p);
