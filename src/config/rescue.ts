@@ -1,5 +1,5 @@
 import { UsageError, type OptionKey, type RawValue } from "./options.js";
-import { count, oneOf, seconds, tableName, type SecondsRange } from "./values.js";
+import { count, MAX_SECONDS, oneOf, seconds, tableName, type SecondsRange } from "./values.js";
 
 /** Whether the lease holds its connection between heartbeats (see docs/database.md). */
 export const CONNECTION_MODES = ["per-heartbeat", "keep"] as const;
@@ -54,6 +54,12 @@ export function rescueConfig(raw: Partial<Record<OptionKey, RawValue>>, graceMs:
   if (staleAfterMs < minimumMs) {
     throw new UsageError(
       `the stale-after time (${staleAfterMs / 1000} s, ${raw.staleAfter?.source ?? "the default"}) must be at least the grace period (${graceMs / 1000} s, JOBGUARD_GRACE) plus twice the heartbeat (${heartbeatMs / 1000} s, JOBGUARD_HEARTBEAT) plus 3 s: a worker whose lease cannot be renewed is stopped within the grace, before any sweep may judge the lease stale; set JOBGUARD_STALE_AFTER to ${minimumMs / 1000} or more`,
+    );
+  }
+  // Only the default can get here: a stale-after that is set was checked by seconds().
+  if (staleAfterMs > MAX_SECONDS * 1000) {
+    throw new UsageError(
+      `the stale-after time that the grace period (${graceMs / 1000} s, JOBGUARD_GRACE) and the heartbeat (${heartbeatMs / 1000} s, JOBGUARD_HEARTBEAT) call for (${staleAfterMs / 1000} s) is beyond ${MAX_SECONDS} s, the longest timer Node keeps; shorten one of them`,
     );
   }
   const maxRescues = count(raw.maxRescues, 3);

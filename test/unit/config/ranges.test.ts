@@ -55,6 +55,11 @@ const OUT_OF_RANGE: [string, NodeJS.ProcessEnv, RegExp][] = [
     /^JOBGUARD_STALE_AFTER must be at most 2147483 s/,
   ],
   [
+    "a default stale-after beyond a timer, from a grace near the limit",
+    { ...dj, JOBGUARD_GRACE: "2147480", JOBGUARD_HEARTBEAT: "10" },
+    /^the stale-after time that the grace period \(2147480 s, JOBGUARD_GRACE\) and the heartbeat \(10 s, JOBGUARD_HEARTBEAT\) call for \(2147503 s\) is beyond 2147483 s/,
+  ],
+  [
     "a rescue count beyond a PostgreSQL integer",
     { ...dj, JOBGUARD_MAX_RESCUES: "3000000000" },
     /^JOBGUARD_MAX_RESCUES must be at most 2147483647 \(what the database stores as an integer\), got "3000000000"$/,
