@@ -69,10 +69,10 @@ export const LAYERS = [
     layer: "supervise",
     holds:
       "spawn, signals, the shutdown's one state and its deadline (`shutdown.ts`), waiting for the tree " +
-      "(`await-tree.ts`), the escalation, the watchdog, internal errors, exit statuses (`exit.ts`); its own " +
-      "options (`options.ts`, which `cli.ts` maps the configuration to); `release-port.ts`, the `ReleasePort` " +
-      "the release implements",
-    imports: ["process-tree", "log.ts"],
+      "(`await-tree.ts`), the escalation, the watchdog, internal errors, exit statuses (`exit.ts`); the plain " +
+      "supervisor where there is no `/proc` (`without-proc.ts`); its own options (`options.ts`, which `cli.ts` " +
+      "maps the configuration to); `release-port.ts`, the `ReleasePort` the release implements",
+    imports: ["process-tree", "log.ts", "clock.ts"],
   },
   {
     layer: "config",
@@ -104,14 +104,19 @@ export const LAYERS = [
       "connecting (`connect.ts`), URLs, TLS and the sslmode, the password file by libpq's rules (`url.ts`, " +
       "`tls.ts`, `pgpass.ts`), `KeptConnection` (`kept-connection.ts`: a kept connection with a limit per use), " +
       "retries, redaction, quoting, preparing without running (`prepare.ts`), ending sessions",
-    imports: ["pg", "pg-connection-string"],
+    imports: ["pg", "pg-connection-string", "clock.ts"],
   },
   {
     layer: "process-tree",
     holds: "`/proc`: finding, recording and killing the tree; every signal jobguard sends (`signal.ts`)",
+    imports: ["clock.ts"],
+  },
+  { layer: "log.ts", holds: "the logger: one logfmt line an event, on stderr, best effort", imports: [] },
+  {
+    layer: "clock.ts",
+    holds: "the monotonic clock every duration and deadline runs on (`now()`), never the wall clock",
     imports: [],
   },
-  { layer: "log.ts", holds: "the logger: one logfmt line an event, on stderr", imports: [] },
 ];
 
 const PACKAGES = ["pg", "pg-connection-string"];

@@ -11,16 +11,37 @@ export interface Logger {
   error(event: string, message: string, fields?: Fields): void;
 }
 
+// What stderr may hold unwritten before further lines are dropped: a reader
+// that has stalled must cost neither memory without bound nor a blocked loop.
+const MAX_PENDING_BYTES = 64 * 1024;
+let errorsIgnored = false;
+
+/**
+ * Writes to stderr, best effort: a line that cannot be written is dropped.
+ * Logging must never decide the worker's life: a write to a pipe whose reader
+ * exited (EPIPE), a full disk (ENOSPC) or a closed descriptor fails later, as
+ * an `error` event on the stream, which would otherwise be an uncaught
+ * exception, hence an internal error and a stopped worker. Node writes to a
+ * pipe without blocking and queues what the pipe does not take: past
+ * MAX_PENDING_BYTES queued, lines are dropped rather than queued.
+ */
+export function writeStderr(text: string): void {
+  try {
+    const stderr = process.stderr;
+    if (!errorsIgnored) {
+      stderr.on("error", () => {});
+      errorsIgnored = true;
+    }
+    if (stderr.destroyed || stderr.writableLength > MAX_PENDING_BYTES) return;
+    stderr.write(text);
+  } catch {
+    /* nothing left to tell */
+  }
+}
+
 /** A logger at the given level; errors are written at every level but `silent`. */
 export function createLogger(level: LogLevel): Logger {
-  const write = (event: string, fields: Fields) => {
-    // A closed stderr must not take the supervisor down with it.
-    try {
-      process.stderr.write(formatLine(event, fields));
-    } catch {
-      /* nothing left to tell */
-    }
-  };
+  const write = (event: string, fields: Fields) => writeStderr(formatLine(event, fields));
   const on = level !== "silent";
   return {
     info: (event, fields = {}) => on && write(event, fields),

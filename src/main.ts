@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { buildConfig, type Config } from "./config/config.js";
 import { parseArgs, usage, UsageError } from "./config/options.js";
 import { safeMessage } from "./db/redact.js";
-import { createLogger } from "./log.js";
+import { createLogger, writeStderr } from "./log.js";
 import { procUnavailable } from "./process-tree/proc.js";
 import { EXIT } from "./supervise/exit.js";
 import { InternalErrors } from "./supervise/internal-errors.js";
@@ -35,18 +35,18 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     // The sentence alone: in a platform's log the whole usage would bury it.
-    process.stderr.write(`jobguard: ${error.message}\nTry 'jobguard --help' for the options.\n`);
+    writeStderr(`jobguard: ${error.message}\nTry 'jobguard --help' for the options.\n`);
     return EXIT.USAGE;
   }
   if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
   // buildConfig() refuses a rescue without a queue that keeps leases.
   if (args.action === "rescue")
     return (await import("./commands/rescue.js")).rescue(config.queue!, config.queue!.rescue!, env);
-  // Without /proc the worker would start but its tree could never be found
-  // again: refuse before anything starts.
-  const unsupported = procUnavailable();
-  if (unsupported) {
-    process.stderr.write(`jobguard: ${unsupported}\n`);
+  // Without /proc (macOS) jobguard is a plain supervisor of the worker's
+  // process group; a queue is refused: nothing is released without the record of the tree.
+  const withoutProc = procUnavailable();
+  if (withoutProc && config.queue) {
+    writeStderr(`jobguard: ${args.values.queue!.source} cannot be used here: ${withoutProc}\n`);
     return EXIT.USAGE;
   }
   const log = createLogger(config.logLevel);
@@ -55,7 +55,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const release =
     config.queue &&
     (await (await import("./release/release.js")).createRelease(config.queue, config.graceMs, env, log));
-  return supervise(args.command, superviseOptions(config), log, errors, release || undefined);
+  const options = { ...superviseOptions(config), withoutProc: withoutProc !== undefined };
+  return supervise(args.command, options, log, errors, release || undefined);
 }
 
 /** What the supervisor needs of the configuration, in its own terms. */

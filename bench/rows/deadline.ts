@@ -94,9 +94,10 @@ export async function deadlineRow(sizes: Sizes): Promise<RowResult> {
     if (s.p99 >= TARGET_P99_MS) {
       misses.push(
         `${what} comes ${fmtMs(s.p99)} after the deadline at p99, ${fmtMs(s.p99 - TARGET_P99_MS)} over the target. ` +
-          `What it would take: at the deadline jobguard reads /proc once (stat of every process, environ of those ` +
-          `started after the worker) to record and kill the tree, then re-reads it after 1, 2, 4, 8 and every 10 ms; ` +
-          `on a host with hundreds of processes each read costs milliseconds. A cgroup per worker tree ` +
+          `What it would take: at the deadline jobguard freezes the tree (SIGSTOP, then reads of /proc, a stat of ` +
+          `every process and the environ of those started after the worker and still running, until two reads in a ` +
+          `row find all of it stopped), kills it, then re-reads it after 1, 2, 4, 8 and every 10 ms; on a host with ` +
+          `hundreds of processes each read costs milliseconds, tens on a busy one. A cgroup per worker tree ` +
           `(cgroup.kill, cgroup.procs) would make both the kill and the check constant-time, where the platform ` +
           `delegates one.`,
       );

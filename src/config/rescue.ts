@@ -1,5 +1,5 @@
 import { UsageError, type OptionKey, type RawValue } from "./options.js";
-import { oneOf, seconds, tableName } from "./values.js";
+import { count, MAX_SECONDS, oneOf, seconds, tableName, type SecondsRange } from "./values.js";
 
 /** Whether the lease holds its connection between heartbeats (see docs/database.md). */
 export const CONNECTION_MODES = ["per-heartbeat", "keep"] as const;
@@ -30,6 +30,12 @@ export const LEASE_SETTINGS: readonly OptionKey[] = [
   "connection",
 ];
 
+// Each heartbeat is a commit: ten a second is already more than a lease needs.
+const HEARTBEAT_RANGE: SecondsRange = {
+  minMs: 100,
+  why: "a shorter one commits to the database in a busy loop",
+};
+
 /** A second of margin between the fence's kill and the first sweep that may judge the lease (clock rates, the kill itself). */
 const FENCE_MARGIN_MS = 1000;
 
@@ -42,7 +48,7 @@ const FENCE_MARGIN_MS = 1000;
  * latest) and a few seconds for a slow one; the default does.
  */
 export function rescueConfig(raw: Partial<Record<OptionKey, RawValue>>, graceMs: number): RescueConfig {
-  const heartbeatMs = seconds(raw.heartbeat, 10);
+  const heartbeatMs = seconds(raw.heartbeat, 10, HEARTBEAT_RANGE);
   const minimumMs = graceMs + 2 * heartbeatMs + 3 * FENCE_MARGIN_MS;
   const staleAfterMs = seconds(raw.staleAfter, Math.max(60, minimumMs / 1000));
   if (staleAfterMs < minimumMs) {
@@ -50,12 +56,13 @@ export function rescueConfig(raw: Partial<Record<OptionKey, RawValue>>, graceMs:
       `the stale-after time (${staleAfterMs / 1000} s, ${raw.staleAfter?.source ?? "the default"}) must be at least the grace period (${graceMs / 1000} s, JOBGUARD_GRACE) plus twice the heartbeat (${heartbeatMs / 1000} s, JOBGUARD_HEARTBEAT) plus 3 s: a worker whose lease cannot be renewed is stopped within the grace, before any sweep may judge the lease stale; set JOBGUARD_STALE_AFTER to ${minimumMs / 1000} or more`,
     );
   }
-  const maxRescues = raw.maxRescues ? Number(raw.maxRescues.value) : 3;
-  if (raw.maxRescues && !/^\d+$/.test(raw.maxRescues.value)) {
+  // Only the default can get here: a stale-after that is set was checked by seconds().
+  if (staleAfterMs > MAX_SECONDS * 1000) {
     throw new UsageError(
-      `${raw.maxRescues.source} must be a whole number, got ${JSON.stringify(raw.maxRescues.value)}`,
+      `the stale-after time that the grace period (${graceMs / 1000} s, JOBGUARD_GRACE) and the heartbeat (${heartbeatMs / 1000} s, JOBGUARD_HEARTBEAT) call for (${staleAfterMs / 1000} s) is beyond ${MAX_SECONDS} s, the longest timer Node keeps; shorten one of them`,
     );
   }
+  const maxRescues = count(raw.maxRescues, 3);
   const connection = oneOf(raw.connection, CONNECTION_MODES, "per-heartbeat");
   return {
     heartbeatMs,

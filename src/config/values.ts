@@ -3,8 +3,25 @@ import { UsageError, type RawValue } from "./options.js";
 // Readings of one raw setting, each checked; a failure is one sentence
 // naming the variable or flag the value came from.
 
-/** Seconds, as milliseconds; unset: `fallback` seconds. */
-export function seconds(raw: RawValue | undefined, fallback: number): number {
+/**
+ * What a duration may be, in milliseconds. Node runs a longer timer than
+ * 2^31 - 1 ms (about 24.8 days) after 1 ms instead, so no duration jobguard
+ * waits for may be longer; and one that rounds to 0 ms would be a busy loop.
+ */
+export interface SecondsRange {
+  minMs: number;
+  /** Why a shorter value is refused, for the sentence. */
+  why: string;
+}
+
+/** The longest duration of any setting: whole seconds within Node's timer limit. */
+export const MAX_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+
+/** A duration that rounds to nothing is refused; most settings allow anything longer. */
+export const ANY_DURATION: SecondsRange = { minMs: 1, why: "a shorter time rounds to nothing" };
+
+/** Seconds, as milliseconds, within `range` and MAX_SECONDS; unset: `fallback` seconds. */
+export function seconds(raw: RawValue | undefined, fallback: number, range = ANY_DURATION): number {
   if (!raw) return fallback * 1000;
   // Plain decimals only: "1e3", "0x10" or "Infinity" are almost always mistakes.
   if (!/^\d+(\.\d+)?$/.test(raw.value) || Number(raw.value) <= 0) {
@@ -12,7 +29,35 @@ export function seconds(raw: RawValue | undefined, fallback: number): number {
       `${raw.source} must be a positive number of seconds, got ${JSON.stringify(raw.value)}`,
     );
   }
-  return Math.round(Number(raw.value) * 1000);
+  const ms = Math.round(Number(raw.value) * 1000);
+  if (ms < range.minMs) {
+    throw new UsageError(
+      `${raw.source} must be at least ${range.minMs / 1000} s (${range.why}), got ${JSON.stringify(raw.value)}`,
+    );
+  }
+  if (ms > MAX_SECONDS * 1000) {
+    throw new UsageError(
+      `${raw.source} must be at most ${MAX_SECONDS} s (about 24 days, the longest timer Node keeps), got ${JSON.stringify(raw.value)}`,
+    );
+  }
+  return ms;
+}
+
+/** The largest value of a PostgreSQL integer column. */
+const MAX_INTEGER = 2 ** 31 - 1;
+
+/** A whole number that a PostgreSQL integer column holds; unset: `fallback`. */
+export function count(raw: RawValue | undefined, fallback: number): number {
+  if (!raw) return fallback;
+  if (!/^\d+$/.test(raw.value)) {
+    throw new UsageError(`${raw.source} must be a whole number, got ${JSON.stringify(raw.value)}`);
+  }
+  if (Number(raw.value) > MAX_INTEGER) {
+    throw new UsageError(
+      `${raw.source} must be at most ${MAX_INTEGER} (what the database stores as an integer), got ${JSON.stringify(raw.value)}`,
+    );
+  }
+  return Number(raw.value);
 }
 
 /** One of `allowed`. */

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "pg";
+import { now } from "../clock.js";
 import type { KeptConnection } from "./kept-connection.js";
 
 // Errors worth another try while the grace period lasts: the network, a
@@ -45,7 +46,12 @@ export function attemptLimit(leftMs: number): number {
   return Math.min(leftMs, Math.max(MIN_ATTEMPT_MS, leftMs / 2));
 }
 
-/** Rejects when untilMs comes first: no statement or connection may hold jobguard past the grace period. */
+/**
+ * Rejects when untilMs comes first: no statement or connection may hold
+ * jobguard past the grace period. untilMs is a Date.now() value, as the
+ * lease's code gives it; it becomes a timer at once, so only a step of the
+ * wall clock in that same instant would matter.
+ */
 export function beforeDeadline<T>(work: Promise<T>, untilMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -63,9 +69,10 @@ export type Attempts<T> =
 
 /**
  * Runs fn on the database until it succeeds, an error is not transient, or
- * untilMs comes. Each attempt has its own limit (attemptLimit); after each
- * failure, the connection is dropped (see KeptConnection.use), so the next attempt
- * runs on a new one, after a backoff that grows by 100 ms an attempt.
+ * untilMs (on the monotonic clock, clock.ts) comes. Each attempt has its own
+ * limit (attemptLimit); after each failure, the connection is dropped (see
+ * KeptConnection.use), so the next attempt runs on a new one, after a backoff
+ * that grows by 100 ms an attempt.
  */
 export async function retryUntil<T>(
   database: KeptConnection,
@@ -75,15 +82,15 @@ export async function retryUntil<T>(
 ): Promise<Attempts<T>> {
   let error: unknown = new Error("no time left");
   let attempts = 0;
-  while (Date.now() < untilMs) {
+  while (now() < untilMs) {
     attempts++;
     try {
-      return { ok: true, value: await database.use(attemptLimit(untilMs - Date.now()), fn), attempts };
+      return { ok: true, value: await database.use(attemptLimit(untilMs - now()), fn), attempts };
     } catch (caught) {
       error = caught;
       if (!isTransient(caught)) break;
       onRetry(attempts, caught);
-      await sleep(Math.min(100 * attempts, Math.max(0, untilMs - Date.now())));
+      await sleep(Math.min(100 * attempts, Math.max(0, untilMs - now())));
     }
   }
   return { ok: false, error, attempts };

@@ -15,9 +15,10 @@ export interface ProcessInfo {
 const PROC = "/proc";
 
 /**
- * Why jobguard cannot supervise here, or undefined when it can. Without a
- * readable /proc (macOS, a container without procfs) it could start the worker
- * but never find its tree again: no deadline kill, no leftovers, no release.
+ * What jobguard cannot do here, or undefined when /proc is there. Without a
+ * readable /proc (macOS, a container without procfs) it can start the worker
+ * but never find its tree: it kills the worker's process group alone, sees no
+ * leftovers, and releases nothing.
  */
 export function procUnavailable(): string | undefined {
   try {
@@ -26,7 +27,7 @@ export function procUnavailable(): string | undefined {
     uptimeSeconds();
     return undefined;
   } catch {
-    return `cannot supervise here: there is no readable ${PROC} (Linux procfs), where jobguard finds the worker tree`;
+    return `there is no readable ${PROC} (Linux procfs), where jobguard finds and records the worker tree, and no lock is released without that record`;
   }
 }
 
@@ -55,16 +56,44 @@ export function readProcess(pid: number): ProcessInfo | undefined {
   };
 }
 
-/** Every process this pid namespace shows, skipping those that vanish while read. */
-export function listProcesses(): ProcessInfo[] {
+/**
+ * Every process this pid namespace shows, skipping those that vanish while
+ * read; newest first (newestFirst), each handed to `visit` as soon as it is
+ * read. Reading all of /proc takes milliseconds, tens
+ * on a busy host: a process that lives for less than that is only seen if it
+ * is read first, and acted on at once.
+ */
+export function listProcesses(visit: (info: ProcessInfo) => void = () => {}): ProcessInfo[] {
+  const pids = newestFirst(
+    readdirSync(PROC)
+      .map(Number)
+      .filter((pid) => Number.isInteger(pid)),
+  );
   const processes: ProcessInfo[] = [];
-  for (const name of readdirSync(PROC)) {
-    const pid = Number(name);
-    if (!Number.isInteger(pid)) continue;
+  for (const pid of pids) {
     const info = readProcess(pid);
-    if (info) processes.push(info);
+    if (!info) continue;
+    visit(info);
+    processes.push(info);
   }
   return processes;
+}
+
+/**
+ * Pids in the order they were handed out, newest first. The kernel hands them
+ * out upwards and wraps around at pid_max; the last one it gave
+ * (ns_last_pid, read after the listing so that every listed pid is older)
+ * says where the newest end is. Without it, the highest first.
+ */
+function newestFirst(pids: number[]): number[] {
+  pids.sort((a, b) => b - a);
+  let last: number;
+  try {
+    last = Number(readFileSync(`${PROC}/sys/kernel/ns_last_pid`, "latin1"));
+  } catch {
+    return pids;
+  }
+  return [...pids.filter((pid) => pid <= last), ...pids.filter((pid) => pid > last)];
 }
 
 /** True when the process's initial environment holds `name=value`; false when unreadable. */
@@ -80,6 +109,20 @@ export function environmentHas(pid: number, name: string, value: string): boolea
     if (entry.startsWith(prefix) && entry.slice(prefix.length).split(",").includes(value)) return true;
   }
   return false;
+}
+
+/**
+ * True when the process's environment reads as empty although it may run: it
+ * is in the middle of an exec (between the old memory and the new one's
+ * environment), when nobody can tell whose it is. False when it reads, or
+ * cannot be read at all (gone, or another user's).
+ */
+export function environmentEmpty(pid: number): boolean {
+  try {
+    return readFileSync(`${PROC}/${pid}/environ`, "latin1") === "";
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -1,4 +1,11 @@
-import { environmentHas, listProcesses, readProcess, type ProcessInfo } from "./proc.js";
+import {
+  environmentEmpty,
+  environmentHas,
+  isDead,
+  listProcesses,
+  readProcess,
+  type ProcessInfo,
+} from "./proc.js";
 import { treeMembers } from "./tree-members.js";
 
 /** The environment variable that marks every process of a worker tree. */
@@ -36,4 +43,41 @@ export function rootHoldsPid(tree: TreeIdentity): boolean {
  */
 export function findTree(tree: TreeIdentity, processes: ProcessInfo[] = listProcesses()): ProcessInfo[] {
   return treeMembers(tree, processes, (pid) => environmentHas(pid, TREE_ENV, tree.marker), process.pid);
+}
+
+/** True when this process, alive and started since the root, carries the tree's marker: one of the tree without a doubt. */
+export function carriesMarker(tree: TreeIdentity, p: ProcessInfo): boolean {
+  return (
+    p.startTime >= tree.rootStartTime &&
+    p.pid !== process.pid &&
+    !isDead(p) &&
+    environmentHas(p.pid, TREE_ENV, tree.marker)
+  );
+}
+
+// Linux's kernel threads are kthreadd (pid 2) and its children: no environment, ever.
+const KTHREADD = 2;
+
+/**
+ * The processes of a listing that findTree could not place: started since the
+ * root, alive, not members, and with an environment that read as empty, as
+ * during an exec, so that the marker could not be seen. Such a process may be
+ * the tree's; a read that shows one settles nothing.
+ */
+export function unplaced(
+  tree: TreeIdentity,
+  processes: ProcessInfo[],
+  members: ProcessInfo[],
+): ProcessInfo[] {
+  const known = new Set(members.map((m) => m.pid));
+  return processes.filter(
+    (p) =>
+      p.startTime >= tree.rootStartTime &&
+      !known.has(p.pid) &&
+      p.pid !== process.pid &&
+      p.pid !== KTHREADD &&
+      p.ppid !== KTHREADD &&
+      !isDead(p) &&
+      environmentEmpty(p.pid),
+  );
 }

@@ -27,4 +27,6 @@ export interface SuperviseOptions {
   escalation: Escalation;
   /** The queue whose locks the release port hands back, named in the `started` line. */
   queue?: string;
+  /** There is no /proc here: a plain supervisor of the worker's process group (without-proc.ts). */
+  withoutProc?: boolean;
 }

@@ -9,6 +9,32 @@ const SHUTDOWN_SIGNALS = ["SIGTERM", "SIGINT"] as const;
 /** Signals that are commands to the worker (reload, dump, stop taking jobs), relayed each time. */
 const RELAYED_SIGNALS = ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 
+/**
+ * The other signals whose default action would end jobguard, leaving the worker
+ * to the watchdog and its locks unreleased. None means anything to jobguard or
+ * to a worker, and passed on, each would end a worker that has no handler for
+ * it: the timers' (jobguard sets none), the resource limits' (SIGXCPU and
+ * SIGXFSZ are about jobguard's own use), a power failure's, asynchronous I/O's,
+ * a bad system call's, a debugger's, an abort's. Each is logged and ignored.
+ * SIGPIPE Node ignores already (a write then fails with EPIPE). Left out:
+ * SIGSEGV, SIGBUS, SIGFPE and SIGILL, which mean Node itself crashed (a handler
+ * returning there would fault again), and the real-time signals, for which Node
+ * has no handler: the watchdog stops the worker after those.
+ */
+const IGNORED_SIGNALS = [
+  "SIGALRM",
+  "SIGVTALRM",
+  "SIGPROF",
+  "SIGXCPU",
+  "SIGXFSZ",
+  "SIGPWR",
+  "SIGIO",
+  "SIGSTKFLT",
+  "SIGSYS",
+  "SIGTRAP",
+  "SIGABRT",
+] as const;
+
 /** What the relay needs from the supervisor. */
 export interface RelayOptions {
   forwardSigterm: boolean;
@@ -28,14 +54,15 @@ export interface Relay {
 }
 
 /**
- * Installs handlers for every signal jobguard relays. They stay until jobguard
- * exits: a SIGTERM during the lock release must not kill jobguard by default
- * action. A worker must receive a shutdown request exactly once (rule 2): a
- * second SIGTERM turns a graceful shutdown into a forced one in graphile-worker,
- * RQ and Resque. So only the first SIGTERM or SIGINT is forwarded (SIGTERM only
- * where the platform did not already signal the worker itself), and repeats,
- * which Heroku does send, are not. Whether a request came is `shutdown`'s to
- * know; the relay only decides what the worker hears and tells it.
+ * Installs handlers for every signal jobguard relays or ignores. They stay
+ * until jobguard exits: a SIGTERM during the lock release must not kill
+ * jobguard by default action. A worker must receive a shutdown request exactly
+ * once (rule 2): a second SIGTERM turns a graceful shutdown into a forced one
+ * in graphile-worker, RQ and Resque. So only the first SIGTERM or SIGINT is
+ * forwarded (SIGTERM only where the platform did not already signal the worker
+ * itself), and repeats, which Heroku does send, are not. Whether a request
+ * came is `shutdown`'s to know; the relay only decides what the worker hears
+ * and tells it.
  */
 export function relaySignals(shutdown: Shutdown, options: RelayOptions): Relay {
   const { log } = options;
@@ -56,6 +83,9 @@ export function relaySignals(shutdown: Shutdown, options: RelayOptions): Relay {
       if (signal === "SIGWINCH") log.debug("signal", { signal, forwarded });
       else log.info("signal", { signal, forwarded });
     });
+  }
+  for (const signal of IGNORED_SIGNALS) {
+    process.on(signal, () => log.info("signal", { signal, forwarded: false, ignored: true }));
   }
   return {
     attach(child) {

@@ -38,8 +38,8 @@ export interface ReleasePort {
   /** The shutdown has begun: get ready, so that the release costs one round trip. */
   prepare(): void;
   /**
-   * The tree is gone: release what these dead processes held, by `untilMs`.
-   * "failed" when it could not, "deferred" when it must not (another tree may
+   * The tree is gone: release what these dead processes held, by `untilMs`
+   * (on the monotonic clock, clock.ts). "failed" when it could not, "deferred" when it must not (another tree may
    * hold locks under the same names): either way the lease must stay, for a
    * sweep; only a failure is jobguard's.
    */

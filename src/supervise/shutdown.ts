@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { now } from "../clock.js";
 import { endedWithoutCrash, EXIT, type ExitStatus } from "./exit.js";
 
 /** The two periods a shutdown runs by. */
@@ -17,7 +18,7 @@ export interface Begun {
    * worker exited while processes it started live on.
    */
   reason: string;
-  /** When, in Date.now() terms. */
+  /** When, on the monotonic clock (clock.ts). */
   at: number;
   /** Whether jobguard passed a signal on to the worker then. */
   forwarded: boolean;
@@ -83,14 +84,14 @@ export class Shutdown {
     return this.hasFailed;
   }
 
-  /** When the deadline fires (a Date.now() value), once the shutdown has begun. */
+  /** When the deadline fires (on the monotonic clock), once the shutdown has begun. */
   get deadlineAt(): number | undefined {
     const begun = this.current.phase === "running" ? undefined : this.current.begun;
     return begun && begun.at + this.timing.deadlineMs;
   }
 
   /**
-   * When jobguard must have exited (a Date.now() value): half a second before the
+   * When jobguard must have exited (on the monotonic clock): half a second before the
    * platform's SIGKILL, or halfway through a shorter cleanup window, so that the
    * platform's own clock, started a moment before ours, never catches jobguard.
    * Before any shutdown, counted from now.
@@ -98,13 +99,13 @@ export class Shutdown {
   get exitBy(): number {
     const { deadlineMs, graceMs } = this.timing;
     const margin = Math.min(500, (graceMs - deadlineMs) / 2);
-    return (this.startedAt ?? Date.now()) + graceMs - margin;
+    return (this.startedAt ?? now()) + graceMs - margin;
   }
 
   /** Milliseconds since the shutdown began, if it has. */
   elapsed(): number | undefined {
     const startedAt = this.startedAt;
-    return startedAt === undefined ? undefined : Date.now() - startedAt;
+    return startedAt === undefined ? undefined : Math.round(now() - startedAt);
   }
 
   subscribe(listener: ShutdownListener): void {
@@ -120,7 +121,7 @@ export class Shutdown {
    */
   request(reason: string, forwarded: boolean): void {
     if (this.requestedAt !== undefined) return;
-    this.requestedAt = Date.now();
+    this.requestedAt = now();
     if (this.current.phase === "done") return;
     this.begin({ reason, at: this.requestedAt, forwarded });
     for (const listener of this.listeners) listener.requested?.();
@@ -132,7 +133,7 @@ export class Shutdown {
    * leftovers get one SIGTERM each, and the deadline). True when this began it.
    */
   beginOnLeftovers(): boolean {
-    return this.begin({ reason: "leftovers", at: Date.now(), forwarded: false });
+    return this.begin({ reason: "leftovers", at: now(), forwarded: false });
   }
 
   /** jobguard is done with the tree: the deadline no longer has anything to kill. Later calls change nothing. */
@@ -153,7 +154,7 @@ export class Shutdown {
   fail(): void {
     if (this.hasFailed) return;
     this.hasFailed = true;
-    setTimeout(() => this.lastResort(), Math.max(0, this.exitBy - Date.now()));
+    setTimeout(() => this.lastResort(), Math.max(0, this.exitBy - now()));
   }
 
   /** Never settles: for a broken main path that can only wait for the last resort, armed by fail(), to end jobguard. */
@@ -172,7 +173,7 @@ export class Shutdown {
    */
   async crashedOnItsOwn(status: ExitStatus): Promise<boolean> {
     if (this.requested || endedWithoutCrash(status)) return false;
-    await sleep(Math.min(SHUTDOWN_SIGNAL_SPREAD_MS, (this.exitBy - Date.now()) / 4));
+    await sleep(Math.min(SHUTDOWN_SIGNAL_SPREAD_MS, (this.exitBy - now()) / 4));
     return !this.requested;
   }
 

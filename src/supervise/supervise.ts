@@ -1,7 +1,8 @@
-import type { Logger } from "../log.js";
+import { now } from "../clock.js";
+import { writeStderr, type Logger } from "../log.js";
 import { killTreeNow } from "../process-tree/kill-tree.js";
 import { TreeHistory } from "../process-tree/tree-history.js";
-import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from "../process-tree/tree.js";
+import { findTree, markerEnvValue, newMarker, TREE_ENV } from "../process-tree/tree.js";
 import { awaitTree, killAtDeadline, type TreeEnd, type TreeWatch } from "./await-tree.js";
 import { scheduleEscalation } from "./escalate.js";
 import { EXIT, statusCode, type ExitStatus } from "./exit.js";
@@ -11,6 +12,7 @@ import type { ReleasePort } from "./release-port.js";
 import { relaySignals } from "./relay-signals.js";
 import { Shutdown } from "./shutdown.js";
 import { SpawnError, startWorker } from "./start-worker.js";
+import { superviseWithoutProc, WITHOUT_PROC } from "./without-proc.js";
 import { startWatchdog } from "./watchdog.js";
 
 // How often the tree is recorded while a queue is configured.
@@ -80,11 +82,15 @@ export async function supervise(
     } catch (error) {
       if (!(error instanceof SpawnError)) throw error;
       shutdown.done();
-      process.stderr.write(`jobguard: ${error.message}\n`);
+      writeStderr(`jobguard: ${error.message}\n`);
       return error.exitCode;
     }
-    // /proc was checked before anything started: a root it cannot show is a bug, and handled as one.
     const tree = worker.tree;
+    if (!tree && options.withoutProc) {
+      logStarted(log, options, worker.child.pid!, WITHOUT_PROC);
+      return finish(await superviseWithoutProc(worker, shutdown, log));
+    }
+    // /proc was checked before anything started: a root it cannot show is a bug, and handled as one.
     if (!tree) throw new Error(`the worker (pid ${worker.child.pid}) is not in /proc`);
     const watch: TreeWatch = { tree, history: new TreeHistory(), shutdown, log };
     const killed = killAtDeadline(watch);
@@ -92,7 +98,7 @@ export async function supervise(
     /* Wait for the worker's exit and its leftovers, or the deadline's kill */
     let end: TreeEnd;
     try {
-      logStarted(log, options, tree);
+      logStarted(log, options, tree.rootPid);
       if (release) {
         // The pid history serves only the release: without a queue, /proc is not read until a shutdown.
         recordHistory(watch);
@@ -157,7 +163,7 @@ async function releaseDead(
     const outcome = await release.release(dead, { counted, precautionary }, shutdown.exitBy);
     if (outcome !== "released") return outcome === "deferred";
   }
-  await release.finish(shutdown.exitBy - Date.now());
+  await release.finish(shutdown.exitBy - now());
   return true;
 }
 
@@ -168,10 +174,10 @@ function recordHistory({ tree, history, shutdown }: TreeWatch): void {
   shutdown.subscribe({ done: () => clearInterval(recorder) });
 }
 
-function logStarted(log: Logger, options: SuperviseOptions, tree: TreeIdentity): void {
+function logStarted(log: Logger, options: SuperviseOptions, child: number, limits?: string): void {
   log.info("started", {
     pid: process.pid,
-    child: tree.rootPid,
+    child,
     deadline: options.deadlineMs / 1000,
     grace: options.graceMs / 1000,
     forward: options.forward,
@@ -180,5 +186,6 @@ function logStarted(log: Logger, options: SuperviseOptions, tree: TreeIdentity):
     worker: options.escalation.worker,
     escalate: options.escalation.signal,
     queue: options.queue,
+    limits,
   });
 }

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { now } from "../clock.js";
 import type { Logger } from "../log.js";
 import { uptimeSeconds } from "../process-tree/proc.js";
 import type { TreeIdentity } from "../process-tree/tree.js";
@@ -90,7 +91,7 @@ export function startWatchdog(
   void exited.then(() => tell("exited"));
   shutdown.subscribe({
     // A request to stop has reached the worker: the watchdog must not send another, and keeps this deadline.
-    requested: () => tell(`asked ${uptimeCentiseconds(shutdown.deadlineAt ?? Date.now())}`),
+    requested: () => tell(`asked ${uptimeCentiseconds(shutdown.deadlineAt ?? now())}`),
     done() {
       // jobguard has not reaped its child yet, so the pid still names this shell.
       shell?.kill("SIGKILL");
@@ -99,7 +100,7 @@ export function startWatchdog(
   });
 }
 
-/** A Date.now() time as the watchdog's clock tells it: centiseconds since boot. */
+/** A time on jobguard's monotonic clock as the watchdog's clock tells it: centiseconds since boot. */
 function uptimeCentiseconds(at: number): number {
-  return Math.ceil(uptimeSeconds() * 100 + (at - Date.now()) / 10);
+  return Math.ceil(uptimeSeconds() * 100 + (at - now()) / 10);
 }
