@@ -13,7 +13,12 @@ import { supervise } from "./supervise/supervise.js";
 // Before anything else: no error escapes unhandled. Until the worker is
 // spawned, one exits 125 with nothing started; then the supervisor takes over.
 // Its line names no database secret: every URL jobguard may have been given is redacted.
-const databaseUrls: Array<string | undefined> = [process.env.JOBGUARD_DATABASE_URL, process.env.DATABASE_URL];
+const databaseUrls: Array<string | undefined> = [
+  process.env.JOBGUARD_DATABASE_URL,
+  process.env.DATABASE_URL,
+  process.env.JOBGUARD_REDIS_URL,
+  process.env.REDIS_URL,
+];
 const errors = new InternalErrors(createLogger("info"), (text) =>
   databaseUrls.reduce<string>((t, url) => (url ? safeMessage(t, url) : t), text),
 );
@@ -23,7 +28,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args, config;
   try {
     args = parseArgs(argv, env);
-    databaseUrls.push(args.values.databaseUrl?.value);
+    databaseUrls.push(args.values.databaseUrl?.value, args.values.redisUrl?.value);
     if (args.action === "help") {
       process.stdout.write(usage());
       return EXIT.OK;
@@ -50,10 +55,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const log = createLogger(config.logLevel);
   errors.useLogger(log);
-  // Only a run with a queue loads the release code and the queue's adapter.
+  // Only a run with a queue loads the release code and the queue's adapter (and pg, or ioredis).
   const release =
     config.queue &&
-    (await (await import("./release/release.js")).createRelease(config.queue, config.graceMs, env, log));
+    (config.queue.store === "redis"
+      ? await (await import("./release/redis-release.js")).createRedisRelease(config.queue, env, log)
+      : await (await import("./release/release.js")).createRelease(config.queue, config.graceMs, env, log));
   return supervise(args.command, superviseOptions(config), log, errors, release || undefined);
 }
 

@@ -5,8 +5,10 @@ import { isDead, readProcess } from "../process-tree/proc.js";
 import type { CheckHost } from "../queues/adapter.js";
 import type { TableOption } from "../queues/descriptor.js";
 import { queueOf } from "../queues/descriptors.js";
-import { loadAdapter } from "../queues/index.js";
+import { loadAdapter, loadRedisAdapter } from "../queues/index.js";
+import { describeRedis } from "../redis/options.js";
 import { withCommandConnection } from "./connection.js";
+import { withRedisCommand } from "./redis-connection.js";
 
 // Listing the locked jobs reads every locked row where the recommended index
 // is missing: a minute is plenty, and a connection gone silent must not keep
@@ -37,6 +39,13 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
       "jobguard check: no queue configured (JOBGUARD_QUEUE): jobguard supervises only and never touches a database",
     );
     return 0;
+  }
+  if (queue.store === "redis") {
+    out(`jobguard check: queue=${queue.kind} redis=${describeRedis(queue.databaseUrl)}`);
+    const adapter = await loadRedisAdapter(queue, env);
+    return withRedisCommand(queue, CHECK_LIMIT_MS, "error: ", out, (redis) =>
+      adapter.check(redis, out, THIS_HOST),
+    );
   }
   const tableKey = queueOf(queue.kind)?.table?.key;
   const table = tableKey && queue.table ? ` ${TABLE_SETTING[tableKey]}=${queue.table.join(".")}` : "";

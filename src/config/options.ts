@@ -18,6 +18,7 @@ export type OptionKey =
   | "logLevel"
   | "queue"
   | "databaseUrl"
+  | "redisUrl"
   | "table"
   | "tablePrefix"
   | "releaseSql"
@@ -96,6 +97,15 @@ const OPTIONS: readonly OptionSpec[] = [
     env: "JOBGUARD_DATABASE_URL",
     valueName: "URL",
     describe: "PostgreSQL URL (default $DATABASE_URL)",
+  },
+  {
+    key: "redisUrl",
+    flag: "--redis-url",
+    env: "JOBGUARD_REDIS_URL",
+    valueName: "URL",
+    describe: `Redis URL of ${QUEUES.filter((q) => q.store === "redis")
+      .map((q) => q.kind)
+      .join(" and ")}; rediss:// for TLS (default $REDIS_URL)`,
   },
   {
     key: "table",
