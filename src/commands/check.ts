@@ -7,7 +7,7 @@ import type { TableOption } from "../queues/descriptor.js";
 import { queueOf } from "../queues/descriptors.js";
 import { loadAdapter, loadRedisAdapter } from "../queues/index.js";
 import { describeRedis } from "../redis/options.js";
-import { withCommandConnection } from "./connection.js";
+import { withCommandConnection } from "./command-connection.js";
 import { withRedisCommand } from "./redis-connection.js";
 
 // Listing the locked jobs reads every locked row where the recommended index

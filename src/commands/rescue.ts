@@ -3,7 +3,7 @@ import { ensureSchema, leaseTables } from "../lease/schema.js";
 import { sweep } from "../lease/sweep.js";
 import { QUEUES } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
-import { withCommandConnection } from "./connection.js";
+import { withCommandConnection } from "./command-connection.js";
 
 // A sweep takes about 2 s a dead lease on a million jobs without the
 // recommended index; a connection gone silent must not keep a scheduled

@@ -8,7 +8,7 @@ export interface RedisCommands {
 
 /**
  * A Redis connection jobguard keeps (the release's, the lease's), by the same
- * rule as db/connection.ts: opened on first use, one use at a time, each with
+ * rule as db/kept-connection.ts: opened on first use, one use at a time, each with
  * its own time limit, and destroyed for a new one whenever a use fails or runs
  * over. A silent Redis (a failover, a network that drops packets) never
  * answers: neither client reports it, so the limit is jobguard's (measured in

@@ -5,7 +5,7 @@ import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from
 import { awaitTree, killAtDeadline, type TreeEnd, type TreeWatch } from "./await-tree.js";
 import { scheduleEscalation } from "./escalate.js";
 import { EXIT, statusCode, type ExitStatus } from "./exit.js";
-import type { InternalErrors } from "./internal-error.js";
+import type { InternalErrors } from "./internal-errors.js";
 import type { SuperviseOptions } from "./options.js";
 import type { ReleasePort } from "./release-port.js";
 import { relaySignals } from "./relay-signals.js";
