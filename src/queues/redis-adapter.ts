@@ -17,6 +17,35 @@ export interface RedisQueueAdapter {
   release(redis: RedisCommands, worker: DeadWorker, counting?: RedisCounting): Promise<Released>;
   /** For `jobguard check`: writes the jobs in flight by process; resolves the number of problems. */
   check(redis: RedisCommands, out: (line: string) => void, host: CheckHost): Promise<number>;
+  /** For leases and sweeps: the whole dyno's death. */
+  rescue: RedisRescue;
+}
+
+/**
+ * What a lease keeps of its tree's registrations in Redis (Sidekiq's
+ * processes with their jobs in flight, RQ's workers), rewritten at each
+ * heartbeat: once the dyno is dead, the worker's own keys may expire before a
+ * sweep may act, and the lease then still says what was in flight.
+ */
+export type Registrations = unknown[];
+
+/** A stale lease's sweep, for one queue in Redis. */
+export interface RedisRescue {
+  /** The registrations, on this host, of these pids of the tree. */
+  snapshot(redis: RedisCommands, pids: readonly number[]): Promise<Registrations>;
+  /**
+   * The lease is stale: where the worker's own heartbeat is gone too, puts
+   * back what its registrations had in flight, counted, and says so; where it
+   * still beats (jobguard died alone, its worker runs on), takes nothing.
+   */
+  sweep(redis: RedisCommands, registrations: Registrations, counting: RedisCounting): Promise<Swept>;
+}
+
+/** What a sweep of one lease did. */
+export interface Swept {
+  released: Released;
+  /** A registration whose worker still beats: the lease stays, and is swept again later. */
+  alive: boolean;
 }
 
 /** Counting rescues: a job whose worker keeps dying under it goes where the worker puts failures itself. */

@@ -3,6 +3,7 @@ import type { QueueConfig } from "../config/config.js";
 import { safeMessage } from "../db/redact.js";
 import { attemptLimit } from "../db/retry.js";
 import { DeadLimit } from "../lease/prune-history.js";
+import { RedisLease } from "../lease/redis-lease.js";
 import type { Logger } from "../log.js";
 import type { Released } from "../queues/adapter.js";
 import { loadRedisAdapter } from "../queues/index.js";
@@ -15,6 +16,8 @@ const MAX_LISTED = 100;
 const LIMIT_HISTORY_EVERY_MS = 10_000;
 // Opening the release's connection ahead of the release: a new TLS connection and a PING.
 const WARM_MS = 5000;
+// Dropping the lease is a courtesy (a stale one is swept): it must not keep jobguard up in an outage.
+const LEASE_DROP_MS = 2000;
 
 /**
  * What jobguard does around a kill for a queue in Redis (Sidekiq, RQ): once
@@ -24,6 +27,7 @@ const WARM_MS = 5000;
  */
 export async function createRedisRelease(
   queue: QueueConfig,
+  graceMs: number,
   env: NodeJS.ProcessEnv,
   log: Logger,
 ): Promise<ReleasePort> {
@@ -31,19 +35,25 @@ export async function createRedisRelease(
   const redis = new RedisConnection(queue.databaseUrl);
   const safe = (error: unknown) => safeMessage(error, queue.databaseUrl);
   let limiting: NodeJS.Timeout | undefined;
+  // The lease has a connection of its own, so that a slow sweep never stands before the release.
+  const lease = queue.rescue
+    ? new RedisLease(new RedisConnection(queue.databaseUrl), adapter, queue.rescue, graceMs, log, env.DYNO)
+    : undefined;
 
   return {
     childEnv: {},
     // A crash counts toward max-rescues, a restart never (rule 8).
     countsCrashes: true,
 
-    start(history) {
+    start(history, stop) {
       const limit = new DeadLimit(history);
       limiting = setInterval(() => limit.prune(), LIMIT_HISTORY_EVERY_MS).unref();
+      lease?.start(history, stop);
     },
 
     prepare() {
       clearInterval(limiting);
+      lease?.stopSweeping();
       redis
         .use(WARM_MS, (r) => r.call("PING"))
         .catch((error: unknown) => log.debug("connect_failed", { error: safe(error) }));
@@ -51,6 +61,7 @@ export async function createRedisRelease(
 
     async release(dead, { counted, precautionary }, untilMs) {
       clearInterval(limiting);
+      lease?.stopSweeping();
       const started = Date.now();
       const worker = { host: adapter.host, dead };
       const counting = counted && queue.rescue ? { maxRescues: queue.rescue.maxRescues } : undefined;
@@ -84,9 +95,10 @@ export async function createRedisRelease(
       return false;
     },
 
-    finish() {
+    async finish(timeoutMs) {
+      await lease?.drop(Math.min(timeoutMs, LEASE_DROP_MS));
       redis.close();
-      return Promise.resolve();
+      lease?.close();
     },
   };
 

@@ -1,6 +1,7 @@
 import type { RedisQueueAdapter } from "../redis-adapter.js";
 import { checkRq } from "./check.js";
 import { releaseRq } from "./release.js";
+import { rqRescue } from "./rescue.js";
 
 /**
  * RQ 1.x: a job whose worker dies stays in its StartedJobRegistry until a
@@ -12,5 +13,6 @@ export function rq(host: string): RedisQueueAdapter {
     host,
     release: (redis, worker, counting) => releaseRq(redis, { ...worker, host }, counting),
     check: (redis, out, checkHost) => checkRq(redis, out, checkHost),
+    rescue: rqRescue(host),
   };
 }

@@ -67,7 +67,7 @@ export async function rqWorkers(redis: RedisCommands): Promise<RqWorker[]> {
 }
 
 /** RQ's utcformat ("2026-12-03T16:00:00.123456Z") in Date.now() terms. */
-function rqTime(text: string | null | undefined): number | undefined {
+export function rqTime(text: string | null | undefined): number | undefined {
   if (!text) return undefined;
   const ms = Date.parse(text.replace(/(\.\d{3})\d*/, "$1"));
   return Number.isNaN(ms) ? undefined : ms;

@@ -1,6 +1,7 @@
 import type { RedisQueueAdapter } from "../redis-adapter.js";
 import { checkSidekiq } from "./check.js";
 import { releaseSidekiq } from "./release.js";
+import { sidekiqRescue } from "./rescue.js";
 
 /**
  * Sidekiq 6.4 and 7 (OSS): the basic fetch takes a job out of Redis, and only
@@ -14,5 +15,6 @@ export function sidekiq(host: string): RedisQueueAdapter {
     host,
     release: (redis, worker, counting) => releaseSidekiq(redis, { ...worker, host }, counting),
     check: (redis, out, checkHost) => checkSidekiq(redis, out, checkHost, host),
+    rescue: sidekiqRescue(host),
   };
 }

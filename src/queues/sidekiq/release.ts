@@ -107,7 +107,7 @@ export async function releaseProcess(
 }
 
 /** The job as the dead set holds it, with an error that names jobguard, as Sidekiq's retry writes its own. */
-function deadEntry(payload: string, now: number, counting: RedisCounting | undefined): string {
+export function deadEntry(payload: string, now: number, counting: RedisCounting | undefined): string {
   if (!counting) return "";
   const job = JSON.parse(payload) as Record<string, unknown>;
   return JSON.stringify({
