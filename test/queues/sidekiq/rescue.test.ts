@@ -77,6 +77,7 @@ test("the whole dyno SIGKILLed beside a second dyno: the job is back within the 
   assert.equal(redisCli(DB, "GET", "jobguard:rescues:dyno"), "1", "a dyno's death counts");
   assert.doesNotMatch(redisCli(DB, "HKEYS", "jobguard:leases"), new RegExp(swept.match(/lease=(\w+)/)![1]!));
   assert.ok(dyno1.every((pid) => !isAlive(pid)));
+  await stopDyno(two);
 });
 
 test("jobguard and its watchdog SIGKILLed while Sidekiq lives and beats: the stale lease is swept, nothing is taken", async (t) => {
@@ -92,4 +93,11 @@ test("jobguard and its watchdog SIGKILLed while Sidekiq lives and beats: the sta
   assert.equal(sidekiqState(DB, "alive"), "missing", "its job is not in the queue: it is running");
   assert.doesNotMatch(two.stderr(), /event=swept .*jobs=1/);
   process.kill(started.pid, "SIGKILL");
+  await stopDyno(two);
 });
+
+/** Ends a dyno of this file, so that its Sidekiq takes no job of the next test. */
+async function stopDyno(run: Run): Promise<void> {
+  for (const pid of [run.pid, ...descendantsOf(run.pid)]) process.kill(pid, "SIGKILL");
+  await run.exited;
+}
