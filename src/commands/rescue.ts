@@ -16,10 +16,7 @@ const RESCUE_LIMIT_MS = 10 * 60_000;
  */
 export async function rescue(queue: QueueConfig | undefined, env: NodeJS.ProcessEnv): Promise<number> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
-  if (queue?.store === "redis") {
-    out(`jobguard rescue: not for JOBGUARD_QUEUE=${queue.kind} yet: its jobs are put back by the release`);
-    return 1;
-  }
+  if (queue?.store === "redis") return (await import("./redis-rescue.js")).redisRescue(queue, env, out);
   const adapter = queue?.rescue && (await loadAdapter(queue)).rescue;
   if (!queue?.rescue || !adapter) {
     const leased = QUEUES.filter((q) => q.leases).map((q) => q.kind);
