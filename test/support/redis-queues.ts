@@ -14,7 +14,12 @@ export function sidekiqCommand(timeoutS: number): string[] {
 }
 
 /** Pushes SleepJob(jid, seconds) as Sidekiq's client does (LPUSH, the queue in `queues`). */
-export function pushSidekiqJob(db: number, jid: string, seconds: number): void {
+export function pushSidekiqJob(
+  db: number,
+  jid: string,
+  seconds: number,
+  redis: (...args: string[]) => string = (...args) => redisCli(db, ...args),
+): void {
   const now = Date.now() / 1000;
   const job = {
     class: "SleepJob",
@@ -25,8 +30,8 @@ export function pushSidekiqJob(db: number, jid: string, seconds: number): void {
     created_at: now,
     enqueued_at: now,
   };
-  redisCli(db, "SADD", "queues", "default");
-  redisCli(db, "LPUSH", "queue:default", JSON.stringify(job));
+  redis("SADD", "queues", "default");
+  redis("LPUSH", "queue:default", JSON.stringify(job));
 }
 
 /** Where a Sidekiq job is: queued, retry, dead, or missing. */
