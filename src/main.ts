@@ -58,9 +58,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const release =
     config.queue &&
     (config.queue.store === "redis"
-      ? await (
-          await import("./release/redis-release.js")
-        ).createRedisRelease(config.queue, config.graceMs, env, log)
+      ? await (await import("./release/redis-release.js")).createRedisRelease(config.queue, env, log)
       : await (await import("./release/release.js")).createRelease(config.queue, config.graceMs, env, log));
   return supervise(args.command, superviseOptions(config), log, errors, release || undefined);
 }

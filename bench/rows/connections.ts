@@ -6,7 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { connect, connectAsJobguard } from "../../src/db/connect.js";
 import { KeptConnection } from "../../src/db/kept-connection.js";
-import { heartbeat } from "../../src/lease/lease.js";
+import { benchLease, heartbeat } from "../lib/lease.js";
 import { ensureSchema, leaseTables } from "../../src/lease/schema.js";
 import { fmt, fmtMs, summarize } from "../lib/common.js";
 import { onBenchDatabase } from "../lib/db.js";
@@ -135,15 +135,17 @@ async function heartbeatWindow(
     { length: dynos },
     () => new KeptConnection(url, process.env, undefined, mode === "keep"),
   );
-  const leases = databases.map((_, i) => ({
-    id: `bench-${mode}-${i}`,
-    host: `dyno-${i}`,
-    dyno: undefined,
-    pids: [4, 5],
-    sessionTag: `jobguard-bench-${i}`,
-  }));
+  const leases = databases.map((_, i) =>
+    benchLease({
+      id: `bench-${mode}-${i}`,
+      host: `dyno-${i}`,
+      dyno: undefined,
+      pids: [4, 5],
+      sessionTag: `jobguard-bench-${i}`,
+    }),
+  );
   // Opened and written once before the window, as a running jobguard's would be.
-  await Promise.all(databases.map((db, i) => db.use(10_000, (c) => heartbeat(c, tables, leases[i]!, true))));
+  await Promise.all(databases.map((db, i) => db.use(10_000, (c) => heartbeat(c, tables, leases[i]!))));
   await sleep(1000);
   const latencies: number[] = [];
   let running = true;
@@ -151,7 +153,7 @@ async function heartbeatWindow(
     await sleep(Math.random() * 1000);
     while (running) {
       const t0 = performance.now();
-      await db.use(10_000, (c) => heartbeat(c, tables, leases[i]!, false));
+      await db.use(10_000, (c) => heartbeat(c, tables, leases[i]!));
       latencies.push(performance.now() - t0);
       await sleep(Math.max(0, 1000 - (performance.now() - t0)));
     }

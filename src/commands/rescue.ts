@@ -39,11 +39,13 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
     if (result.failed.length)
       out(`  failed (rescued more than ${config.maxRescues} times): ${result.failed.join(",")}`);
     if (result.alive.length)
-      out(`  stale but alive (their worker still has open sessions): ${result.alive.join(",")}`);
-    if (result.unprovable.length)
+      out(`  stale but alive (a session carrying their worker's tag is open): ${result.alive.join(",")}`);
+    if (result.waiting.length)
       out(
-        `  stale, left alone (no session tag: the worker set its own PGAPPNAME, or its sessions went through a pooler; its death cannot be shown): ${result.unprovable.join(",")}`,
+        `  stale, kept for a later sweep (they hold claims younger than stale-after): ${result.waiting.join(",")}`,
       );
+    if (result.expired.length)
+      out(`  removed without a release (no heartbeat for a day): ${result.expired.join(",")}`);
     return 0;
   });
 }

@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import type { TreeHistory } from "../process-tree/tree-history.js";
 import type { RedisQueueAdapter } from "../queues/redis-adapter.js";
 import type { RedisConnection } from "../redis/connection.js";
+import { Fence } from "./fence.js";
 import { DROP_LEASE, LEASES_KEY, RENEWED_KEY, type RedisLeaseRecord } from "./redis-lease-keys.js";
 import { sweepRedisLeases } from "./redis-sweep.js";
 
@@ -20,17 +21,18 @@ return now
 /**
  * The lease of one jobguard in front of a Sidekiq or RQ worker: renewed every
  * heartbeat with what the tree's processes have in flight, and the sweep of
- * the other dynos' stale leases after each renewal. Self-fencing, as every
- * lease is: a lease whose renewal has not been confirmed for stale-after less
- * the grace less 1 s (from the start of the last confirmed renewal, on a
- * monotonic clock) stops its worker by the normal shutdown, so that the
- * worker is gone before any sweeper may judge the lease stale; an outage of
- * Redis stops the fleet rather than risk a job run twice.
+ * the other dynos' stale leases after each renewal. Self-fencing by the
+ * Fence every lease has (fence.ts): a lease whose renewal has not been
+ * confirmed for the fence (stale-after less the grace and a margin) stops its
+ * worker by the normal shutdown, so that the worker is gone before any
+ * sweeper may judge the lease stale; an outage of Redis stops the fleet
+ * rather than risk a job run twice.
  */
 export class RedisLease {
   readonly id = randomBytes(8).toString("hex");
   private timer: NodeJS.Timeout | undefined;
-  private fence: NodeJS.Timeout | undefined;
+  private readonly fence: Fence;
+  private stopWorker: (reason: string) => void = () => {};
   private stopped = false;
   private beating: Promise<void> = Promise.resolve();
 
@@ -38,40 +40,30 @@ export class RedisLease {
     private readonly redis: RedisConnection,
     private readonly adapter: RedisQueueAdapter,
     private readonly config: RescueConfig,
-    private readonly graceMs: number,
     private readonly log: Logger,
     private readonly dyno: string | undefined,
-  ) {}
-
-  /** How long an unconfirmed lease may go on before its worker is stopped. */
-  get fenceMs(): number {
-    return Math.max(this.config.heartbeatMs, this.config.staleAfterMs - this.graceMs - 1000);
+  ) {
+    this.fence = new Fence(config.fenceMs, (silentMs) => {
+      this.stopSweeping();
+      log.error(
+        "lease_lost",
+        `the lease could not be renewed in Redis for ${Math.round(silentMs / 1000)} s: stopping the worker before another dyno may take its jobs`,
+        { lease: this.id, fence_s: config.fenceMs / 1000, unconfirmed_ms: silentMs },
+      );
+      this.stopWorker("lease_lost");
+    });
   }
 
+  /** Writes the lease now and then every heartbeat, each followed by a sweep; `stop` is how the fence stops the worker. */
   start(history: TreeHistory, stop: (reason: string) => void): void {
-    const armFence = (fromMs: number) => {
-      clearTimeout(this.fence);
-      this.fence = setTimeout(
-        () => {
-          if (this.stopped) return;
-          this.stopSweeping();
-          this.log.info("lease_lost", {
-            lease: this.id,
-            unconfirmed_ms: Math.round(performance.now() - fromMs),
-          });
-          stop("lease_lost");
-        },
-        Math.max(0, fromMs + this.fenceMs - performance.now()),
-      ).unref();
-    };
-    armFence(performance.now());
+    this.stopWorker = stop;
     const beat = () => {
       if (this.stopped) return;
-      const startedAt = performance.now();
+      const sentAt = this.fence.sending();
       this.beating = this.renew(history)
         .then(() => {
           if (this.stopped) return;
-          armFence(startedAt);
+          this.fence.confirmed(sentAt);
           return this.sweep();
         })
         .catch((error: unknown) => this.log.debug("heartbeat_failed", { error: String(error) }))
@@ -82,11 +74,11 @@ export class RedisLease {
     beat();
   }
 
-  /** The shutdown has begun: no more heartbeats or sweeps, and no fence: the shutdown is under way. */
+  /** The shutdown has begun, or the tree is gone: no more heartbeats, sweeps or fence. */
   stopSweeping(): void {
     this.stopped = true;
     clearTimeout(this.timer);
-    clearTimeout(this.fence);
+    this.fence.stop();
   }
 
   /** All is released: the lease goes (a courtesy: a stale one is swept). */

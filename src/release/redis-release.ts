@@ -27,7 +27,6 @@ const LEASE_DROP_MS = 2000;
  */
 export async function createRedisRelease(
   queue: QueueConfig,
-  graceMs: number,
   env: NodeJS.ProcessEnv,
   log: Logger,
 ): Promise<ReleasePort> {
@@ -37,7 +36,7 @@ export async function createRedisRelease(
   let limiting: NodeJS.Timeout | undefined;
   // The lease has a connection of its own, so that a slow sweep never stands before the release.
   const lease = queue.rescue
-    ? new RedisLease(new RedisConnection(queue.databaseUrl), adapter, queue.rescue, graceMs, log, env.DYNO)
+    ? new RedisLease(new RedisConnection(queue.databaseUrl), adapter, queue.rescue, log, env.DYNO)
     : undefined;
 
   return {
@@ -80,7 +79,7 @@ export async function createRedisRelease(
             attempts,
             precautionary,
           );
-          return true;
+          return "released";
         } catch (caught) {
           error = caught;
           log.debug("release_retry", { attempt: attempts, error: safe(caught) });
@@ -92,7 +91,7 @@ export async function createRedisRelease(
         redis: describeRedis(queue.databaseUrl),
         attempts,
       });
-      return false;
+      return "failed";
     },
 
     async finish(timeoutMs) {
