@@ -10,7 +10,8 @@ import { sidekiqProcesses, type SidekiqProcess } from "./processes.js";
 // Sidekiq's BRPOP takes next, as Sidekiq's own requeue (UnitOfWork#requeue)
 // does; past max-rescues, to the dead set instead, where Sidekiq puts the jobs
 // it gives up on (DeadSet#kill). Then the process is deregistered, as its own
-// clear_heartbeat would have: out of `processes`, its keys gone.
+// clear_heartbeat would have: out of `processes`, its keys gone, and marked as
+// swept for sidekiq/rescue.ts, so that a lease's copy is not put back again.
 //
 // KEYS: the work hash, the process key. ARGV: identity, counted (1/0), max
 // rescues, now (s), the counts' time to live, then per job: tid, raw, queue,
@@ -41,6 +42,8 @@ for i = 6, #ARGV, 6 do
 end
 redis.call('SREM', 'processes', ARGV[1])
 redis.call('UNLINK', KEYS[1], KEYS[2])
+-- A lease's copy of this work hash must not put the jobs back a second time.
+redis.call('SET', 'jobguard:swept:' .. ARGV[1], '1', 'EX', 86400)
 return out
 `;
 
