@@ -135,3 +135,29 @@ test("sidekiq: a job whose worker dies under it more than max-rescues times goes
   assert.match(String(dead.error_message), /^jobguard: .*more than 1 times/);
   assert.ok(!isAlive(started.pid));
 });
+
+test("a Sidekiq 7 stand-in (its work hash is <identity>:work, read from lib/sidekiq/launcher.rb): the job it names is back in its queue", async (t) => {
+  if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
+  redisCli(DB, "FLUSHDB");
+  const payload = JSON.stringify({ class: "SleepJob", args: ["seven", 1], jid: "seven", queue: "default" });
+  // Registers itself as Sidekiq 7's heartbeat does, under its own pid and $DYNO, then dies by SIGKILL.
+  const script = [
+    'id="$DYNO:$$:0123456789ab"',
+    `info="{\\"hostname\\":\\"$DYNO\\",\\"pid\\":$$,\\"started_at\\":$(date +%s),\\"identity\\":\\"$id\\"}"`,
+    `redis-cli -n ${DB} SADD processes "$id" >/dev/null`,
+    `redis-cli -n ${DB} HSET "$id" info "$info" beat "$(date +%s)" >/dev/null`,
+    `redis-cli -n ${DB} HSET "$id:work" 2xyz "$WORK" >/dev/null`,
+    "kill -KILL $$",
+  ].join("; ");
+  const work = JSON.stringify({ queue: "default", payload, run_at: Math.floor(Date.now() / 1000) });
+  const run = runJobguard(["--queue", "sidekiq", "--", "sh", "-c", script], {
+    REDIS_URL,
+    DYNO: "worker.7",
+    WORK: work,
+  });
+  assert.equal((await run.exited).code, 137, run.stderr());
+  assert.match(run.stderr(), /event=jobs_requeued queue=sidekiq jobs=1 ids=seven rescue_counted=true/);
+  assert.equal(sidekiqState(DB, "seven"), "queued");
+  assert.equal(redisCli(DB, "EXISTS", "worker.7"), "0");
+  assert.equal(redisCli(DB, "SMEMBERS", "processes"), "");
+});
