@@ -1,6 +1,7 @@
 import type { QueueConfig } from "../config/config.js";
 import { sweepRedisLeases } from "../lease/redis-sweep.js";
 import { loadRedisAdapter } from "../queues/index.js";
+import { printLine } from "./printable.js";
 import { withRedisCommand } from "./redis-connection.js";
 
 // One sweep reads every lease and the worker keys they name: a minute is plenty.
@@ -10,7 +11,7 @@ const RESCUE_LIMIT_MS = 60_000;
 export async function redisRescue(
   queue: QueueConfig,
   env: NodeJS.ProcessEnv,
-  out: (line: string) => void,
+  out: (line: string) => void = printLine,
 ): Promise<number> {
   const adapter = await loadRedisAdapter(queue, env);
   return withRedisCommand(queue, RESCUE_LIMIT_MS, "jobguard rescue: ", out, async (redis) => {
