@@ -28,11 +28,13 @@ export const LAYERS = [
   {
     layer: "commands",
     holds:
-      "`check`, `rescue`, and the connection each opens (`command-connection.ts`); the tables and privileges " +
-      "they check (`tables.ts`, `lease-check.ts`); what they print, escaped (`printable.ts`)",
+      "`check`, `rescue`, and the connection each opens (`command-connection.ts`; for a queue in Redis " +
+      "`redis-connection.ts`, and `redis-rescue.ts`); the tables and privileges they check (`tables.ts`, " +
+      "`lease-check.ts`); what they print, escaped (`printable.ts`)",
     imports: [
       { layer: "config", types: true },
       "db",
+      "redis",
       "queues",
       "lease",
       { layer: "process-tree", files: ["proc.ts"] },
@@ -42,24 +44,30 @@ export const LAYERS = [
   },
   {
     layer: "release",
-    holds: "`release.ts` (`createRelease`): the `ReleasePort`, what the supervisor calls around a kill",
+    holds:
+      "`release.ts` (`createRelease`): the `ReleasePort`, what the supervisor calls around a kill; " +
+      "`redis-release.ts`, the same for a queue in Redis",
     imports: [
       { layer: "config", types: true },
       { layer: "supervise", files: ["release-port.ts"] },
       "lease",
       "queues",
       "db",
+      "redis",
       "process-tree",
       "log.ts",
     ],
   },
   {
     layer: "lease",
-    holds: "the lease, heartbeats, sweeps and the schema, for any adapter with `rescue`",
+    holds:
+      "the lease, heartbeats, sweeps and the schema, for any adapter with `rescue`; in Redis, " +
+      "`redis-lease.ts`, `redis-sweep.ts` and their keys (`redis-lease-keys.ts`)",
     imports: [
       { layer: "config", types: true },
       "db",
-      { layer: "queues", files: ["adapter.ts"] },
+      { layer: "queues", files: ["adapter.ts", "redis-adapter.ts"] },
+      { layer: "redis", types: true },
       "process-tree",
       "log.ts",
       "pg",
@@ -83,19 +91,27 @@ export const LAYERS = [
     imports: [
       { layer: "queues", files: ["descriptor.ts", "descriptors.ts", "*/descriptor.ts"] },
       { layer: "db", files: ["tls.ts", "url.ts"] },
+      { layer: "redis", files: ["options.ts"] },
       { layer: "log.ts", types: true },
     ],
-    note: "nothing with effects: the descriptors import only types, `tls.ts` loads `fs` only to read a certificate, `url.ts` reads libpq's URLs and imports nothing",
+    note: "nothing with effects: the descriptors import only types, `tls.ts` loads `fs` only to read a certificate, `url.ts` reads libpq's URLs and imports nothing, `redis/options.ts` is pure",
   },
   {
     layer: "queues",
     holds:
-      "one folder per queue (`delayed-job/`, `solid-queue/`, `good-job/`, `que/`, `sql/`), each with " +
+      "one folder per queue (`delayed-job/`, `solid-queue/`, `good-job/`, `que/`, `sql/`; in Redis, behind " +
+      "`redis-adapter.ts`: `sidekiq/`, `rq/`), each with " +
       "`descriptor.ts` (its settings and a loader: data, no imports but types), `index.ts` (its adapter, " +
       "behind `adapter.ts`), and where they apply `release.ts`, `rescue.ts` (the sweep's hooks), `check.ts`, " +
       "`sql.ts` (statements shared by the two); `descriptors.ts` lists the queues, `index.ts` loads one; what " +
       "two queues share: `released.ts`, `rescue-count.ts`, `worker-names.ts`",
-    imports: ["db", { layer: "config", types: true }, { layer: "process-tree", types: true }, "pg"],
+    imports: [
+      "db",
+      { layer: "redis", types: true },
+      { layer: "config", types: true },
+      { layer: "process-tree", types: true },
+      "pg",
+    ],
     note: "`check` is handed what it needs of `/proc`",
   },
   {
@@ -105,6 +121,14 @@ export const LAYERS = [
       "`tls.ts`, `pgpass.ts`), `KeptConnection` (`kept-connection.ts`: a kept connection with a limit per use), " +
       "retries, redaction, quoting, preparing without running (`prepare.ts`), ending sessions",
     imports: ["pg", "pg-connection-string", "clock.ts"],
+  },
+  {
+    layer: "redis",
+    holds:
+      "Redis URLs and their TLS rules (`options.ts`, pure), `RedisConnection` (`connection.ts`: a kept " +
+      "connection with a limit per use, the counterpart of `KeptConnection`)",
+    imports: ["ioredis"],
+    note: "loaded on first use",
   },
   {
     layer: "process-tree",
@@ -119,7 +143,7 @@ export const LAYERS = [
   },
 ];
 
-const PACKAGES = ["pg", "pg-connection-string"];
+const PACKAGES = ["pg", "pg-connection-string", "ioredis"];
 // src/<layer>/a.ts is depth 1, src/<layer>/<folder>/a.ts depth 2; the test checks no file is deeper.
 export const MAX_DEPTH = 3;
 

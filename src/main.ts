@@ -12,7 +12,12 @@ import { supervise } from "./supervise/supervise.js";
 // Before anything else: no error escapes unhandled. Until the worker is
 // spawned, one exits 125 with nothing started; then the supervisor takes over.
 // Its line names no database secret: every URL jobguard may have been given is redacted.
-const databaseUrls: Array<string | undefined> = [process.env.JOBGUARD_DATABASE_URL, process.env.DATABASE_URL];
+const databaseUrls: Array<string | undefined> = [
+  process.env.JOBGUARD_DATABASE_URL,
+  process.env.DATABASE_URL,
+  process.env.JOBGUARD_REDIS_URL,
+  process.env.REDIS_URL,
+];
 const errors = new InternalErrors(createLogger("info"), (text) =>
   databaseUrls.reduce<string>((t, url) => (url ? safeMessage(t, url) : t), text),
 );
@@ -22,7 +27,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args, config;
   try {
     args = parseArgs(argv, env);
-    databaseUrls.push(args.values.databaseUrl?.value);
+    databaseUrls.push(args.values.databaseUrl?.value, args.values.redisUrl?.value);
     if (args.action === "help") {
       process.stdout.write(usage());
       return EXIT.OK;
@@ -40,6 +45,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
   // buildConfig() refuses a rescue without a queue that keeps leases.
+  if (args.action === "rescue" && config.queue!.store === "redis")
+    return (await import("./commands/redis-rescue.js")).redisRescue(config.queue!, env);
   if (args.action === "rescue")
     return (await import("./commands/rescue.js")).rescue(config.queue!, config.queue!.rescue!, env);
   // Without /proc (macOS) jobguard is a plain supervisor of the worker's
@@ -51,10 +58,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   }
   const log = createLogger(config.logLevel);
   errors.useLogger(log);
-  // Only a run with a queue loads the release code and the queue's adapter.
+  // Only a run with a queue loads the release code and the queue's adapter (and pg, or ioredis).
   const release =
     config.queue &&
-    (await (await import("./release/release.js")).createRelease(config.queue, config.graceMs, env, log));
+    (config.queue.store === "redis"
+      ? await (await import("./release/redis-release.js")).createRedisRelease(config.queue, env, log)
+      : await (await import("./release/release.js")).createRelease(config.queue, config.graceMs, env, log));
   const options = { ...superviseOptions(config), withoutProc: withoutProc !== undefined };
   return supervise(args.command, options, log, errors, release || undefined);
 }

@@ -53,9 +53,9 @@ const BAD: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
   ["an option without its value", ["--deadline"], {}, /--deadline needs a value/],
   [
     "an unknown queue",
-    ["--queue", "sidekiq"],
+    ["--queue", "resque"],
     { DATABASE_URL: "postgres://localhost/x" },
-    /--queue must be one of delayed_job, solid_queue, good_job, que, sql, got "sidekiq"/,
+    /--queue must be one of delayed_job, solid_queue, good_job, que, sql, sidekiq, rq, got "resque"/,
   ],
   [
     "a queue without a database",

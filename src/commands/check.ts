@@ -6,8 +6,10 @@ import { isDead, readProcess } from "../process-tree/proc.js";
 import type { CheckHost, QueueAdapter } from "../queues/adapter.js";
 import type { TableOption } from "../queues/descriptor.js";
 import { queueOf } from "../queues/descriptors.js";
-import { loadAdapter } from "../queues/index.js";
+import { loadAdapter, loadRedisAdapter } from "../queues/index.js";
+import { describeRedis } from "../redis/options.js";
 import { withCommandConnection } from "./command-connection.js";
+import { withRedisCommand } from "./redis-connection.js";
 import { checkLeaseTables } from "./lease-check.js";
 import { printLine } from "./printable.js";
 import { reportTables, tableStates } from "./tables.js";
@@ -43,6 +45,13 @@ export async function check(queue: QueueConfig | undefined, env: NodeJS.ProcessE
       "jobguard check: no queue configured (JOBGUARD_QUEUE): jobguard supervises only and never touches a database",
     );
     return 0;
+  }
+  if (queue.store === "redis") {
+    out(`jobguard check: queue=${queue.kind} redis=${describeRedis(queue.databaseUrl)}`);
+    const adapter = await loadRedisAdapter(queue, env);
+    return withRedisCommand(queue, CHECK_LIMIT_MS, "error: ", out, (redis) =>
+      adapter.check(redis, out, THIS_HOST),
+    );
   }
   const tableKey = queueOf(queue.kind)?.table?.key;
   const table = tableKey && queue.table ? ` ${TABLE_SETTING[tableKey]}=${queue.table.join(".")}` : "";

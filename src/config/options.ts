@@ -12,6 +12,7 @@ export type OptionKey =
   | "logLevel"
   | "queue"
   | "databaseUrl"
+  | "redisUrl"
   | "table"
   | "tablePrefix"
   | "releaseSql"

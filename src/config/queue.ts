@@ -1,6 +1,7 @@
 import type { QueueDescriptor } from "../queues/descriptor.js";
 import { QUEUES, queueOf } from "../queues/descriptors.js";
 import { checkDatabaseUrl } from "./database-url.js";
+import { redisUrl } from "./redis-url.js";
 import { optionEnv, UsageError, type OptionKey, type RawValue } from "./options.js";
 import { LEASE_SETTINGS, rescueConfig, type RescueConfig } from "./rescue.js";
 import { choice, tableName, tablePrefix } from "./values.js";
@@ -9,6 +10,9 @@ import { choice, tableName, tablePrefix } from "./values.js";
 export interface QueueConfig {
   /** JOBGUARD_QUEUE: the kind of one of the queues of queues/descriptors.ts. */
   kind: string;
+  /** Where its jobs are: PostgreSQL or Redis. */
+  store: QueueDescriptor["store"];
+  /** The URL of that store: PostgreSQL's (JOBGUARD_DATABASE_URL), or Redis's (JOBGUARD_REDIS_URL). */
   databaseUrl: string;
   /**
    * What the queue's table setting names, as [schema, name] or [name]:
@@ -27,9 +31,16 @@ function ownSettings(queue: QueueDescriptor): OptionKey[] {
   return [...(queue.table ? [queue.table.key] : []), ...queue.settings.map((s) => s.key)];
 }
 
+// The lease settings that name PostgreSQL things, which a queue in Redis does not have.
+const POSTGRESQL_LEASE_SETTINGS: readonly OptionKey[] = ["leaseTable", "connection"];
+
 /** Every setting a queue reads besides the database URL. */
 function reads(queue: QueueDescriptor): OptionKey[] {
-  return [...ownSettings(queue), ...(queue.leases ? LEASE_SETTINGS : [])];
+  const lease =
+    queue.store === "redis"
+      ? LEASE_SETTINGS.filter((k) => !POSTGRESQL_LEASE_SETTINGS.includes(k))
+      : LEASE_SETTINGS;
+  return [...ownSettings(queue), ...(queue.leases ? lease : [])];
 }
 
 const KINDS = QUEUES.map((q) => q.kind);
@@ -48,20 +59,13 @@ export function queueConfig(
   graceMs: number,
 ): QueueConfig | undefined {
   if (!raw.queue) {
-    const stray = ["databaseUrl" as const, ...QUEUE_SETTINGS].find((key) => raw[key]);
+    const stray = ["databaseUrl" as const, "redisUrl" as const, ...QUEUE_SETTINGS].find((key) => raw[key]);
     if (stray) throw new UsageError(`${raw[stray]!.source} is set but no queue is (set JOBGUARD_QUEUE)`);
     return undefined;
   }
   // choice() refuses a kind that queues/descriptors.ts does not list.
   const queue = queueOf(choice(raw.queue, KINDS))!;
-  // Every queue's store is PostgreSQL so far (queues/descriptor.ts, QueueStore).
-  const url: RawValue | undefined =
-    raw.databaseUrl ?? (env.DATABASE_URL ? { value: env.DATABASE_URL, source: "DATABASE_URL" } : undefined);
-  if (!url)
-    throw new UsageError(
-      `${raw.queue.source}=${queue.kind} needs a database: set JOBGUARD_DATABASE_URL or DATABASE_URL`,
-    );
-  checkDatabaseUrl(url, env);
+  const url = queue.store === "redis" ? redisUrl(raw, env, queue.kind) : databaseUrl(raw, env, queue.kind);
   for (const setting of queue.settings) {
     if (setting.required && !raw[setting.key]) {
       throw new UsageError(
@@ -80,6 +84,7 @@ export function queueConfig(
   const table = queue.table;
   return {
     kind: queue.kind,
+    store: queue.store,
     databaseUrl: url.value,
     table: table && (table.key === "tablePrefix" ? tablePrefix : tableName)(raw[table.key], table.default),
     settings: Object.fromEntries(
@@ -90,4 +95,22 @@ export function queueConfig(
     ),
     rescue: queue.leases ? rescueConfig(raw, graceMs) : undefined,
   };
+}
+
+/** JOBGUARD_DATABASE_URL, else DATABASE_URL, checked; JOBGUARD_REDIS_URL is some other queue's. */
+function databaseUrl(
+  raw: Partial<Record<OptionKey, RawValue>>,
+  env: NodeJS.ProcessEnv,
+  kind: string,
+): RawValue {
+  if (raw.redisUrl)
+    throw new UsageError(`${raw.redisUrl.source} is only used with a queue in Redis (sidekiq, rq)`);
+  const url: RawValue | undefined =
+    raw.databaseUrl ?? (env.DATABASE_URL ? { value: env.DATABASE_URL, source: "DATABASE_URL" } : undefined);
+  if (!url)
+    throw new UsageError(
+      `${raw.queue!.source}=${kind} needs a database: set JOBGUARD_DATABASE_URL or DATABASE_URL`,
+    );
+  checkDatabaseUrl(url, env);
+  return url;
 }

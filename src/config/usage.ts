@@ -28,6 +28,11 @@ function orList(items: readonly string[]): string {
 const LEASED = QUEUES.filter((q) => q.leases)
   .map((q) => q.kind)
   .join(", ");
+// The lease settings that name PostgreSQL things: a queue in Redis has none.
+const LEASED_IN_POSTGRESQL = QUEUES.filter((q) => q.leases && q.store === "postgresql")
+  .map((q) => q.kind)
+  .join(", ");
+const IN_REDIS = QUEUES.filter((q) => q.store === "redis").map((q) => q.kind);
 
 /** The queues whose table this setting names, and its defaults. */
 function tables(key: "table" | "tablePrefix"): { defaults: string; names: string } {
@@ -80,7 +85,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "JOBGUARD_QUEUE",
     valueName: "KIND",
     default: "unset",
-    meaning: `${orList(QUEUES.map((q) => code(q.kind)))}: release the killed worker's locks ([Queues](#queues)). Unset: supervise only, never touch a database.`,
+    meaning: `${orList(QUEUES.filter((q) => q.store === "postgresql").map((q) => code(q.kind)))}: release the killed worker's locks; ${orList(IN_REDIS.map(code))}: put a dead worker's jobs back in their queue ([Queues](#queues)). Unset: supervise only, never touch a database.`,
   },
   {
     key: "databaseUrl",
@@ -90,6 +95,14 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: "`$DATABASE_URL`",
     meaning:
       "The PostgreSQL database of the queue, as libpq reads it: a socket by `?host=/path` or an empty host, the user from `PGUSER` or the process's owner, a password from `PGPASSWORD` or `~/.pgpass`. Prefer the variable: a flag shows in `ps`.",
+  },
+  {
+    key: "redisUrl",
+    flag: "--redis-url",
+    env: "JOBGUARD_REDIS_URL",
+    valueName: "URL",
+    default: "`$REDIS_URL`",
+    meaning: `${IN_REDIS.join(", ")}: their Redis; \`rediss://\` for TLS, without verifying the certificate (Heroku Redis's is self-signed) unless \`?ssl_cert_reqs=required\` ([docs/sidekiq-rq.md](docs/sidekiq-rq.md#redis-tls-and-the-client)). Prefer the variable: a flag shows in \`ps\`.`,
   },
   {
     key: "table",
@@ -138,7 +151,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "JOBGUARD_MAX_RESCUES",
     valueName: "N",
     default: "`3`",
-    meaning: `${LEASED}: how often one job may be rescued from dead dynos or crashed workers before it is marked failed.`,
+    meaning: `${LEASED}: how often one job may be rescued from dead dynos or crashed workers before it is marked failed (Sidekiq: its dead set; RQ: its FailedJobRegistry).`,
   },
   {
     key: "connection",
@@ -146,7 +159,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "JOBGUARD_CONNECTION",
     valueName: "MODE",
     default: "`per-heartbeat`",
-    meaning: `${LEASED}: \`per-heartbeat\` opens the lease's connection for each heartbeat and sweep; \`keep\` holds it from start to exit. See [docs/database.md](docs/database.md).`,
+    meaning: `${LEASED_IN_POSTGRESQL}: \`per-heartbeat\` opens the lease's connection for each heartbeat and sweep; \`keep\` holds it from start to exit. See [docs/database.md](docs/database.md).`,
   },
   {
     key: "leaseTable",
@@ -154,7 +167,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: "JOBGUARD_LEASE_TABLE",
     valueName: "NAME",
     default: "`jobguard_leases`",
-    meaning: `${LEASED}: jobguard's own lease table; \`schema.table\` allowed.`,
+    meaning: `${LEASED_IN_POSTGRESQL}: jobguard's own lease table; \`schema.table\` allowed.`,
   },
   // The worker's last step before the kill (config/escalation.ts).
   {

@@ -1,6 +1,7 @@
 import type { OptionKey } from "../config/options.js";
 import type { QueueConfig } from "../config/queue.js";
 import type { QueueAdapter } from "./adapter.js";
+import type { RedisQueueAdapter } from "./redis-adapter.js";
 
 // What config/ and commands/ know of a queue: plain data and a loader, no
 // effects and no imports but types, so that reading the configuration loads
@@ -8,11 +9,10 @@ import type { QueueAdapter } from "./adapter.js";
 // queues/descriptors.ts lists them.
 
 /**
- * Where a queue keeps its claims, and so which URL jobguard connects to: every
- * queue so far is in PostgreSQL (JOBGUARD_DATABASE_URL). A queue in Redis
- * (Sidekiq, RQ) would add its store here.
+ * Where a queue keeps its claims, and so which URL jobguard connects to:
+ * PostgreSQL (JOBGUARD_DATABASE_URL) or Redis (JOBGUARD_REDIS_URL: Sidekiq, RQ).
  */
-export type QueueStore = "postgresql";
+export type QueueStore = "postgresql" | "redis";
 
 /** The setting that names a queue's table, and its default. */
 export interface TableOption {
@@ -31,7 +31,10 @@ export interface QueueSetting {
 }
 
 /** One queue jobguard knows: its configuration, and how to build its adapter. */
-export interface QueueDescriptor {
+export type QueueDescriptor = PostgresQueueDescriptor | RedisQueueDescriptor;
+
+/** What every queue's descriptor holds. */
+interface Descriptor {
   /** Its value of JOBGUARD_QUEUE. */
   kind: string;
   store: QueueStore;
@@ -46,6 +49,18 @@ export interface QueueDescriptor {
   settings: readonly QueueSetting[];
   /** One line for the help. */
   describe: string;
+}
+
+/** A queue in PostgreSQL. */
+export interface PostgresQueueDescriptor extends Descriptor {
+  store: "postgresql";
   /** Builds its adapter, importing it (and with it pg) only now. */
   load(queue: QueueConfig): Promise<QueueAdapter>;
+}
+
+/** A queue in Redis. */
+export interface RedisQueueDescriptor extends Descriptor {
+  store: "redis";
+  /** Builds its adapter, importing it only now; `env` for the host name the worker gives itself ($DYNO in Sidekiq). */
+  load(queue: QueueConfig, env: NodeJS.ProcessEnv): Promise<RedisQueueAdapter>;
 }

@@ -43,12 +43,18 @@ test("a setting is refused for a queue whose descriptor does not read it, naming
   );
   refused(
     { JOBGUARD_QUEUE: "que", JOBGUARD_MAX_RESCUES: "2" },
-    "JOBGUARD_MAX_RESCUES is only used with JOBGUARD_QUEUE=delayed_job or JOBGUARD_QUEUE=solid_queue",
+    "JOBGUARD_MAX_RESCUES is only used with JOBGUARD_QUEUE=delayed_job or JOBGUARD_QUEUE=solid_queue or JOBGUARD_QUEUE=sidekiq or JOBGUARD_QUEUE=rq",
+  );
+  // A queue in Redis has no lease table and no PostgreSQL connection to keep.
+  refused(
+    { JOBGUARD_QUEUE: "sidekiq", REDIS_URL: "redis://h", JOBGUARD_LEASE_TABLE: "t" },
+    "JOBGUARD_LEASE_TABLE is only used with JOBGUARD_QUEUE=delayed_job or JOBGUARD_QUEUE=solid_queue",
   );
 });
 
 test("a queue's descriptor and its adapter agree: leases exactly where the adapter can rescue", async () => {
   for (const descriptor of QUEUES) {
+    if (descriptor.store !== "postgresql") continue;
     // Each queue's required settings, and none other.
     const required = descriptor.settings.some((s) => s.key === "releaseSql")
       ? { JOBGUARD_RELEASE_SQL: "select 1" }
