@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readSync } from "node:fs";
 
 /** One process as /proc describes it. */
 export interface ProcessInfo {
@@ -14,6 +14,37 @@ export interface ProcessInfo {
 // slim images that ship no procps.
 const PROC = "/proc";
 
+// readFileSync sizes its buffer by the file's size, and /proc's files all say
+// 0 bytes: it then allocates a fresh buffer of several KiB, outside V8's heap,
+// for every file. jobguard reads a /proc/PID/stat per process on the host at
+// each heartbeat, so that was megabytes a minute of garbage that the
+// process's RSS kept; the reads share one buffer instead (grown for a long
+// environ, kept while it stays small).
+const KEEP_BYTES = 64 * 1024;
+let shared = Buffer.allocUnsafe(4096);
+
+/** A /proc file's whole text; throws as readFileSync does (ENOENT, ESRCH) when the process is gone. */
+function readProcFile(path: string): string {
+  const fd = openSync(path, "r");
+  try {
+    let buffer = shared;
+    let length = 0;
+    for (;;) {
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) return buffer.toString("latin1", 0, length);
+      length += read;
+      if (length === buffer.length) {
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, length);
+        buffer = bigger;
+        if (buffer.length <= KEEP_BYTES) shared = buffer;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Why jobguard cannot supervise here, or undefined when it can. Without a
  * readable /proc (macOS, a container without procfs) it could start the worker
@@ -21,8 +52,8 @@ const PROC = "/proc";
  */
 export function procUnavailable(): string | undefined {
   try {
-    readFileSync(`${PROC}/self/stat`, "latin1");
-    readFileSync(`${PROC}/self/environ`, "latin1");
+    readProcFile(`${PROC}/self/stat`);
+    readProcFile(`${PROC}/self/environ`);
     uptimeSeconds();
     return undefined;
   } catch {
@@ -32,14 +63,14 @@ export function procUnavailable(): string | undefined {
 
 /** Seconds since boot (/proc/uptime): a clock that does not step, and one a shell can read too. */
 export function uptimeSeconds(): number {
-  return Number(readFileSync(`${PROC}/uptime`, "latin1").split(" ")[0]);
+  return Number(readProcFile(`${PROC}/uptime`).split(" ")[0]);
 }
 
 /** Parses /proc/<pid>/stat; undefined when the process is gone. */
 export function readProcess(pid: number): ProcessInfo | undefined {
   let stat: string;
   try {
-    stat = readFileSync(`${PROC}/${pid}/stat`, "latin1");
+    stat = readProcFile(`${PROC}/${pid}/stat`);
   } catch {
     return undefined;
   }
@@ -71,7 +102,7 @@ export function listProcesses(): ProcessInfo[] {
 export function environmentHas(pid: number, name: string, value: string): boolean {
   let environ: string;
   try {
-    environ = readFileSync(`${PROC}/${pid}/environ`, "latin1");
+    environ = readProcFile(`${PROC}/${pid}/environ`);
   } catch {
     return false;
   }
@@ -104,6 +135,6 @@ let bootTimeMs: number | undefined;
 
 /** When the process started, in Date.now() terms (to the tick, 10 ms). */
 export function startedAtMs(info: ProcessInfo): number {
-  bootTimeMs ??= Number(/^btime (\d+)$/m.exec(readFileSync(`${PROC}/stat`, "latin1"))![1]) * 1000;
+  bootTimeMs ??= Number(/^btime (\d+)$/m.exec(readProcFile(`${PROC}/stat`))![1]) * 1000;
   return bootTimeMs + (info.startTime * 1000) / TICKS_PER_SECOND;
 }
