@@ -6,6 +6,7 @@ import { fixture, fmt, fmtRatio, quantile } from "../lib/common.js";
 import { onBenchDatabase } from "../lib/db.js";
 import { killHard, smapsRollup, start, type Started } from "../lib/processes.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
+import { disableTls, enableTls, usesTls } from "../lib/tls.js";
 
 const TITLE = "Memory over time";
 const TARGET = 1.3;
@@ -79,7 +80,8 @@ interface Sample {
 export async function memoryOverTimeRow(sizes: Sizes): Promise<RowResult> {
   const beats = Math.round(sizes.memoryRunSec / sizes.memoryHeartbeatSec);
   const method =
-    `A database of its own on the bench's PostgreSQL (as row 5) with delayed_job's table, empty. Three processes run ` +
+    `A database of its own on the bench's PostgreSQL (as row 5) with delayed_job's table, empty, and TLS switched ` +
+    `on as in row 7 (but in a smoke run). Three processes run ` +
     `side by side for ${sizes.memoryRunSec} s, each around the same worker, a shell that starts two short \`sleep\`s ` +
     `every 50 ms and waits for them (so the tree changes all the while): the minimal Node wrapper, and jobguard ` +
     `with \`--queue delayed_job\` and a heartbeat of ${sizes.memoryHeartbeatSec} s (the default is 10 s: ${beats.toLocaleString("en")} ` +
@@ -92,7 +94,15 @@ export async function memoryOverTimeRow(sizes: Sizes): Promise<RowResult> {
     `node binary's pages among the three and the bench: compare it within the run.`;
   return onBenchDatabase({ n: 8, title: TITLE, method }, sizes.smoke, async ({ url, source }) => {
     const client = await connect(url, process.env, { application_name: "jobguard-bench" });
+    const notes = [`Database: ${source}.`];
+    // As row 7: not in a smoke run, which shares the test suite's server.
+    const tls = sizes.smoke
+      ? false
+      : await enableTls(client).catch(
+          (error: Error) => (notes.push(`TLS not switched on (${error.message}).`), false),
+        );
     try {
+      notes.push(`jobguard's connections ${(await usesTls(url)) ? "used TLS" : "were plain"} (pg_stat_ssl).`);
       for (const ddl of delayedJobsTableSql()) await client.query(ddl);
       const running = new Map<string, Started>();
       const samples = new Map<string, Sample[]>(WATCHED.map((w) => [w.id, []]));
@@ -121,8 +131,9 @@ export async function memoryOverTimeRow(sizes: Sizes): Promise<RowResult> {
           failures: lines.filter((l) => /event=(heartbeat_failed|sweep_failed|lease_lost)/.test(l)).length,
         });
       }
-      return report(sizes, samples, counts, source, method);
+      return report(sizes, samples, counts, notes, method);
     } finally {
+      if (tls) await disableTls(client).catch(() => {});
       await client.end().catch(() => {});
     }
   });
@@ -143,7 +154,7 @@ function report(
   sizes: Sizes,
   samples: Map<string, Sample[]>,
   counts: Map<string, { heartbeats: number; sweeps: number; failures: number }>,
-  source: string,
+  notes: string[],
   method: string,
 ): RowResult {
   const base = samples.get("wrapper")!;
@@ -161,7 +172,6 @@ function report(
 
   const summary: SummaryLine[] = [];
   const misses: string[] = [];
-  const notes = [`Database: ${source}.`];
   for (const w of WATCHED.filter((w) => w.leaseTable)) {
     const s = samples.get(w.id)!;
     const c = counts.get(w.id)!;
