@@ -23,15 +23,15 @@ const PROC = "/proc";
 const KEEP_BYTES = 64 * 1024;
 let shared = Buffer.allocUnsafe(4096);
 
-/** A /proc file's whole text; throws as readFileSync does (ENOENT, ESRCH) when the process is gone. */
-function readProcFile(path: string): string {
+/** A /proc file's bytes, valid until the next read; throws as readFileSync does (ENOENT, ESRCH) when the process is gone. */
+function readProcBytes(path: string): Buffer {
   const fd = openSync(path, "r");
   try {
     let buffer = shared;
     let length = 0;
     for (;;) {
       const read = readSync(fd, buffer, length, buffer.length - length, null);
-      if (read === 0) return buffer.toString("latin1", 0, length);
+      if (read === 0) return buffer.subarray(0, length);
       length += read;
       if (length === buffer.length) {
         const bigger = Buffer.allocUnsafe(buffer.length * 2);
@@ -43,6 +43,11 @@ function readProcFile(path: string): string {
   } finally {
     closeSync(fd);
   }
+}
+
+/** A /proc file's whole text. */
+function readProcFile(path: string): string {
+  return readProcBytes(path).toString("latin1");
 }
 
 /**
@@ -68,22 +73,33 @@ export function uptimeSeconds(): number {
 
 /** Parses /proc/<pid>/stat; undefined when the process is gone. */
 export function readProcess(pid: number): ProcessInfo | undefined {
-  let stat: string;
+  let stat: Buffer;
   try {
-    stat = readProcFile(`${PROC}/${pid}/stat`);
+    stat = readProcBytes(`${PROC}/${pid}/stat`);
   } catch {
     return undefined;
   }
   // The command name sits in parentheses and may itself contain spaces and
-  // parentheses, so the fields start after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return {
-    pid,
-    state: fields[0]!,
-    ppid: Number(fields[1]),
-    pgid: Number(fields[2]),
-    startTime: Number(fields[19]),
-  };
+  // parentheses, so the fields start after the last ')': the state (one
+  // letter), then numbers, of which the ppid (1), the pgid (2) and the start
+  // time (19) are read from the bytes, with no string for each of the 50.
+  const start = stat.lastIndexOf(0x29) + 2;
+  const info = { pid, state: String.fromCharCode(stat[start]!), ppid: 0, pgid: 0, startTime: 0 };
+  let field = 1;
+  let value = 0;
+  for (let i = start + 2; i < stat.length && field <= 19; i++) {
+    const byte = stat[i]!;
+    if (byte !== 0x20 && byte !== 0x0a) {
+      value = value * 10 + byte - 0x30; // a digit, but in fields not read (nice may be negative)
+      continue;
+    }
+    if (field === 1) info.ppid = value;
+    else if (field === 2) info.pgid = value;
+    else if (field === 19) info.startTime = value;
+    field++;
+    value = 0;
+  }
+  return info;
 }
 
 /** Every process this pid namespace shows, skipping those that vanish while read. */

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { environmentHas, listProcesses, readProcess } from "../../src/process-tree/proc.js";
 
@@ -24,6 +26,37 @@ test("readProcess parses this process's /proc/PID/stat as the file says", () => 
   assert.equal(me.pid, process.pid);
   assert.equal(me.ppid, process.ppid);
   assert.equal(me.startTime, Number(fields[19]));
+});
+
+/** What a split of the stat line gives: the fields after the command name's last ')'. */
+function splitStat(pid: number) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return { ppid: Number(fields[1]), pgid: Number(fields[2]), startTime: Number(fields[19]) };
+}
+
+test("readProcess reads a command name with spaces and parentheses, and every process of the host, as a split would", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "jobguard-proc-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const odd = join(dir, "a) b (c) 1 2");
+  symlinkSync("/bin/sleep", odd);
+  const child = spawn(odd, ["30"], { stdio: "ignore" });
+  t.after(() => child.kill("SIGKILL"));
+  await once(child, "spawn");
+  const info = readProcess(child.pid!)!;
+  assert.deepEqual({ ppid: info.ppid, pgid: info.pgid, startTime: info.startTime }, splitStat(child.pid!));
+  assert.equal(info.ppid, process.pid);
+  assert.match(info.state, /^[A-Z]$/);
+  for (const p of listProcesses()) {
+    let expected;
+    try {
+      expected = splitStat(p.pid);
+    } catch {
+      continue; // ended since the listing
+    }
+    // A parent (or group) may change between the two reads; a start time never does.
+    assert.equal(p.startTime, expected.startTime, `pid ${p.pid}`);
+  }
 });
 
 test("environmentHas finds a variable at the end of an environment longer than any buffer it keeps", async (t) => {
