@@ -4,6 +4,8 @@
  * Usage: node build/scripts/test.js [node-test-flag | path | word]...
  *   a path that exists (test/queues/que, test/cli.test.ts, build/test/unit) runs the test files at or under it;
  *   any other word runs the files whose path under test/ contains it (queues/solid-queue, unit, sweep).
+ * Without a path or a word (the whole suite, as CI runs it) `npm run lint` runs first, and
+ * its failure fails the run, so that CI fails on a lint error or a file prettier would change.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -16,18 +18,22 @@ import { REPO_ROOT } from "../tools/repo.js";
 const BUILD_TEST = join(REPO_ROOT, "build", "test");
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 
-/** Splits argv into node flags (start with "-") and the test files the other arguments select (see the top). */
-function selectTestFiles(args: string[]): { nodeFlags: string[]; files: string[] } {
+/**
+ * Splits argv into node flags (start with "-") and the test files the other arguments
+ * select (see the top); `whole` when no argument selects, so every file runs.
+ */
+function selectTestFiles(args: string[]): { nodeFlags: string[]; files: string[]; whole: boolean } {
   const all = testFiles();
   const nodeFlags = args.filter((a) => a.startsWith("-"));
   const filters = args.filter((a) => !a.startsWith("-"));
-  if (filters.length === 0) return { nodeFlags, files: all.map((f) => join("build", "test", f)) };
+  if (filters.length === 0)
+    return { nodeFlags, files: all.map((f) => join("build", "test", f)), whole: true };
   const files = filters.flatMap((arg) => {
     const hits = selectedBy(arg, all);
     if (hits.length === 0) throw new Error(`no test file matches "${arg}" in build/test`);
     return hits;
   });
-  return { nodeFlags, files: [...new Set(files)] };
+  return { nodeFlags, files: [...new Set(files)], whole: false };
 }
 
 /** Every compiled test file, by its path under build/test/ ("queues/que/release.test.js"), sorted. */
@@ -65,7 +71,7 @@ function testPathOf(path: string): string | undefined {
 }
 
 async function main(): Promise<number> {
-  const { nodeFlags, files } = selectTestFiles(process.argv.slice(2));
+  const { nodeFlags, files, whole } = selectTestFiles(process.argv.slice(2));
   if (files.length === 0) throw new Error("no test files under build/test (did tsc run?)");
 
   let child: ChildProcess | undefined;
@@ -77,6 +83,29 @@ async function main(): Promise<number> {
       if (child && child.exitCode === null && child.signalCode === null)
         child.kill(++forwarded > 1 ? "SIGKILL" : sig);
     });
+  }
+  /** Runs a child in the repository, its output on ours, as the one our signals go to; resolves its exit status. */
+  const run = async (command: string, args: string[], env = process.env): Promise<number> => {
+    const running = spawn(command, args, { cwd: REPO_ROOT, stdio: "inherit", env });
+    child = running;
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res, rej) => {
+      running.on("error", rej);
+      running.on("exit", (c, s) => res([c, s]));
+    });
+    return code ?? 128 + (signal ? constants.signals[signal] : 0);
+  };
+
+  if (whole) {
+    // eslint, then prettier --check; npm_execpath is the npm that runs `npm test`.
+    const npm = process.env.npm_execpath;
+    const status = await (npm ? run(process.execPath, [npm, "run", "lint"]) : run("npm", ["run", "lint"]));
+    if (interrupted) return 128 + constants.signals[interrupted];
+    if (status !== 0) {
+      console.error(
+        "jobguard tests: npm run lint failed, so the suite did not run (npm test -- test runs the suite without it)",
+      );
+      return status;
+    }
   }
 
   let db: EmbeddedServer | undefined;
@@ -99,17 +128,10 @@ async function main(): Promise<number> {
 
   try {
     if (interrupted) return 128 + constants.signals[interrupted];
-    const running = spawn(process.execPath, ["--test", "--test-concurrency=2", ...nodeFlags, ...files], {
-      cwd: REPO_ROOT,
-      stdio: "inherit",
-      env: { ...process.env, TEST_DATABASE_URL: url },
+    return await run(process.execPath, ["--test", "--test-concurrency=2", ...nodeFlags, ...files], {
+      ...process.env,
+      TEST_DATABASE_URL: url,
     });
-    child = running;
-    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((res, rej) => {
-      running.on("error", rej);
-      running.on("exit", (c, s) => res([c, s]));
-    });
-    return code ?? 128 + (signal ? constants.signals[signal] : 0);
   } finally {
     await db?.stop();
   }

@@ -5,7 +5,7 @@ import { safeMessage } from "./db/redact.js";
 import { createLogger } from "./log.js";
 import { procUnavailable } from "./process-tree/proc.js";
 import { EXIT } from "./supervise/exit.js";
-import { InternalErrors } from "./supervise/internal-error.js";
+import { InternalErrors } from "./supervise/internal-errors.js";
 import type { SuperviseOptions } from "./supervise/options.js";
 import { supervise } from "./supervise/supervise.js";
 

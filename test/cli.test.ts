@@ -108,10 +108,10 @@ const BAD: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
     /JOBGUARD_TABLE is set but no queue is/,
   ],
   [
-    "a stale-after under two heartbeats",
+    "a stale-after too short for the grace and two heartbeats",
     ["--heartbeat", "10", "--stale-after", "15"],
     { JOBGUARD_QUEUE: "delayed_job", DATABASE_URL: "postgres://localhost/x" },
-    /the stale-after time \(15 s\) must be at least twice the heartbeat \(10 s\)/,
+    /the stale-after time \(15 s, --stale-after\) must be at least the grace period \(30 s, JOBGUARD_GRACE\) plus twice the heartbeat \(10 s, JOBGUARD_HEARTBEAT\) plus 3 s/,
   ],
   [
     "a fractional rescue limit",

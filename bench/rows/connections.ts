@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { connect } from "../../src/db/connect.js";
-import { Database } from "../../src/db/connection.js";
-import { heartbeat } from "../../src/lease/lease.js";
+import { KeptConnection } from "../../src/db/kept-connection.js";
+import { benchLease, heartbeat } from "../lib/lease.js";
 import { ensureSchema, leaseTables } from "../../src/lease/schema.js";
 import { fmt, fmtMs, summarize } from "../lib/common.js";
 import { onBenchDatabase } from "../lib/db.js";
@@ -17,7 +17,7 @@ type Mode = (typeof MODES)[number];
 
 /**
  * Row 7: what JOBGUARD_CONNECTION costs. Simulated dynos renew their leases
- * through jobguard's own Database (a kept connection, or one opened with TLS
+ * through jobguard's own KeptConnection (a kept connection, or one opened with TLS
  * for each heartbeat); the row compares server CPU per heartbeat, connections
  * held per dyno, the heartbeat's latency, and the release at the deadline.
  */
@@ -29,7 +29,7 @@ export async function connectionsRow(sizes: Sizes): Promise<RowResult> {
   const method =
     `A database of its own on the bench's PostgreSQL, with TLS switched on but in a smoke run (a self-signed certificate made with openssl; ` +
     `jobguard's default sslmode, \`prefer\`, then uses it, as against Heroku Postgres). ${dynos} simulated dynos renew a ` +
-    `lease every 1 s (the default is 10 s: per heartbeat the cost is the same) through jobguard's own \`Database\` and ` +
+    `lease every 1 s (the default is 10 s: per heartbeat the cost is the same) through jobguard's own \`KeptConnection\` and ` +
     `\`heartbeat()\`: kept (\`JOBGUARD_CONNECTION=keep\`: one connection each, opened once), or per heartbeat ` +
     `(\`per-heartbeat\`: a TLS connection opened for the heartbeat and closed after it). ${rounds} rounds of a ` +
     `${windowSec} s window per mode, alternating; per window: server CPU (utime + stime of all the server's processes, ` +
@@ -130,17 +130,19 @@ async function heartbeatWindow(
 ): Promise<Window> {
   const databases = Array.from(
     { length: dynos },
-    () => new Database(url, process.env, undefined, mode === "keep"),
+    () => new KeptConnection(url, process.env, undefined, mode === "keep"),
   );
-  const leases = databases.map((_, i) => ({
-    id: `bench-${mode}-${i}`,
-    host: `dyno-${i}`,
-    dyno: undefined,
-    pids: [4, 5],
-    sessionTag: `jobguard-bench-${i}`,
-  }));
+  const leases = databases.map((_, i) =>
+    benchLease({
+      id: `bench-${mode}-${i}`,
+      host: `dyno-${i}`,
+      dyno: undefined,
+      pids: [4, 5],
+      sessionTag: `jobguard-bench-${i}`,
+    }),
+  );
   // Opened and written once before the window, as a running jobguard's would be.
-  await Promise.all(databases.map((db, i) => db.use(10_000, (c) => heartbeat(c, tables, leases[i]!, true))));
+  await Promise.all(databases.map((db, i) => db.use(10_000, (c) => heartbeat(c, tables, leases[i]!))));
   await sleep(1000);
   const latencies: number[] = [];
   let running = true;
@@ -148,7 +150,7 @@ async function heartbeatWindow(
     await sleep(Math.random() * 1000);
     while (running) {
       const t0 = performance.now();
-      await db.use(10_000, (c) => heartbeat(c, tables, leases[i]!, false));
+      await db.use(10_000, (c) => heartbeat(c, tables, leases[i]!));
       latencies.push(performance.now() - t0);
       await sleep(Math.max(0, 1000 - (performance.now() - t0)));
     }

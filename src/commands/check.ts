@@ -6,7 +6,7 @@ import type { CheckHost } from "../queues/adapter.js";
 import type { TableOption } from "../queues/descriptor.js";
 import { queueOf } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
-import { withCommandConnection } from "./connection.js";
+import { withCommandConnection } from "./command-connection.js";
 
 // Listing the locked jobs reads every locked row where the recommended index
 // is missing: a minute is plenty, and a connection gone silent must not keep

@@ -3,7 +3,7 @@ import { ensureSchema, leaseTables } from "../lease/schema.js";
 import { sweep } from "../lease/sweep.js";
 import { QUEUES } from "../queues/descriptors.js";
 import { loadAdapter } from "../queues/index.js";
-import { withCommandConnection } from "./connection.js";
+import { withCommandConnection } from "./command-connection.js";
 
 // A sweep takes about 2 s a dead lease on a million jobs without the
 // recommended index; a connection gone silent must not keep a scheduled
@@ -38,11 +38,13 @@ export async function rescue(queue: QueueConfig | undefined, env: NodeJS.Process
     if (result.failed.length)
       out(`  failed (rescued more than ${config.maxRescues} times): ${result.failed.join(",")}`);
     if (result.alive.length)
-      out(`  stale but alive (their worker still has open sessions): ${result.alive.join(",")}`);
-    if (result.unprovable.length)
+      out(`  stale but alive (a session carrying their worker's tag is open): ${result.alive.join(",")}`);
+    if (result.waiting.length)
       out(
-        `  stale, left alone (no session tag: the worker set its own PGAPPNAME, or its sessions went through a pooler; its death cannot be shown): ${result.unprovable.join(",")}`,
+        `  stale, kept for a later sweep (they hold claims younger than stale-after): ${result.waiting.join(",")}`,
       );
+    if (result.expired.length)
+      out(`  removed without a release (no heartbeat for a day): ${result.expired.join(",")}`);
     return 0;
   });
 }

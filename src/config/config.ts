@@ -46,7 +46,7 @@ export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
     graceMs,
     ...forward,
     logLevel: oneOf(raw.logLevel, ["silent", "info", "debug"] as const, "info"),
-    queue: queueConfig(raw, env),
+    queue: queueConfig(raw, env, graceMs),
     escalation,
   };
 }

@@ -1,34 +1,8 @@
+import { sslModeOf } from "../db/tls.js";
 import { UsageError, type RawValue } from "./options.js";
 
-// A database URL, checked without connecting; the TLS mode it asks for. Pure:
-// db/ connects with what this accepts.
-
-/** How jobguard talks TLS to the database, in libpq's terms. */
-export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full" | "no-verify";
-
-const SSL_MODES: readonly string[] = [
-  "disable",
-  "allow",
-  "prefer",
-  "require",
-  "verify-ca",
-  "verify-full",
-  "no-verify",
-];
-
-/**
- * The TLS mode, from the URL's sslmode or else PGSSLMODE, with libpq's meaning
- * rather than node-postgres's: Heroku Postgres requires TLS with a certificate
- * Node will not verify, and its users' Ruby and Python workers connect with
- * libpq, where `require` means "encrypt, do not verify" and no mode at all
- * means `prefer`. `no-verify` is node-postgres's own spelling of the same.
- */
-export function sslModeOf(url: string, env: NodeJS.ProcessEnv): SslMode {
-  const mode = new URL(url).searchParams.get("sslmode") ?? (env.PGSSLMODE || "prefer");
-  if (!SSL_MODES.includes(mode))
-    throw new Error(`unknown sslmode "${mode}" (expected one of ${SSL_MODES.join(", ")})`);
-  return mode as SslMode;
-}
+// A database URL, checked without connecting, with the TLS mode it asks for
+// (db/tls.ts reads it, by libpq's rules). Pure: db/ connects with what this accepts.
 
 /**
  * Checks a database URL as far as it can be without connecting, so that a URL

@@ -45,6 +45,7 @@ const QUEUE_SETTINGS: readonly OptionKey[] = [...new Set(QUEUES.flatMap(ownSetti
 export function queueConfig(
   raw: Partial<Record<OptionKey, RawValue>>,
   env: NodeJS.ProcessEnv,
+  graceMs: number,
 ): QueueConfig | undefined {
   if (!raw.queue) {
     const stray = ["databaseUrl" as const, ...QUEUE_SETTINGS].find((key) => raw[key]);
@@ -87,6 +88,6 @@ export function queueConfig(
         return value ? [[s.key, value.value]] : [];
       }),
     ),
-    rescue: queue.leases ? rescueConfig(raw) : undefined,
+    rescue: queue.leases ? rescueConfig(raw, graceMs) : undefined,
   };
 }

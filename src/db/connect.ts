@@ -65,7 +65,7 @@ export async function connect(
 // NAT's or firewall's mapping of an idle connection alive (many drop one
 // silently after a few minutes), and let the kernel notice a peer that is gone.
 // They cannot bound a call: while a statement awaits its answer, only the
-// caller's own time limit can (db/connection.ts).
+// caller's own time limit can (db/kept-connection.ts).
 const KEEPALIVE_IDLE_MS = 10_000;
 
 /**

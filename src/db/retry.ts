@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "pg";
-import type { Database } from "./connection.js";
+import type { KeptConnection } from "./kept-connection.js";
 
 // Errors worth another try while the grace period lasts: the network, a
 // restarting or overloaded server, a lock still held by a session being ended.
@@ -64,11 +64,11 @@ export type Attempts<T> =
 /**
  * Runs fn on the database until it succeeds, an error is not transient, or
  * untilMs comes. Each attempt has its own limit (attemptLimit); after each
- * failure, the connection is dropped (see Database.use), so the next attempt
+ * failure, the connection is dropped (see KeptConnection.use), so the next attempt
  * runs on a new one, after a backoff that grows by 100 ms an attempt.
  */
 export async function retryUntil<T>(
-  database: Database,
+  database: KeptConnection,
   untilMs: number,
   fn: (client: Client) => Promise<T>,
   onRetry: (attempt: number, error: unknown) => void = () => {},

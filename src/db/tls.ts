@@ -1,9 +1,35 @@
 import type { ConnectionOptions } from "node:tls";
-import type { SslMode } from "../config/database-url.js";
 
-// The mode is read by config/database-url.ts, which checks it with the rest of
-// the URL before anything starts; db/ takes it from here.
-export { sslModeOf, type SslMode } from "../config/database-url.js";
+// config/database-url.ts checks the mode with the rest of the URL before
+// anything starts: this file loads nothing with effects (fs only when a
+// certificate is read).
+
+/** How jobguard talks TLS to the database, in libpq's terms. */
+export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full" | "no-verify";
+
+const SSL_MODES: readonly string[] = [
+  "disable",
+  "allow",
+  "prefer",
+  "require",
+  "verify-ca",
+  "verify-full",
+  "no-verify",
+];
+
+/**
+ * The TLS mode, from the URL's sslmode or else PGSSLMODE, with libpq's meaning
+ * rather than node-postgres's: Heroku Postgres requires TLS with a certificate
+ * Node will not verify, and its users' Ruby and Python workers connect with
+ * libpq, where `require` means "encrypt, do not verify" and no mode at all
+ * means `prefer`. `no-verify` is node-postgres's own spelling of the same.
+ */
+export function sslModeOf(url: string, env: NodeJS.ProcessEnv): SslMode {
+  const mode = new URL(url).searchParams.get("sslmode") ?? (env.PGSSLMODE || "prefer");
+  if (!SSL_MODES.includes(mode))
+    throw new Error(`unknown sslmode "${mode}" (expected one of ${SSL_MODES.join(", ")})`);
+  return mode as SslMode;
+}
 
 /** The URL parameters that say how to use TLS; node-postgres must not read them with its own meaning. */
 export const SSL_PARAMS = ["sslmode", "sslrootcert", "sslcert", "sslkey", "uselibpqcompat", "ssl"];

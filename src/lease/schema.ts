@@ -22,29 +22,31 @@ export function leaseTables(table: readonly string[]): LeaseTables {
  * advisory lock.
  *
  * Schema:
- *   <leases>: one row per running jobguard with a delayed_job queue.
+ *   <leases>: one row per running jobguard with a queue with leases.
  *     id            text, primary key: random, unique to the run
- *     host          text: the host name delayed_job writes into locked_by
+ *     host          text: the host name the worker writes into its claims
+ *     pid_namespace text: "<boot id>/<inode>" of the pid namespace the tree
+ *                   runs in (two containers may share a host name and pids)
  *     dyno          text: $DYNO, when set (for people reading the table)
  *     pids          integer[]: the worker tree's pids, living or dead with a lock
  *     session_tag   text: the application_name of the worker's sessions, or
- *                   NULL when the user chose PGAPPNAME (then death cannot be proven)
+ *                   NULL when the user chose PGAPPNAME
+ *     heartbeat_ms, stale_after_ms  integer: the timing the lease was written
+ *                   with, by which every sweeper judges it (NULL: a jobguard
+ *                   from before leases fenced themselves, never swept)
  *     started_at, heartbeat_at  timestamptz, by the database's clock
- *     reachable_since  timestamptz: since when this jobguard's heartbeats
- *                   have reached the database without a failure (a sweep
- *                   needs one lease that has for stale-after: see sweep.ts)
  *   <leases>_rescues: how often jobguard rescued each job from a dead dyno or a crashed worker.
  *     job_table text, job_id bigint (primary key together), rescues integer, last_rescued_at timestamptz
  */
 export async function ensureSchema(client: Client, tables: LeaseTables): Promise<void> {
-  // reachable_since came in a later version: a table without it is brought up to date.
-  const exists = await client.query(
+  // stale_after_ms came last: a table without it is brought up to date.
+  const exists = await client.query<{ ok: boolean }>(
     `SELECT to_regclass($2) IS NOT NULL AND EXISTS (
-       SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'reachable_since' AND NOT attisdropped
+       SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'stale_after_ms' AND NOT attisdropped
      ) AS ok`,
     [tables.leases, tables.rescues],
   );
-  if (exists.rows[0].ok) return;
+  if (exists.rows[0]?.ok) return;
   await client.query("BEGIN");
   try {
     await client.query("SELECT pg_advisory_xact_lock(hashtext($1))", [`${tables.lockKey} schema`]);
@@ -55,11 +57,11 @@ export async function ensureSchema(client: Client, tables: LeaseTables): Promise
       pids integer[] NOT NULL,
       session_tag text,
       started_at timestamptz NOT NULL DEFAULT now(),
-      heartbeat_at timestamptz NOT NULL DEFAULT now(),
-      reachable_since timestamptz DEFAULT now()
+      heartbeat_at timestamptz NOT NULL DEFAULT now()
     )`);
     await client.query(
-      `ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS reachable_since timestamptz DEFAULT now()`,
+      `ALTER TABLE ${tables.leases} ADD COLUMN IF NOT EXISTS pid_namespace text,
+         ADD COLUMN IF NOT EXISTS heartbeat_ms integer, ADD COLUMN IF NOT EXISTS stale_after_ms integer`,
     );
     await client.query(`CREATE TABLE IF NOT EXISTS ${tables.rescues} (
       job_table text NOT NULL,

@@ -1,6 +1,7 @@
 import type { Client } from "pg";
 import type { RescueConfig } from "../config/config.js";
 import type { DeadLeasePid, RescueSupport } from "../queues/adapter.js";
+import { staleLease } from "./lease-sql.js";
 import type { LeaseTables } from "./schema.js";
 
 /** What one sweep did. */
@@ -12,49 +13,64 @@ export interface SweepResult {
   released: string[];
   /** Jobs marked failed because they were rescued too often. */
   failed: string[];
-  /** Stale leases removed. */
+  /** Stale leases removed, their claims handed back. */
   leases: string[];
-  /** Stale leases kept because their worker still has open sessions. */
+  /** Stale leases kept: a session carrying their worker's tag is open, so the worker may live. */
   alive: string[];
-  /** Stale leases kept because their worker's sessions carry no tag of jobguard's. */
-  unprovable: string[];
+  /** Stale leases kept: they hold claims too young to release yet (5, below); a later sweep takes them. */
+  waiting: string[];
+  /** Leases removed without a release: a day without a heartbeat (alive all along, or from an older jobguard). */
+  expired: string[];
 }
+
+/** A lease without a heartbeat for a day leaves the table whatever it holds: its claims are the queue's own timeout's by then. */
+const EXPIRE_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Rescues the jobs of dead dynos, in a bounded number of statements however
- * many leases died. Why a claim this releases is never a live worker's:
+ * many leases died. Why a claim this releases is never one whose worker may
+ * still run it:
  *
- * 1. The lease is stale: its jobguard has not written a heartbeat for
- *    stale-after, by the database's own clock.
- * 2. The database was up and reachable all that time: some lease (a witness,
- *    perhaps the sweeper's own) has a fresh heartbeat and has reached the
- *    database without a break for at least stale-after. After an outage, a
- *    server restart or a failover, every jobguard's run of heartbeats starts
- *    anew, and by the time any of them is stale-after long, every living
- *    dyno has written its heartbeat again. The cost: when every dyno really
- *    died at once, their jobs wait until a jobguard has been back for
- *    stale-after.
- * 3. Its worker has no session open: every session of the worker tree carries
- *    the lease's tag as application_name, and PostgreSQL ends a session when
- *    its process dies. A worker that outlived its jobguard (only jobguard was
- *    killed) still has its sessions and keeps its lease and its claims.
- *    A lease whose sessions carry no tag (the user set PGAPPNAME) is never
- *    rescued, since its worker's death cannot be shown; nor is one whose
- *    jobguard never saw its worker's sessions, or saw signs of a pooler in
- *    between, through which a tag proves nothing (Leases.checkSessionsHeld).
- * 4. Only processes of the lease that no live lease of the same host claims:
- *    when a host name and pids come back after a reboot or in a new
- *    container, the new worker's lease claims them.
- * 5. The claim itself is older than stale-after (the queue's adapter sees to
- *    that): a claim taken after the last heartbeat is evidence the worker
- *    lived then, so it waits its own turn, and its lease stays until then.
+ * 1. The lease is stale by its own timing: the database's clock has passed
+ *    its last heartbeat by the stale-after it was written with. Every
+ *    sweeper judges it so, whatever its own settings.
+ * 2. Its worker tree is gone. Its jobguard fences itself (fence.ts): it
+ *    stops its worker once stale-after less the grace and a second has passed
+ *    since it sent the renewal before its latest confirmed one, and the
+ *    shutdown ends the tree within the grace. The database stamped that
+ *    renewal after jobguard sent it, so by the time the lease is stale, the
+ *    tree has been gone a second. This holds through an outage, a server
+ *    restart, a failover that lost the latest renewal, a dyno cut off from
+ *    the database and a pooler in between, since it asks nothing of the
+ *    database but its clock. If jobguard dies, its watchdog ends the tree
+ *    within the grace as well.
+ * 3. No session carries the worker's tag (its application_name): what is
+ *    left when jobguard and its watchdog both die and the worker lives on.
+ *    A tagged session only ever keeps a lease (`alive`); its absence is never
+ *    needed to release one. A worker that holds no connection then, or set
+ *    PGAPPNAME itself, is not seen by this; a pooler may keep a dead
+ *    worker's tag on a server connection, which only delays its rescue.
+ * 4. Only pids of the lease that no live lease of the same host claims: a
+ *    host name and pids that came back after a reboot, in a new container,
+ *    or in another pid namespace belong to that lease's tree.
+ * 5. Only claims older than the dead leases' stale-after (the queue's
+ *    adapter sees to that): a younger claim under a dead tree's name was taken
+ *    by a process the tree's lease did not know of, such as a new worker in
+ *    another pid namespace of the same host name. A lease waits (`waiting`)
+ *    while it holds such claims.
  * 6. One sweeper at a time (a transaction-scoped advisory lock), and each
  *    stale lease is deleted in the transaction that releases its claims: a
  *    claim is released once, however many jobguards sweep together.
  *
+ * What it assumes: the database's clock does not step and runs at about the
+ * rate of the dynos' (a second of margin over stale-after), and a failover
+ * loses no more than the latest renewal. What it costs: a dyno that cannot
+ * renew its lease for that long stops its worker (docs/rescue.md).
+ *
  * A job rescued more than max-rescues times is marked failed instead: it is
  * most likely what kills its dynos (Heroku's R15), and must not crash-loop
  * the fleet. Kills at a deadline are not counted: they go through release/.
+ * Every lease leaves the table: released, or after a day without a heartbeat.
  */
 export async function sweep(
   client: Client,
@@ -68,82 +84,78 @@ export async function sweep(
     failed: [],
     leases: [],
     alive: [],
-    unprovable: [],
+    waiting: [],
+    expired: [],
   };
   // Nearly every sweep finds nothing: one read says so, without a transaction.
-  const anyStale = await client.query(
-    `SELECT EXISTS (SELECT 1 FROM ${tables.leases} WHERE ${stale("$1")}) AS stale`,
-    [config.staleAfterMs],
+  const any = await client.query<{ found: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM ${tables.leases} l
+                     WHERE ${staleLease("l")} OR l.heartbeat_at < now() - $1 * interval '1 millisecond') AS found`,
+    [EXPIRE_MS],
   );
-  if (!anyStale.rows[0].stale) return { ...result, swept: true };
+  if (!any.rows[0]?.found) return { ...result, swept: true };
   await client.query("BEGIN");
   try {
-    const lock = await client.query(
-      `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS mine,
-              EXISTS (SELECT 1 FROM ${tables.leases}
-                       WHERE NOT (${stale("$2")}) AND reachable_since <= now() - $2 * interval '1 millisecond') AS witnessed`,
-      [`${tables.lockKey} sweep`, config.staleAfterMs],
+    const lock = await client.query<{ mine: boolean }>(
+      "SELECT pg_try_advisory_xact_lock(hashtext($1)) AS mine",
+      [`${tables.lockKey} sweep`],
     );
-    if (!lock.rows[0].witnessed || !lock.rows[0].mine) {
+    if (!lock.rows[0]?.mine) {
       await client.query("ROLLBACK");
-      result.skipped = !lock.rows[0].mine
-        ? "another jobguard is sweeping"
-        : "no jobguard has reached the database without a break for stale-after: an outage or a failover may be just over, and stale leases may be living dynos";
-      return result;
+      return { ...result, skipped: "another jobguard is sweeping" };
     }
     result.swept = true;
     const staleLeases = await client.query<{
       id: string;
       host: string;
-      session_tag: string | null;
+      stale_after_ms: number;
       sessions: number;
       dead_pids: number[];
     }>(
       `WITH tagged AS (
          SELECT application_name, count(*)::int AS n FROM pg_stat_activity GROUP BY application_name
        )
-       SELECT l.id, l.host, l.session_tag, coalesce(t.n, 0) AS sessions,
+       SELECT l.id, l.host, l.stale_after_ms, coalesce(t.n, 0) AS sessions,
               ARRAY(SELECT p FROM unnest(l.pids) AS p
                      WHERE NOT EXISTS (SELECT 1 FROM ${tables.leases} o
-                                        WHERE o.host = l.host AND o.id <> l.id AND NOT (${stale("$1", "o.")}) AND p = ANY(o.pids))) AS dead_pids
+                                        WHERE o.host = l.host AND o.id <> l.id AND NOT ${staleLease("o")} AND p = ANY(o.pids))) AS dead_pids
          FROM ${tables.leases} l LEFT JOIN tagged t ON t.application_name = l.session_tag
-        WHERE ${stale("$1", "l.")}
+        WHERE ${staleLease("l")}
         ORDER BY l.heartbeat_at
           FOR UPDATE OF l`,
-      [config.staleAfterMs],
     );
     const dead: DeadLeasePid[] = [];
     const deadLeases: string[] = [];
+    let olderThanMs = 0;
     for (const lease of staleLeases.rows) {
-      if (!lease.session_tag) result.unprovable.push(lease.id);
-      else if (lease.sessions > 0) result.alive.push(lease.id);
-      else {
-        deadLeases.push(lease.id);
-        for (const pid of lease.dead_pids) dead.push({ lease: lease.id, host: lease.host, pid });
+      if (lease.sessions > 0) {
+        result.alive.push(lease.id);
+        continue;
       }
+      deadLeases.push(lease.id);
+      olderThanMs = Math.max(olderThanMs, lease.stale_after_ms);
+      for (const pid of lease.dead_pids) dead.push({ lease: lease.id, host: lease.host, pid });
     }
-    if (deadLeases.length === 0) return await commit(client, result);
-    const counting = { countsTable: tables.rescues, maxRescues: config.maxRescues };
-    const rescued = await queue.rescue(client, dead, config.staleAfterMs, counting);
-    result.released = rescued.ids;
-    result.failed = rescued.failed ?? [];
-    const holding = await queue.stillHolding(client, dead);
-    result.leases = deadLeases.filter((id) => !holding.has(id));
-    await client.query(`DELETE FROM ${tables.leases} WHERE id = ANY($1::text[])`, [result.leases]);
-    if (result.released.length) await queue.forgetCounts(client, tables.rescues);
-    return await commit(client, result);
+    if (deadLeases.length > 0) {
+      const counting = { countsTable: tables.rescues, maxRescues: config.maxRescues };
+      const rescued = await queue.rescue(client, dead, olderThanMs, counting);
+      result.released = rescued.ids;
+      result.failed = rescued.failed ?? [];
+      const holding = await queue.stillHolding(client, dead);
+      result.leases = deadLeases.filter((id) => !holding.has(id));
+      result.waiting = deadLeases.filter((id) => holding.has(id));
+      await client.query(`DELETE FROM ${tables.leases} WHERE id = ANY($1::text[])`, [result.leases]);
+      if (result.released.length) await queue.forgetCounts(client, tables.rescues);
+    }
+    const expired = await client.query<{ id: string }>(
+      `DELETE FROM ${tables.leases} WHERE heartbeat_at < now() - $1 * interval '1 millisecond' RETURNING id`,
+      [EXPIRE_MS],
+    );
+    result.expired = expired.rows.map((row) => row.id);
+    await client.query("COMMIT");
+    return result;
   } catch (error) {
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   }
-}
-
-async function commit(client: Client, result: SweepResult): Promise<SweepResult> {
-  await client.query("COMMIT");
-  return result;
-}
-
-/** A lease without a heartbeat for stale-after, given in milliseconds by the parameter `ms`. */
-function stale(ms: string, alias = ""): string {
-  return `${alias}heartbeat_at < now() - ${ms} * interval '1 millisecond'`;
 }

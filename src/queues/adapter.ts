@@ -70,13 +70,13 @@ export interface RescueSupport {
   holding(client: Client, host: string, pids: readonly number[]): Promise<Set<number>>;
   /**
    * In a sweep's transaction: hands back the claims of these dead processes
-   * that are older than staleAfterMs (a younger one shows its worker was alive
-   * after the lease's last heartbeat), counting each as a rescue.
+   * that are older than olderThanMs (the dead leases' stale-after: a younger
+   * one was taken by a process their leases did not know), counting each as a rescue.
    */
   rescue(
     client: Client,
     dead: readonly DeadLeasePid[],
-    staleAfterMs: number,
+    olderThanMs: number,
     counting: RescueCounting,
   ): Promise<Released>;
   /** The leases among `dead` that still hold claims: they stay until those claims are old enough. */

@@ -16,6 +16,9 @@ export interface ReleaseMode {
   precautionary: boolean;
 }
 
+/** How a release ended. */
+export type ReleaseOutcome = "released" | "deferred" | "failed";
+
 /** What jobguard does around a kill when a queue is configured: see release/. */
 export interface ReleasePort {
   /** Variables the worker's environment gets (a PGAPPNAME tag). */
@@ -36,9 +39,11 @@ export interface ReleasePort {
   prepare(): void;
   /**
    * The tree is gone: release what these dead processes held, by `untilMs`.
-   * Resolves false when it could not; the lease must then stay, for a sweep.
+   * "failed" when it could not, "deferred" when it must not (another tree may
+   * hold locks under the same names): either way the lease must stay, for a
+   * sweep; only a failure is jobguard's.
    */
-  release(dead: DeadProcess[], mode: ReleaseMode, untilMs: number): Promise<boolean>;
+  release(dead: DeadProcess[], mode: ReleaseMode, untilMs: number): Promise<ReleaseOutcome>;
   /** All is released, or nothing died that could hold a lock: drop the lease. */
   finish(timeoutMs: number): Promise<void>;
 }

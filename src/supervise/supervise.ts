@@ -5,7 +5,7 @@ import { findTree, markerEnvValue, newMarker, TREE_ENV, type TreeIdentity } from
 import { awaitTree, killAtDeadline, type TreeEnd, type TreeWatch } from "./await-tree.js";
 import { scheduleEscalation } from "./escalate.js";
 import { EXIT, statusCode, type ExitStatus } from "./exit.js";
-import type { InternalErrors } from "./internal-error.js";
+import type { InternalErrors } from "./internal-errors.js";
 import type { SuperviseOptions } from "./options.js";
 import type { ReleasePort } from "./release-port.js";
 import { relaySignals } from "./relay-signals.js";
@@ -141,8 +141,8 @@ export async function supervise(
  * Releases what the tree's dead processes held, whatever the exit status: a
  * worker that exits 0 may leave a process that dies holding a lock (a
  * leftover that obeys the SIGTERM), and the lease, dropped here, would no
- * longer let a sweep find it. False when the release failed: the lease then
- * stays, for a sweep.
+ * longer let a sweep find it. False when the release failed; then, as when
+ * it was deferred, the lease stays, for a sweep.
  */
 async function releaseDead(
   release: ReleasePort,
@@ -154,7 +154,8 @@ async function releaseDead(
   if (dead.length > 0) {
     const counted = release.countsCrashes && (await shutdown.crashedOnItsOwn(status));
     const precautionary = !killedSome && status.code === 0;
-    if (!(await release.release(dead, { counted, precautionary }, shutdown.exitBy))) return false;
+    const outcome = await release.release(dead, { counted, precautionary }, shutdown.exitBy);
+    if (outcome !== "released") return outcome === "deferred";
   }
   await release.finish(shutdown.exitBy - Date.now());
   return true;

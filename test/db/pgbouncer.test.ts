@@ -5,15 +5,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { withClient } from "../../tools/db.js";
 import { descendantsOf, isAlive } from "../../tools/processes.js";
 import { freshDatabase, getJob, insertJob, newJobsTable, type FreshDatabase } from "../support/db.js";
-import {
-  dockerStop,
-  killLeftovers,
-  runCommand,
-  runJobguard,
-  tempDir,
-  type Run,
-} from "../support/jobguard.js";
-import { FAST, insertWitness, STALE_MS } from "../support/lease.js";
+import { dockerStop, killLeftovers, runCommand, runJobguard, tempDir } from "../support/jobguard.js";
+import { FAST, STALE_MS } from "../support/lease.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
 import { pgbouncerSkipReason, startPgbouncer, type Pgbouncer } from "../support/pgbouncer.js";
 import { prerequisite, requireHostnames } from "../support/prerequisites.js";
@@ -47,9 +40,8 @@ function env(table: string, url: string, extra: NodeJS.ProcessEnv = {}): NodeJS.
   };
 }
 
-/** `jobguard rescue` through PgBouncer, with a live witness lease that has reached the database for an hour (see lease/sweep.ts). */
+/** `jobguard rescue` through PgBouncer. */
 async function rescue(table: string): Promise<string> {
-  await insertWitness(db.url, `leases_${table}`);
   const { code, out } = await runCommand([...FAST, "rescue"], env(table, bouncer.url));
   assert.equal(code, 0, out);
   return out;
@@ -162,74 +154,36 @@ test("the recommended setting: jobguard and its worker direct, check and rescue 
   assert.doesNotMatch(run.stderr(), /rescue_unprovable/);
 });
 
-// How jobguard learns that its worker's sessions prove nothing, per setting:
-// the reason it logs, or none when it never saw the worker's tag (then the
-// lease never showed it to sweeps).
-const POOLED: { name: string; direct: boolean; churnFromMs?: number; reason?: string }[] = [
-  {
-    name: "jobguard and its worker both through PgBouncer",
-    direct: false,
-    reason: "jobguard-connects-through-a-pooler",
-  },
-  {
-    name: "the worker through PgBouncer, jobguard direct, the pool busy after a while",
-    direct: true,
-    churnFromMs: 1500,
-    reason: "worker-seen-without-a-session",
-  },
-  {
-    name: "the worker through PgBouncer, jobguard direct, the pool busy from the start",
-    direct: true,
-    churnFromMs: 0,
-  },
-];
-
-for (const { name, direct, churnFromMs, reason } of POOLED) {
-  test(`${name}, jobguard SIGKILLed alone: no sweep releases the living worker's lock while the pool's connections change hands`, async (t) => {
-    if (!skipUnless(t, true)) return;
-    // One server connection, so that every other client takes the one the worker's tag was left on.
-    const pooler = direct ? await startPgbouncer(db.url, { poolSize: 1 }) : bouncer;
-    try {
-      const table = await newJobsTable(db.url);
-      const id = await insertJob(db.url, { table, handler: "x" });
-      const events = join(tempDir(), "events");
-      const run: Run = runJobguard(
-        [...FAST, "--", ...PG_WORKER],
-        env(table, direct ? db.url : pooler.url, {
-          DATABASE_URL: pooler.url,
-          EVENTS: events,
-          LOCK_SQL: lockJobSql(table, id, "1 hour"),
-        }),
-        { hostname: "dyno-pooled" },
-      );
-      const { pid } = await workerReady(events);
-      if (churnFromMs !== undefined) {
-        await sleep(churnFromMs);
-        await churnFor(pooler, 2500);
-      }
-      if (reason) await run.waitFor(new RegExp(`event=rescue_unprovable .*reason=${reason}`), 5000);
-      else await sleep(1000);
-      run.child.kill("SIGKILL");
-      await run.exited;
-      await sleep(STALE_MS + 300);
-      for (let round = 0; round < 4; round++) {
-        await churn(pooler);
-        const out = await rescue(table);
-        assert.match(out, /0 job\(s\) released/);
-        assert.match(out, /stale, left alone/);
-        assert.ok(isAlive(pid), "the worker died");
-        assert.match((await getJob(db.url, id, table))?.locked_by ?? "", new RegExp(`pid:${pid}$`));
-      }
-    } finally {
-      if (direct) await pooler.stop();
-    }
-  });
-}
-
-/** Other clients through the pooler for a while, a round every 100 ms. */
-async function churnFor(pooler: Pgbouncer, ms: number): Promise<void> {
-  for (const until = Date.now() + ms; Date.now() < until;) {
-    await churn(pooler);
-    await sleep(100);
-  }
-}
+test("jobguard and its worker both through PgBouncer, jobguard SIGKILLed alone: a sweep through the pooler releases the job, never while its worker runs", async (t) => {
+  if (!skipUnless(t, true)) return;
+  const table = await newJobsTable(db.url);
+  const id = await insertJob(db.url, { table, handler: "x" });
+  const events = join(tempDir(), "events");
+  const run = runJobguard(
+    [...FAST, "--", ...PG_WORKER],
+    env(table, bouncer.url, {
+      DATABASE_URL: bouncer.url,
+      EVENTS: events,
+      LOCK_SQL: lockJobSql(table, id, "1 hour"),
+    }),
+    { hostname: "dyno-pooled" },
+  );
+  const { pid } = await workerReady(events);
+  await sleep(1000); // heartbeats through the pooler
+  run.child.kill("SIGKILL"); // its watchdog stops the worker
+  await run.exited;
+  // While the pool's server connections change hands, every rescue that
+  // releases the job finds its worker gone.
+  const out = await waitFor(
+    async () => {
+      await churn();
+      const alive = isAlive(pid);
+      const o = await rescue(table);
+      if (!/1 job\(s\) released/.test(o)) return false;
+      assert.ok(!alive, "the job was released while its worker ran");
+      return o;
+    },
+    { timeoutMs: STALE_MS + 15_000, what: "the rescue through PgBouncer" },
+  );
+  assert.match(out, new RegExp(`released: ${id}`));
+});

@@ -145,14 +145,16 @@ test("the release connection goes silent after SIGTERM: the release moves to a n
   proxy.close();
 });
 
-test("30 s of a silent database under a 0.5 s heartbeat: the worker runs on, no burst of heartbeats after, and a shutdown in silence ends before the grace", async () => {
+test("30 s of a silent database under a 0.5 s heartbeat: the worker runs on, no burst of heartbeats after, and a shutdown in silence ends before the grace", async (t) => {
   const table = await newJobsTable(db.url);
   const id = await insertJob(db.url, { table, handler: "x" });
   const leases = `leases_${table}`;
   const proxy = await tcpProxy(db.url);
+  t.after(() => proxy.close());
   const events = join(tempDir(), "events");
   const run = runJobguard(
-    ["--heartbeat", "0.5", "--stale-after", "2", "--deadline", "1", "--grace", "6", "--", ...PG_WORKER],
+    // Stale-after 45 s: the fence (38 s) stays down through the 30 s of silence.
+    ["--heartbeat", "0.5", "--stale-after", "45", "--deadline", "1", "--grace", "6", "--", ...PG_WORKER],
     {
       JOBGUARD_QUEUE: "delayed_job",
       JOBGUARD_TABLE: table,
@@ -195,7 +197,8 @@ test("30 s of a silent database under a 0.5 s heartbeat: the worker runs on, no 
 
   proxy.freeze("all");
   const frozenAt = Date.now();
-  await run.waitFor(/event=heartbeat_failed/, 10_000);
+  // A heartbeat has a quarter of stale-after, at most 10 s, before it gives up on a silent connection.
+  await run.waitFor(/event=heartbeat_failed/, 20_000);
   await sleep(30_000 - (Date.now() - frozenAt));
   assert.ok(isAlive(workerPid) && isAlive(run.pid), "the worker or jobguard did not run on");
   assert.equal((await getJob(db.url, id, table))?.locked_by?.endsWith(`pid:${workerPid}`), true);

@@ -33,7 +33,8 @@ async function sessionsOver(ms: number): Promise<number[]> {
 for (const mode of ["per-heartbeat", "keep"] as const) {
   test(`JOBGUARD_CONNECTION=${mode}: ${mode === "keep" ? "one connection held from start to exit" : "no connection held between heartbeats"}, and the heartbeats go on`, async () => {
     const leases = `leases_${mode.replace("-", "_")}`;
-    const run = runJobguard(["--heartbeat", "1", "--stale-after", "4", "--", "sleep", "30"], {
+    // Stale-after 40 s: the first sweep, on a connection of its own, comes 8 s or more after the start, past the samples.
+    const run = runJobguard(["--heartbeat", "1", "--stale-after", "40", "--", "sleep", "30"], {
       JOBGUARD_QUEUE: "delayed_job",
       JOBGUARD_TABLE: "jobs",
       JOBGUARD_LEASE_TABLE: leases,

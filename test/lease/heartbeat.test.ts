@@ -7,7 +7,7 @@ import { withClient } from "../../tools/db.js";
 import { isAlive } from "../../tools/processes.js";
 import { fileDatabase, getJob, insertJob } from "../support/db.js";
 import { dockerStop, fixture, killLeftovers, runJobguard, tempDir } from "../support/jobguard.js";
-import { delayedJobLeases, FAST, leaseTestDatabase } from "../support/lease.js";
+import { delayedJobLeases, FAST, fastLeases, leaseTestDatabase } from "../support/lease.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../support/pg-worker.js";
 import { tcpProxy } from "../support/proxy.js";
 import { waitFor } from "../support/wait.js";
@@ -32,7 +32,7 @@ test("the lease forgets children that died without a lock, keeps one that died h
     for i in 1 2 3; do sleep 2.5 & echo $! >> ${pids}; wait; done
     echo DONE >> ${events}; trap "" TERM; exec sleep 600`;
   const run = runJobguard(
-    [...FAST, "--deadline", "1", "--grace", "4", "--", "sh", "-c", worker],
+    ["--deadline", "1", ...fastLeases(4), "--", "sh", "-c", worker],
     env(table, {
       EVENTS: events,
       LOCK_SQL: lockJobSql(table, id),

@@ -4,65 +4,46 @@ import { freshDatabase, newJobsTable, type FreshDatabase } from "./db.js";
 import { runCommand, runJobguard, type Run } from "./jobguard.js";
 import { waitFor } from "./wait.js";
 
-// What the tests of leases, sweeps and rescues share: fast leases, a database
-// old enough to sweep on, and the rows a live or a dead dyno leaves.
+// What the tests of leases, sweeps and rescues share: fast leases, and the
+// rows a live or a dead dyno leaves.
 
-/** Fast leases, so that a dead dyno is found within seconds: heartbeat 0.5 s, stale after 2 s, a sweep every 0.5 s. */
-export const FAST = ["--heartbeat", "0.5", "--stale-after", "2"];
-export const STALE_MS = 2000;
+/**
+ * Fast leases, so that a dead dyno is found within seconds: heartbeat 0.5 s,
+ * stale after 6 s, the least a 2 s grace allows (grace + 2 heartbeats + 3 s,
+ * config/rescue.ts): the fence stops a worker whose lease is not renewed for 3 s.
+ */
+export const FAST = ["--deadline", "1", ...fastLeases(2)];
+
+/** Fast leases for a grace of `graceSec` s: heartbeat 0.5 s, and the least stale-after that grace allows. */
+export function fastLeases(graceSec: number): string[] {
+  return ["--grace", String(graceSec), "--heartbeat", "0.5", "--stale-after", String(graceSec + 4)];
+}
+export const STALE_MS = 6000;
 
 export const HOUR_AGO = new Date(Date.now() - 3600_000);
 
-/**
- * A fresh database for a file of lease tests, once its server is older than
- * stale-after: no sweep runs on a server younger than that, and the test run
- * may have just started it.
- */
+/** A fresh database for a file of lease tests. */
 export async function leaseTestDatabase(): Promise<FreshDatabase> {
-  const db = await freshDatabase();
-  await waitFor(
-    async () =>
-      withClient(
-        db.url,
-        async (c) =>
-          (
-            await c.query<{ old: boolean }>(
-              `SELECT pg_postmaster_start_time() < now() - interval '${STALE_MS} milliseconds' AS old`,
-            )
-          ).rows[0]?.old,
-      ),
-    { what: "the database server to be older than stale-after" },
-  );
-  return db;
-}
-
-/**
- * A live dyno that has reached the database without a break for an hour, in
- * the lease table `leases`: a sweep judges others only with such a witness
- * (see lease/sweep.ts). Its heartbeat stays fresh however long 20 jobguards
- * take to start on a loaded machine.
- */
-export async function insertWitness(url: string, leases: string): Promise<void> {
-  await withClient(url, (c) =>
-    c.query(
-      `INSERT INTO ${leases} (id, host, pids, session_tag, heartbeat_at, reachable_since)
-       VALUES ('witness', 'dyno-w', '{}', 'jobguard-witness', now() + interval '1 hour', now() - interval '1 hour')
-       ON CONFLICT (id) DO NOTHING`,
-    ),
-  );
+  return freshDatabase();
 }
 
 /** A lease as a dyno that died an hour ago would have left it; its session tag is `jobguard-<id>` unless `tag` says otherwise (null: none). */
 export async function insertDeadLease(
   url: string,
   leases: string,
-  lease: { id: string; host: string; pids: number[]; tag?: string | null },
+  lease: { id: string; host: string; pids: number[]; tag?: string | null; staleAfterMs?: number },
 ): Promise<void> {
   await withClient(url, (c) =>
     c.query(
-      `INSERT INTO ${leases} (id, host, pids, session_tag, started_at, heartbeat_at)
-       VALUES ($1, $2, $3, $4, now() - interval '2 hours', now() - interval '1 hour')`,
-      [lease.id, lease.host, lease.pids, lease.tag === undefined ? `jobguard-${lease.id}` : lease.tag],
+      `INSERT INTO ${leases} (id, host, pids, session_tag, heartbeat_ms, stale_after_ms, started_at, heartbeat_at)
+       VALUES ($1, $2, $3, $4, 500, $5, now() - interval '2 hours', now() - interval '1 hour')`,
+      [
+        lease.id,
+        lease.host,
+        lease.pids,
+        lease.tag === undefined ? `jobguard-${lease.id}` : lease.tag,
+        lease.staleAfterMs ?? STALE_MS,
+      ],
     ),
   );
 }
@@ -95,28 +76,22 @@ export function delayedJobLeases(db: { readonly url: string }) {
     return runJobguard([...FAST, "--", ...command], env(table, extra), { hostname: name });
   }
 
-  /** Runs `jobguard rescue` once, with a witness unless told not to; its exit code and output. */
-  async function rescue(
-    table: string,
-    extra: string[] = [],
-    withWitness = true,
-  ): Promise<{ code: number | null; out: string }> {
-    // No tables yet: the first rescue creates them.
-    if (withWitness) await insertWitness(db.url, `leases_${table}`).catch(() => {});
+  /** Runs `jobguard rescue` once; its exit code and output. */
+  async function rescue(table: string, extra: string[] = []): Promise<{ code: number | null; out: string }> {
     return runCommand([...FAST, ...extra, "rescue"], env(table));
   }
 
   /** A dead dyno's lease; first lets jobguard create its tables, as the first jobguard of a fleet would. */
   async function deadLease(
     table: string,
-    lease: { id: string; host: string; pids: number[]; tag?: string | null },
+    lease: { id: string; host: string; pids: number[]; tag?: string | null; staleAfterMs?: number },
     createTables = true,
   ): Promise<void> {
     if (createTables) assert.equal((await rescue(table)).code, 0);
     await insertDeadLease(db.url, `leases_${table}`, lease);
   }
 
-  /** Waits until the host's lease shows its session tag: once a heartbeat has seen the worker's sessions (lease/leases.ts). */
+  /** Waits until the host's lease is written, with its session tag. */
   async function leaseShowsTag(table: string, host: string): Promise<void> {
     await waitFor(
       () =>

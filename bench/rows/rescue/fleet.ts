@@ -2,7 +2,8 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { connect } from "../../../src/db/connect.js";
-import { heartbeat, type Lease } from "../../../src/lease/lease.js";
+import type { Lease } from "../../../src/lease/lease-sql.js";
+import { benchLease, heartbeat } from "../../lib/lease.js";
 import { leaseTables } from "../../../src/lease/schema.js";
 import { JOBGUARD } from "../../../tools/repo.js";
 import { cleanEnv, msBetween, now } from "../../lib/common.js";
@@ -78,7 +79,7 @@ export async function startFleet(
     const lease = newLease(i);
     const beat = () => {
       const t0 = now();
-      heartbeat(db, tables, lease, false).then(
+      heartbeat(db, tables, lease).then(
         () => on && times.push(msBetween(t0, now())),
         (e: unknown) => errors.push(String(e)),
       );
@@ -105,11 +106,11 @@ export async function startFleet(
 }
 
 function newLease(i: number): Lease {
-  return {
+  return benchLease({
     id: `lease-${randomBytes(8).toString("hex")}`,
     host: `dyno-${i}`,
     dyno: `worker.${i}`,
     pids: [4, 5, 6, 7],
     sessionTag: `jobguard-${randomBytes(8).toString("hex")}`,
-  };
+  });
 }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import type { RescueConfig } from "../../../src/config/config.js";
-import { heartbeat } from "../../../src/lease/lease.js";
+import { benchLease, heartbeat } from "../../lib/lease.js";
 import { ensureSchema, leaseTables } from "../../../src/lease/schema.js";
 import { fillJobs, jobsTableFacts, RECOMMENDED_INDEX, RECOMMENDED_INDEX_NAME } from "../../lib/db.js";
 import type { Sizes, SummaryLine } from "../../lib/report.js";
@@ -26,6 +26,7 @@ export async function sweepCost(
   const config: RescueConfig = {
     heartbeatMs: Math.min(10, sizes.rescueStaleAfterSec / 2) * 1000,
     staleAfterMs: sizes.rescueStaleAfterSec * 1000,
+    fenceMs: sizes.rescueStaleAfterSec * 1000 - 2000,
     maxRescues: 3,
     leaseTable: SWEEP_LEASES,
     connection: "keep",
@@ -45,14 +46,13 @@ export async function sweepCost(
     await heartbeat(
       client,
       tables,
-      {
+      benchLease({
         id: `lease-live-${k}`,
         host: `live-${k}`,
         dyno: `worker.${k}`,
         pids: [4, 5, 6],
         sessionTag: `jobguard-live-${k}`,
-      },
-      false,
+      }),
     );
   }
   const facts = await jobsTableFacts(client);
@@ -88,9 +88,9 @@ export async function sweepCost(
     if (dead > 0) {
       // Written directly rather than by heartbeat(): their last heartbeat must be 10 minutes old.
       await client.query(
-        `INSERT INTO ${tables.leases} (id, host, dyno, pids, session_tag, started_at, heartbeat_at)
+        `INSERT INTO ${tables.leases} (id, host, dyno, pids, session_tag, heartbeat_ms, stale_after_ms, started_at, heartbeat_at)
          SELECT 'lease-dead-' || $1::int || '-' || k, 'dead-' || $1::int || '-' || k, 'worker.' || k, ARRAY[4, 5, 6],
-                'jobguard-dead-' || $1::int || '-' || k, now() - interval '2 hours', now() - interval '10 minutes'
+                'jobguard-dead-' || $1::int || '-' || k, 10000, 60000, now() - interval '2 hours', now() - interval '10 minutes'
            FROM generate_series(1, $2::int) k`,
         [round, dead],
       );
@@ -105,9 +105,7 @@ export async function sweepCost(
       slot += dead;
     }
     // One statement for all of them: what heartbeat() would write, without a round trip per lease.
-    await client.query(
-      `UPDATE ${tables.leases} SET heartbeat_at = now(), reachable_since = now() - interval '1 day' WHERE id LIKE 'lease-live-%'`,
-    );
+    await client.query(`UPDATE ${tables.leases} SET heartbeat_at = now() WHERE id LIKE 'lease-live-%'`);
   };
   const check = (what: string, dead: number, released: number, removed: number, failed: number) => {
     const want = dead * sizes.rescueJobsPerDead;

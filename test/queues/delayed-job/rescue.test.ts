@@ -13,7 +13,14 @@ import {
   WORKER_SCRIPT,
 } from "../../support/delayed-job.js";
 import { dockerStop, killLeftovers, runJobguard, tempDir } from "../../support/jobguard.js";
-import { delayedJobLeases, FAST, HOUR_AGO, leaseTestDatabase, STALE_MS } from "../../support/lease.js";
+import {
+  delayedJobLeases,
+  FAST,
+  fastLeases,
+  HOUR_AGO,
+  leaseTestDatabase,
+  STALE_MS,
+} from "../../support/lease.js";
 import { PG_WORKER, lockJobSql, workerReady } from "../../support/pg-worker.js";
 import { requireHostnames } from "../../support/prerequisites.js";
 import { waitFor } from "../../support/wait.js";
@@ -92,11 +99,11 @@ test("a lock taken after the lease's last heartbeat waits until it is stale itse
     lockedBy: "host:dyno-l pid:4242",
     lockedAt: HOUR_AGO,
   });
-  await deadLease(table, { id: "late-lock", host: "dyno-l", pids: [4242] });
-  // Taken just before the rescue, with a stale-after longer than a jobguard run
-  // takes on a loaded machine: the fresh lock must still be fresh when the sweep looks.
+  // The lease's own stale-after, by which the sweep judges it, is longer than
+  // a jobguard run takes on a loaded machine: the fresh lock must still be fresh when the sweep looks.
+  await deadLease(table, { id: "late-lock", host: "dyno-l", pids: [4242], staleAfterMs: 30_000 });
   const fresh = await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-l pid:4242" });
-  const { out } = await rescue(table, ["--stale-after", "30"]);
+  const { out } = await rescue(table);
   assert.match(out, /0 dead lease\(s\) removed, 1 job\(s\) released/);
   assert.notEqual(
     (await getJob(db.url, fresh, table))?.locked_by,
@@ -106,7 +113,7 @@ test("a lock taken after the lease's last heartbeat waits until it is stale itse
   assert.equal((await getJob(db.url, old, table))?.locked_by, null);
   const leases = await withClient(
     db.url,
-    async (c) => (await c.query<{ id: string }>(`SELECT id FROM leases_${table} WHERE id <> 'witness'`)).rows,
+    async (c) => (await c.query<{ id: string }>(`SELECT id FROM leases_${table}`)).rows,
   );
   assert.deepEqual(leases, [{ id: "late-lock" }], "the lease went before all its locks could be rescued");
 });
@@ -153,7 +160,7 @@ test("a worker the OOM killer takes while jobguard lives: its job is back at onc
   // A kill at the deadline of a normal restart is no crash and is not counted.
   const events = join(tempDir(), "events");
   const restart = runJobguard(
-    [...FAST, "--deadline", "0.5", "--grace", "3", "--", ...PG_WORKER],
+    ["--deadline", "0.5", ...fastLeases(3), "--", ...PG_WORKER],
     env(table, { EVENTS: events, LOCK_SQL: lockJobSql(table, id) }),
   );
   await workerReady(events);

@@ -14,7 +14,7 @@ import {
   type PlatformStop,
   type Run,
 } from "../../support/jobguard.js";
-import { FAST } from "../../support/lease.js";
+import { fastLeases } from "../../support/lease.js";
 import {
   backInQueue,
   claim,
@@ -105,7 +105,7 @@ for (const restart of RESTARTS) {
     const id = await enqueue(db.url, schema, 60, { queue: "critical", priority: 3 });
     // A shutdown_timeout longer than the grace period, as set for long jobs: the worker would still be waiting at the SIGKILL.
     const run = runJobguard(
-      ["--deadline", "2", "--grace", "4", ...FAST, "--", ...STAND_IN],
+      ["--deadline", "2", ...fastLeases(4), "--", ...STAND_IN],
       env(schema, { ...restart.env, SQ_SHUTDOWN_TIMEOUT: "60" }),
     );
     const worker = await started(db.url, schema, id);
@@ -163,7 +163,7 @@ test("a restart Solid Queue finishes within the deadline: it hands the job back 
   const schema = await newSchema();
   const id = await enqueue(db.url, schema, 60);
   const run = runJobguard(
-    ["--deadline", "3", "--grace", "5", ...FAST, "--", ...STAND_IN],
+    ["--deadline", "3", ...fastLeases(5), "--", ...STAND_IN],
     env(schema, { DYNO: "worker.1", SQ_SHUTDOWN_TIMEOUT: "0.5" }),
   );
   await started(db.url, schema, id);

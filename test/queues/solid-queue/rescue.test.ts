@@ -4,7 +4,7 @@ import { withClient } from "../../../tools/db.js";
 import { descendantsOf } from "../../../tools/processes.js";
 import { fileDatabase } from "../../support/db.js";
 import { dockerStop, killLeftovers, runCommand, runJobguard, type Run } from "../../support/jobguard.js";
-import { FAST, insertDeadLease, insertWitness, leaseTestDatabase } from "../../support/lease.js";
+import { FAST, insertDeadLease, leaseTestDatabase } from "../../support/lease.js";
 import { requireHostnames } from "../../support/prerequisites.js";
 import {
   backInQueue,
@@ -52,10 +52,8 @@ function dyno(name: string, schema: string): Run {
   return runJobguard([...FAST, "--", ...STAND_IN], env(schema), { hostname: name });
 }
 
-/** Runs `jobguard rescue` once, with a witness lease that has reached the database for an hour (see lease/sweep.ts). */
+/** Runs `jobguard rescue` once (the first creates jobguard's tables). */
 async function rescue(schema: string, extra: string[] = []): Promise<string> {
-  // No tables yet: this rescue creates them.
-  await insertWitness(db.url, `${schema}.jobguard_leases`).catch(() => {});
   const { code, out } = await runCommand([...FAST, ...extra, "rescue"], env(schema));
   assert.equal(code, 0, out);
   return out;

@@ -95,15 +95,19 @@ test("buildConfig: tables are identifiers or schema.table; the rescue settings h
   rejects(["--", "w"], { ...dj, JOBGUARD_TABLE: 'jobs"; drop' }, /must be a table name or schema.table/);
   rejects(["--", "w"], { ...dj, JOBGUARD_LEASE_TABLE: "a.b.c" }, /must be a table name or schema.table/);
   rejects(
-    ["--heartbeat", "10", "--stale-after", "15", "--", "w"],
+    ["--heartbeat", "10", "--stale-after", "52", "--", "w"],
     dj,
-    /must be at least twice the heartbeat/,
+    /the stale-after time \(52 s, --stale-after\) must be at least the grace period \(30 s, JOBGUARD_GRACE\) plus twice the heartbeat \(10 s, JOBGUARD_HEARTBEAT\) plus 3 s/,
   );
+  // Unset, stale-after follows the grace: 90 s of grace and the default heartbeat need 113 s.
+  assert.equal(config(["--grace", "90", "--", "w"], dj).queue?.rescue?.staleAfterMs, 113_000);
+  assert.equal(config(["--grace", "90", "--", "w"], dj).queue?.rescue?.fenceMs, 22_000);
   rejects(["--", "w"], { ...dj, JOBGUARD_MAX_RESCUES: "2.5" }, /JOBGUARD_MAX_RESCUES must be a whole number/);
   const rescue = config(["--", "w"], { ...dj, JOBGUARD_MAX_RESCUES: "0" }).queue?.rescue;
   assert.deepEqual(rescue, {
     heartbeatMs: 10_000,
     staleAfterMs: 60_000,
+    fenceMs: 29_000,
     maxRescues: 0,
     leaseTable: ["jobguard_leases"],
     connection: "per-heartbeat",

@@ -3,8 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { sslModeOf } from "../../../src/config/database-url.js";
-import { tlsOptions } from "../../../src/db/tls.js";
+import { sslModeOf, tlsOptions } from "../../../src/db/tls.js";
 
 // TLS by libpq's rules, in process: no database.
 

@@ -1,7 +1,7 @@
 import type { Client } from "pg";
 import { connectAsJobguard } from "./connect.js";
 
-/** One connection of a Database: the client, once connected, and the switch that destroys its socket. */
+/** One connection of a KeptConnection: the client, once connected, and the switch that destroys its socket. */
 interface Connection {
   client: Promise<Client>;
   abort: AbortController;
@@ -16,7 +16,7 @@ interface Connection {
  * failover, a network that drops packets): TCP then waits minutes before it
  * gives up, while a new connection would work at once.
  */
-export class Database {
+export class KeptConnection {
   private current: Connection | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   /** Uses queued or running: the connection is closed after the last one when it is not kept. */

@@ -1,6 +1,6 @@
 import type { Client } from "pg";
 import type { QueueConfig } from "../config/config.js";
-import { Database } from "../db/connection.js";
+import { KeptConnection } from "../db/kept-connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -18,7 +18,7 @@ export async function withCommandConnection(
   out: (line: string) => void,
   work: (client: Client) => Promise<number>,
 ): Promise<number> {
-  const connection = new Database(queue.databaseUrl, env);
+  const connection = new KeptConnection(queue.databaseUrl, env);
   try {
     await connection.warm(CONNECT_TIMEOUT_MS);
   } catch (error) {
