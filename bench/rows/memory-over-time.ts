@@ -46,10 +46,10 @@ const jobguard = (connection: "keep" | "per-heartbeat"): Watched => {
       "--heartbeat",
       String(sizes.memoryHeartbeatSec),
       // A grace and a stale-after the lease contract allows at that heartbeat (stale-after at least
-      // grace + 2 heartbeats + 3 s); the fence then waits 7 s, so a busy machine's late heartbeat
-      // does not stop the worker. Sweeps come every stale-after/4.
+      // grace + 2 heartbeats + 3 s), with room: the fence then waits 17 s and a heartbeat 5 s, so that a
+      // busy machine's slow answers do not stop the worker. Sweeps come every stale-after/4.
       "--stale-after",
-      "10",
+      "20",
       "--grace",
       "2",
       "--deadline",
@@ -87,7 +87,7 @@ export async function memoryOverTimeRow(sizes: Sizes): Promise<RowResult> {
     `side by side for ${sizes.memoryRunSec} s, each around the same worker, a shell that starts two short \`sleep\`s ` +
     `every 50 ms and waits for them (so the tree changes all the while): the minimal Node wrapper, and jobguard ` +
     `with \`--queue delayed_job\` and a heartbeat of ${sizes.memoryHeartbeatSec} s (the default is 10 s: ${beats.toLocaleString("en")} ` +
-    `heartbeats are ${fmt((beats * 10) / 3600, 1)} hours of a dyno's), stale-after 10 s and a grace of 2 s (a sweep every 2.5 s), once with ` +
+    `heartbeats are ${fmt((beats * 10) / 3600, 1)} hours of a dyno's), stale-after 20 s and a grace of 2 s (a sweep every 5 s: stale-after/4, which the lease contract keeps above 0.8 s), once with ` +
     `the lease connection kept and once opened per heartbeat, each with a lease table of its own. Every ` +
     `${sizes.memorySampleSec} s the bench reads Rss and Pss of each supervisor process alone (not the worker) from ` +
     `/proc/PID/smaps_rollup. Steady state: the median of the samples of the last quarter of the run; the ratio is the ` +
