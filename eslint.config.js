@@ -27,7 +27,9 @@ export const LAYERS = [
   },
   {
     layer: "commands",
-    holds: "`check`, `rescue`, and the connection each opens (`command-connection.ts`)",
+    holds:
+      "`check`, `rescue`, and the connection each opens (`command-connection.ts`); the tables and privileges " +
+      "they check (`tables.ts`, `lease-check.ts`); what they print, escaped (`printable.ts`)",
     imports: [
       { layer: "config", types: true },
       "db",
@@ -77,13 +79,13 @@ export const LAYERS = [
     holds:
       "options (`options.ts`) and their checks, a file a concern (`timing.ts`, `forward.ts`, `queue.ts`, " +
       "`rescue.ts`, `database-url.ts`), no effects; `config.ts` builds `Config`; the worker presets in " +
-      "`escalation.ts`",
+      "`escalation.ts`; the commands and settings as the README's tables and --help show them (`usage.ts`)",
     imports: [
       { layer: "queues", files: ["descriptor.ts", "descriptors.ts", "*/descriptor.ts"] },
-      { layer: "db", files: ["tls.ts"] },
+      { layer: "db", files: ["tls.ts", "url.ts"] },
       { layer: "log.ts", types: true },
     ],
-    note: "nothing with effects: the descriptors import only types, `tls.ts` loads `fs` only to read a certificate",
+    note: "nothing with effects: the descriptors import only types, `tls.ts` loads `fs` only to read a certificate, `url.ts` reads libpq's URLs and imports nothing",
   },
   {
     layer: "queues",
@@ -99,8 +101,9 @@ export const LAYERS = [
   {
     layer: "db",
     holds:
-      "connecting (`connect.ts`), TLS and the sslmode by libpq's rules (`tls.ts`), `KeptConnection` " +
-      "(`kept-connection.ts`: a kept connection with a limit per use), retries, redaction, quoting, ending sessions",
+      "connecting (`connect.ts`), URLs, TLS and the sslmode, the password file by libpq's rules (`url.ts`, " +
+      "`tls.ts`, `pgpass.ts`), `KeptConnection` (`kept-connection.ts`: a kept connection with a limit per use), " +
+      "retries, redaction, quoting, preparing without running (`prepare.ts`), ending sessions",
     imports: ["pg", "pg-connection-string"],
   },
   {

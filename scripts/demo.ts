@@ -44,6 +44,8 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 /** A process the demo started: a bare worker, or jobguard with its worker. */
 interface Proc {
   child: ChildProcess;
+  /** jobguard with its worker, rather than a bare worker. */
+  underJobguard: boolean;
   pid: number;
   events: WorkerEvent[];
   stderrLines: { line: string; at: number }[];
@@ -66,6 +68,7 @@ function startProc(args: string[], env: NodeJS.ProcessEnv, showStderr: (line: st
       indent(line);
       return;
     }
+    const repeat = e.ev === "signal" && events.some((seen) => seen.ev === "signal" && seen.pid === e.pid);
     events.push(e);
     if (e.ev === "signal") {
       indent(
@@ -73,6 +76,13 @@ function startProc(args: string[], env: NodeJS.ProcessEnv, showStderr: (line: st
           ? `(worker ${e.pid} got ${e.signal} while idle and exits)`
           : `(worker ${e.pid} got ${e.signal}: like delayed_job, it keeps working job #${e.job} until it is done)`,
       );
+      // Under jobguard on Cedar the second is the fail-safe (README, "What happens on a restart", step 3).
+      if (repeat && proc.underJobguard)
+        indent(
+          "(this second SIGTERM is jobguard's fail-safe, not a repeat of Heroku's: on Cedar jobguard forwards nothing, " +
+            "since Heroku signals every process, but shortly before its deadline it sends the worker one SIGTERM anyway, " +
+            "in case the platform signalled jobguard alone; to delayed_job it is the same request again)",
+        );
     }
   });
   lines(child.stderr, (line) => {
@@ -85,6 +95,7 @@ function startProc(args: string[], env: NodeJS.ProcessEnv, showStderr: (line: st
   });
   const proc: Proc = {
     child,
+    underJobguard: args[0] === JOBGUARD,
     pid: child.pid ?? -1,
     events,
     stderrLines,
@@ -148,6 +159,11 @@ function childEnv(url: string, table: string, extra: Record<string, string> = {}
     DEMO_POLL_MS: String(POLL_MS),
     ...extra,
   };
+}
+
+/** In someone's database, jobguard's own tables (the lease and its rescue counts) are the demo's too, and go with it. */
+function leaseTable(table: string): string {
+  return `${table}_leases`;
 }
 
 async function createTable(db: Client, table: string): Promise<void> {
@@ -225,7 +241,8 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
   say("B. With jobguard");
   await db.query(`UPDATE ${table} SET locked_at = NULL, locked_by = NULL WHERE id = $1`, [id]);
   say(`  Job #${id} is unlocked by hand for a second try.`);
-  const tableVar = table === "delayed_jobs" ? "" : ` JOBGUARD_TABLE=${table}`;
+  const tableVar =
+    table === "delayed_jobs" ? "" : ` JOBGUARD_TABLE=${table} JOBGUARD_LEASE_TABLE=${leaseTable(table)}`;
   say(`  $ DYNO=worker.1 JOBGUARD_QUEUE=delayed_job${tableVar} DATABASE_URL=... \\`);
   say(`      jobguard --deadline ${JOBGUARD_DEADLINE_S} --grace ${HEROKU_GRACE_S} -- node demo-worker.js`);
   const jg = startProc(
@@ -242,7 +259,7 @@ async function demo(url: string, table: string, db: Client): Promise<number> {
     childEnv(url, table, {
       DYNO: "worker.1",
       JOBGUARD_QUEUE: "delayed_job",
-      ...(tableVar ? { JOBGUARD_TABLE: table } : {}),
+      ...(tableVar ? { JOBGUARD_TABLE: table, JOBGUARD_LEASE_TABLE: leaseTable(table) } : {}),
     }),
     (l) => indent(l),
   );
@@ -345,9 +362,11 @@ async function main(): Promise<number> {
       await Promise.race([Promise.all(started.map((p) => p.exited)), sleep(3000)]);
       if (db && table && dropTable) {
         await db.query("SET lock_timeout = '5s'").catch(() => {});
+        // Every table the demo made: the jobs, and the lease tables jobguard created for it.
+        const tables = [table, leaseTable(table), `${leaseTable(table)}_rescues`].join(", ");
         await db
-          .query(`DROP TABLE IF EXISTS ${table}`)
-          .catch((e: unknown) => process.stdout.write(`Could not drop table ${table}: ${hideUrl(e)}\n`));
+          .query(`DROP TABLE IF EXISTS ${tables}`)
+          .catch((e: unknown) => process.stdout.write(`Could not drop tables ${tables}: ${hideUrl(e)}\n`));
       }
       await db?.end().catch(() => {});
       await server?.stop();
@@ -379,7 +398,7 @@ async function main(): Promise<number> {
       // Someone's real database: a table of the demo's own, never delayed_jobs.
       table = `jobguard_demo_jobs_${randomBytes(3).toString("hex")}`;
       say(
-        `Database: ${describeDatabase(url)} (from DATABASE_URL), in a new table ${table} that is dropped at the end.`,
+        `Database: ${describeDatabase(url)} (from DATABASE_URL), in a new table ${table} (and jobguard's ${leaseTable(table)} and ${leaseTable(table)}_rescues) dropped at the end.`,
       );
     } else {
       table = "delayed_jobs";

@@ -39,7 +39,9 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return EXIT.USAGE;
   }
   if (args.action === "check") return (await import("./commands/check.js")).check(config.queue, env);
-  if (args.action === "rescue") return (await import("./commands/rescue.js")).rescue(config.queue, env);
+  // buildConfig() refuses a rescue without a queue that keeps leases.
+  if (args.action === "rescue")
+    return (await import("./commands/rescue.js")).rescue(config.queue!, config.queue!.rescue!, env);
   // Without /proc the worker would start but its tree could never be found
   // again: refuse before anything starts.
   const unsupported = procUnavailable();

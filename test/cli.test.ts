@@ -29,13 +29,13 @@ const BAD: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
     "a deadline as long as the grace",
     ["--deadline", "30"],
     {},
-    /the deadline \(30 s\) must be shorter than the grace period \(30 s\)/,
+    /--deadline=30 must be shorter than the grace period, JOBGUARD_GRACE \(unset: 30\)/,
   ],
   [
     "a deadline longer than the grace",
     [],
     { JOBGUARD_DEADLINE: "10", JOBGUARD_GRACE: "9.5" },
-    /the deadline \(10 s\) must be shorter than the grace period \(9.5 s\)/,
+    /JOBGUARD_DEADLINE=10 must be shorter than the grace period, JOBGUARD_GRACE=9.5/,
   ],
   [
     "an unknown forward mode",

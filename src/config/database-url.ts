@@ -1,4 +1,5 @@
 import { sslModeOf } from "../db/tls.js";
+import { libpqUrl, writtenCredentials } from "../db/url.js";
 import { UsageError, type RawValue } from "./options.js";
 
 // A database URL, checked without connecting, with the TLS mode it asks for
@@ -12,7 +13,8 @@ import { UsageError, type RawValue } from "./options.js";
 export function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
   let url: URL;
   try {
-    url = new URL(raw.value);
+    // libpq's forms too: postgres://user@/db?host=/var/run/postgresql (db/url.ts).
+    url = libpqUrl(raw.value);
   } catch {
     throw new UsageError(
       `${raw.source} is not a valid URL (expected postgres://user:password@host:port/database)`,
@@ -22,13 +24,14 @@ export function checkDatabaseUrl(raw: RawValue, env: NodeJS.ProcessEnv): void {
     throw new UsageError(`${raw.source} must be a postgres:// or postgresql:// URL, not ${url.protocol}//`);
   }
   try {
-    sslModeOf(raw.value, env);
+    sslModeOf(url.toString(), env);
   } catch (error) {
     throw new UsageError(`${raw.source}: ${(error as Error).message}`);
   }
+  const written = writtenCredentials(raw.value);
   const parts: [string, string][] = [
-    ["user name", url.username],
-    ["password", url.password],
+    ["user name", written.user],
+    ["password", written.password],
     ["host", url.hostname],
     ["database name", url.pathname.slice(1)],
   ];

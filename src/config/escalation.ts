@@ -51,7 +51,7 @@ const PRESETS: Record<WorkerName, Preset> = {
 };
 
 /** Signals a worker may be asked with; SIGKILL is the deadline's own. */
-const ESCALATION_SIGNALS = [
+export const ESCALATION_SIGNALS = [
   "SIGTERM",
   "SIGINT",
   "SIGQUIT",
@@ -111,15 +111,22 @@ export function escalationConfig(
         ? raw.escalateBefore!.source
         : `${raw.worker!.source}=${worker}'s escalate-before`;
     throw new UsageError(
-      `${source} (${before / 1000} s) must be shorter than the deadline (${deadlineMs / 1000} s): the escalation comes after the shutdown begins`,
+      `${source} (${before / 1000} s) must be shorter than the deadline, ${deadlineName(raw, deadlineMs)}: the escalation comes after the shutdown begins`,
     );
   }
   // Something is sent before the deadline: the escalation, or auto's fail-safe.
   const sends = signal !== undefined || (raw.forward?.value ?? preset.forward ?? "auto") === "auto";
   if (preset.quiet && sends && deadlineMs - before < preset.quiet.ms) {
     throw new UsageError(
-      `${raw.worker!.source}=${worker} ${preset.quiet.why}: jobguard's own signals must come at least ${preset.quiet.ms / 1000} s after the shutdown begins, not ${(deadlineMs - before) / 1000} s; lengthen the deadline or shorten JOBGUARD_ESCALATE_BEFORE`,
+      `${raw.worker!.source}=${worker} ${preset.quiet.why}: jobguard's own signals must come at least ${preset.quiet.ms / 1000} s after the shutdown begins, not ${(deadlineMs - before) / 1000} s; lengthen the deadline, ${deadlineName(raw, deadlineMs)}, or shorten JOBGUARD_ESCALATE_BEFORE`,
     );
   }
   return { worker, signal, beforeMs: before, forward: preset.forward };
+}
+
+/** The deadline as a sentence names it: its setting and value, or what it follows when unset. */
+function deadlineName(raw: Partial<Record<OptionKey, RawValue>>, deadlineMs: number): string {
+  return raw.deadline
+    ? `${raw.deadline.source}=${raw.deadline.value}`
+    : `JOBGUARD_DEADLINE (unset: ${deadlineMs / 1000} s, from JOBGUARD_GRACE)`;
 }

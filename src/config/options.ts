@@ -1,14 +1,8 @@
-import type { TableOption } from "../queues/descriptor.js";
-import { QUEUES } from "../queues/descriptors.js";
+import { OPTIONS } from "./usage.js";
 
-/** One setting, readable from a flag and from the environment. */
-export interface OptionSpec {
-  key: OptionKey;
-  flag: string;
-  env: string;
-  valueName: string;
-  describe: string;
-}
+// The flags and variables come from config/usage.ts, the table --help and the
+// README print; the help text itself is there too.
+export { usage } from "./usage.js";
 
 /** The settings jobguard knows. */
 export type OptionKey =
@@ -31,155 +25,6 @@ export type OptionKey =
   | "escalate"
   | "escalateBefore";
 
-// The help of the settings only some queues read comes from the queues' descriptors.
-
-/** "a, b or c". */
-function orList(items: readonly string[]): string {
-  return items.length > 1 ? `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}` : items.join("");
-}
-
-/** The queues that name a table with this setting, each with its default. */
-function tableHelp(key: TableOption["key"]): string {
-  const tables = QUEUES.flatMap(({ table }) =>
-    table?.key === key ? [`${table.names} (default ${table.default})`] : [],
-  );
-  return `${tables.join(" or ")}, schema-qualified allowed`;
-}
-
-/** The queues that read this setting of their own, as --queue values. */
-function readersOf(key: OptionKey): string {
-  const readers = QUEUES.filter((q) => q.settings.some((s) => s.key === key));
-  return readers.map((q) => `--queue ${q.kind}`).join(" or ");
-}
-
-/** Every setting; the usage text and the README's configuration table follow this order. */
-const OPTIONS: readonly OptionSpec[] = [
-  {
-    key: "deadline",
-    flag: "--deadline",
-    env: "JOBGUARD_DEADLINE",
-    valueName: "SECONDS",
-    describe:
-      "from the first SIGTERM/SIGINT until the worker tree is killed (default: the grace less a quarter of it, at least 1 s and at most 5 s; 25)",
-  },
-  {
-    key: "grace",
-    flag: "--grace",
-    env: "JOBGUARD_GRACE",
-    valueName: "SECONDS",
-    describe: "the platform's SIGKILL grace period; the deadline follows it (default 30)",
-  },
-  {
-    key: "forward",
-    flag: "--forward",
-    env: "JOBGUARD_FORWARD",
-    valueName: "MODE",
-    describe: "forward SIGTERM to the worker: auto, always or never (default auto)",
-  },
-  {
-    key: "logLevel",
-    flag: "--log-level",
-    env: "JOBGUARD_LOG_LEVEL",
-    valueName: "LEVEL",
-    describe: "silent, info or debug (default info)",
-  },
-  {
-    key: "queue",
-    flag: "--queue",
-    env: "JOBGUARD_QUEUE",
-    valueName: "KIND",
-    describe: `release the killed worker's claims: ${orList(QUEUES.map((q) => q.kind))} (default: none)`,
-  },
-  {
-    key: "databaseUrl",
-    flag: "--database-url",
-    env: "JOBGUARD_DATABASE_URL",
-    valueName: "URL",
-    describe: "PostgreSQL URL (default $DATABASE_URL)",
-  },
-  {
-    key: "table",
-    flag: "--table",
-    env: "JOBGUARD_TABLE",
-    valueName: "NAME",
-    describe: tableHelp("table"),
-  },
-  {
-    key: "tablePrefix",
-    flag: "--table-prefix",
-    env: "JOBGUARD_TABLE_PREFIX",
-    valueName: "PREFIX",
-    describe: tableHelp("tablePrefix"),
-  },
-  {
-    key: "releaseSql",
-    flag: "--release-sql",
-    env: "JOBGUARD_RELEASE_SQL",
-    valueName: "SQL",
-    describe: `the release statement for ${readersOf("releaseSql")} ($1 host, $2 pids, $3 worker names)`,
-  },
-  {
-    key: "heartbeat",
-    flag: "--heartbeat",
-    env: "JOBGUARD_HEARTBEAT",
-    valueName: "SECONDS",
-    describe: `how often the worker's lease is renewed (${QUEUES.filter((q) => q.leases)
-      .map((q) => q.kind)
-      .join(", ")}; default 10)`,
-  },
-  {
-    key: "staleAfter",
-    flag: "--stale-after",
-    env: "JOBGUARD_STALE_AFTER",
-    valueName: "SECONDS",
-    describe: "a lease this old belongs to a dead dyno and is rescued (default 60)",
-  },
-  {
-    key: "maxRescues",
-    flag: "--max-rescues",
-    env: "JOBGUARD_MAX_RESCUES",
-    valueName: "N",
-    describe: "rescues of one job before it is marked failed (default 3)",
-  },
-  {
-    key: "leaseTable",
-    flag: "--lease-table",
-    env: "JOBGUARD_LEASE_TABLE",
-    valueName: "NAME",
-    describe: "jobguard's own lease table, schema-qualified allowed (default jobguard_leases)",
-  },
-  {
-    key: "connection",
-    flag: "--connection",
-    env: "JOBGUARD_CONNECTION",
-    valueName: "MODE",
-    describe:
-      "the lease's connection: per-heartbeat (opened for each heartbeat and sweep) or keep (default per-heartbeat)",
-  },
-  // The worker's last step before the kill (config/escalation.ts).
-  {
-    key: "worker",
-    flag: "--worker",
-    env: "JOBGUARD_WORKER",
-    valueName: "NAME",
-    describe: "presets for sidekiq, graphile-worker, rq or celery (default: none)",
-  },
-  {
-    key: "escalate",
-    flag: "--escalate",
-    env: "JOBGUARD_ESCALATE",
-    valueName: "SIGNAL",
-    describe: "signal sent to the worker before the deadline, or none (default: the preset's)",
-  },
-  {
-    key: "escalateBefore",
-    flag: "--escalate-before",
-    env: "JOBGUARD_ESCALATE_BEFORE",
-    valueName: "SECONDS",
-    describe: "how long before the deadline (default 5, at most half the deadline)",
-  },
-];
-
 /** The environment variable of a setting. */
 export function optionEnv(key: OptionKey): string {
   return OPTIONS.find((o) => o.key === key)!.env;
@@ -201,12 +46,14 @@ export interface ParsedArgs {
 /** A bad invocation: one sentence naming the variable or flag, then a pointer to --help; exit status 2. */
 export class UsageError extends Error {}
 
-const SUBCOMMANDS = new Set(["check", "rescue"]);
+const SUBCOMMANDS = ["check", "rescue"] as const;
 
 /**
  * Reads flags (`--name value` or `--name=value`) up to `--` or the first word
  * that is not an option; the environment fills what the flags leave unset.
  * An empty environment variable counts as unset, as most shells and platforms treat it.
+ * `check` and `rescue` take the same flags after them as before them; a word
+ * after them is a mistake, since a worker command comes after `--` (or first).
  */
 export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): ParsedArgs {
   const values: ParsedArgs["values"] = {};
@@ -215,17 +62,43 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
     if (value !== undefined && value !== "") values[spec.key] = { value, source: spec.env };
   }
   const fromFlags: ParsedArgs["values"] = {};
-  let i = 0;
-  let separated = false;
+  const first = readFlags(argv, 0, fromFlags);
+  if (first.stop) return { values, action: first.stop, command: [] };
+  let rest = argv.slice(first.next);
+  const subcommand = !first.separated && SUBCOMMANDS.find((name) => name === rest[0]);
+  if (subcommand) {
+    const after = readFlags(argv, first.next + 1, fromFlags);
+    if (after.stop) return { values, action: after.stop, command: [] };
+    rest = argv.slice(after.next);
+    if (after.separated || rest.length > 0) {
+      throw new UsageError(
+        `jobguard ${subcommand} takes options only, not ${JSON.stringify(after.separated ? "--" : rest[0])} (a worker command named ${subcommand} goes after --: jobguard -- ${subcommand})`,
+      );
+    }
+    Object.assign(values, fromFlags);
+    return { values, action: subcommand, command: [] };
+  }
+  Object.assign(values, fromFlags);
+  if (rest.length === 0) throw new UsageError("no worker command given");
+  return { values, action: "run", command: rest };
+}
+
+/**
+ * Reads flags from argv[start] into `into` (a later one wins), up to `--`
+ * or the first word that is not an option: `next` is the index after them.
+ * Stops at -h or -V, which win over everything else.
+ */
+function readFlags(
+  argv: readonly string[],
+  start: number,
+  into: ParsedArgs["values"],
+): { next: number; separated: boolean; stop?: "help" | "version" } {
+  let i = start;
   for (; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === "--") {
-      separated = true;
-      i++;
-      break;
-    }
-    if (arg === "-h" || arg === "--help") return { values, action: "help", command: [] };
-    if (arg === "-V" || arg === "--version") return { values, action: "version", command: [] };
+    if (arg === "--") return { next: i + 1, separated: true };
+    if (arg === "-h" || arg === "--help") return { next: i, separated: false, stop: "help" };
+    if (arg === "-V" || arg === "--version") return { next: i, separated: false, stop: "version" };
     if (!arg.startsWith("-")) break;
     const eq = arg.indexOf("=");
     const name = eq === -1 ? arg : arg.slice(0, eq);
@@ -233,34 +106,7 @@ export function parseArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
     if (!spec) throw new UsageError(`unknown option ${name}`);
     const value: string | undefined = eq === -1 ? argv[++i] : arg.slice(eq + 1);
     if (value === undefined || (eq === -1 && value === "--")) throw new UsageError(`${name} needs a value`);
-    fromFlags[spec.key] = { value, source: name };
+    into[spec.key] = { value, source: name };
   }
-  Object.assign(values, fromFlags);
-  const rest = argv.slice(i);
-  if (!separated && rest.length === 1 && SUBCOMMANDS.has(rest[0]!)) {
-    return { values, action: rest[0] as "check" | "rescue", command: [] };
-  }
-  if (rest.length === 0) throw new UsageError("no worker command given");
-  return { values, action: "run", command: rest };
-}
-
-/** The usage text printed with --help. */
-export function usage(): string {
-  const width = Math.max(...OPTIONS.map((o) => `${o.flag} ${o.valueName}`.length));
-  const lines = OPTIONS.map((o) => `  ${`${o.flag} ${o.valueName}`.padEnd(width)}  ${o.env}: ${o.describe}`);
-  const kindWidth = Math.max(...QUEUES.map((q) => q.kind.length));
-  return [
-    "Usage: jobguard [options] -- <command> [args...]",
-    "       jobguard [options] check",
-    "       jobguard [options] rescue",
-    "",
-    "Options (each can be set from the environment variable named after it):",
-    ...lines,
-    `  ${"-h, --help".padEnd(width)}  show this help`,
-    `  ${"-V, --version".padEnd(width)}  show the version`,
-    "",
-    "Queues (--queue KIND):",
-    ...QUEUES.map((q) => `  ${q.kind.padEnd(kindWidth)}  ${q.describe}`),
-    "",
-  ].join("\n");
+  return { next: i, separated: false };
 }

@@ -5,9 +5,11 @@ import { seconds } from "./values.js";
 export function timing(raw: Partial<Record<OptionKey, RawValue>>): { deadlineMs: number; graceMs: number } {
   const graceMs = seconds(raw.grace, 30);
   const deadlineMs = raw.deadline ? seconds(raw.deadline, 0) : defaultDeadlineMs(graceMs);
-  if (deadlineMs >= graceMs) {
+  // Only a deadline that is set can fail this: the default is always shorter.
+  if (raw.deadline && deadlineMs >= graceMs) {
+    const grace = raw.grace ? `${raw.grace.source}=${raw.grace.value}` : "JOBGUARD_GRACE (unset: 30)";
     throw new UsageError(
-      `the deadline (${deadlineMs / 1000} s) must be shorter than the grace period (${graceMs / 1000} s), to leave time for cleanup before the platform's SIGKILL`,
+      `${raw.deadline.source}=${raw.deadline.value} must be shorter than the grace period, ${grace}, to leave time for cleanup before the platform's SIGKILL (leave the deadline unset and it follows the grace)`,
     );
   }
   return { deadlineMs, graceMs };

@@ -1,5 +1,10 @@
+import { existsSync } from "node:fs";
+import { userInfo } from "node:os";
+import { join } from "node:path";
 import type { Client, ClientConfig } from "pg";
+import { pgpassPassword } from "./pgpass.js";
 import { SSL_PARAMS, sslModeOf, tlsOptions } from "./tls.js";
+import { libpqUrl } from "./url.js";
 
 /**
  * pg, loaded at first use. To tell whether it runs in a Cloudflare Worker, pg
@@ -15,15 +20,65 @@ async function loadPg(): Promise<typeof import("pg").default> {
   return (await import("pg")).default;
 }
 
-/** node-postgres's config for the URL, with TLS set by libpq's rules; `tls: false` forces a plain connection. */
+/** node-postgres's config for the URL, by libpq's rules; `tls: false` forces a plain connection. */
 async function clientConfig(url: string, env: NodeJS.ProcessEnv, tls: boolean): Promise<ClientConfig> {
   const { parse } = await import("pg-connection-string");
-  const stripped = new URL(url);
-  for (const name of SSL_PARAMS) stripped.searchParams.delete(name);
-  const mode = sslModeOf(url, env);
-  const config = parse(stripped.toString()) as ClientConfig;
-  config.ssl = tls && mode !== "disable" ? await tlsOptions(mode, new URL(url).searchParams) : false;
-  return config;
+  const parsed = libpqUrl(url);
+  const params = new URLSearchParams(parsed.searchParams);
+  for (const name of SSL_PARAMS) parsed.searchParams.delete(name);
+  const mode = sslModeOf(parsed.toString(), env);
+  const config = parse(parsed.toString()) as ClientConfig;
+  config.ssl = tls && mode !== "disable" ? await tlsOptions(mode, params) : false;
+  return withLibpqDefaults(config, env);
+}
+
+/**
+ * What libpq fills in where the URL says nothing, and node-postgres would
+ * not: the host is PGHOST or the local socket, the user PGUSER or the
+ * process's owner (not $USER, which a platform may leave unset), and the
+ * password PGPASSWORD or the password file, asked for only when the server
+ * wants one, and named when there is none.
+ */
+function withLibpqDefaults(config: ClientConfig, env: NodeJS.ProcessEnv): ClientConfig {
+  const port = String(config.port || env.PGPORT || 5432);
+  const host = config.host || env.PGHOST || localSocket(port);
+  const user = config.user || env.PGUSER || processOwner();
+  if (!user) throw new Error("no database user: put one in the database URL, or set PGUSER");
+  const database = config.database || env.PGDATABASE || user;
+  const given = (typeof config.password === "string" && config.password) || env.PGPASSWORD;
+  return {
+    ...config,
+    host,
+    port: Number(port),
+    user,
+    database,
+    // A function: node-postgres calls it only when the server asks for a password.
+    password: () => {
+      if (given) return given;
+      const found = pgpassPassword({ host, port, database, user }, env);
+      if ("password" in found) return found.password;
+      throw new Error(
+        `the server asks for a password for user ${user}, and none is given: not in the database URL, no PGPASSWORD, ${found.none}`,
+      );
+    },
+  };
+}
+
+// libpq's default socket directory: Debian's and most distributions' build, or the source's own default.
+const SOCKET_DIRECTORIES = ["/var/run/postgresql", "/tmp"];
+
+/** The directory of a local server's socket for this port, as libpq finds it; else TCP to localhost. */
+function localSocket(port: string): string {
+  return SOCKET_DIRECTORIES.find((dir) => existsSync(join(dir, `.s.PGSQL.${port}`))) ?? "localhost";
+}
+
+/** The name of the user the process runs as, where the system has one (a container's uid may have none). */
+function processOwner(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -39,7 +94,7 @@ export async function connect(
   signal?: AbortSignal,
 ): Promise<Client> {
   const pg = await loadPg();
-  const mode = sslModeOf(url, env);
+  const mode = sslModeOf(libpqUrl(url).toString(), env);
   const open = async (tls: boolean) => {
     const client = new pg.Client({ ...(await clientConfig(url, env, tls)), ...extra });
     signal?.throwIfAborted();

@@ -13,6 +13,9 @@ import { dropLease, hostShared, insertLease, renewLease, type Lease } from "./le
 import { HistoryPruner } from "./prune-history.js";
 import type { LeaseTables } from "./schema.js";
 
+/** How soon a heartbeat is tried again after one failed. */
+const RETRY_MS = 1000;
+
 /** What the keeper needs beside the lease's own settings. */
 export interface KeeperOptions {
   database: KeptConnection;
@@ -42,7 +45,11 @@ export class LeaseKeeper {
   /** The database has confirmed a write of the lease: renewals, not inserts, from now on. */
   private written = false;
   private failures = 0;
+  /** A write was sent whose outcome jobguard does not know: it may have been committed. */
+  private uncertain = false;
   private sharedChecked = false;
+  /** The fence has fired: the worker is being stopped. */
+  private fenced = false;
 
   /** Asks the supervisor for a shutdown (ReleasePort.start's handle). */
   private stopWorker: (reason: string) => void = () => {};
@@ -55,6 +62,7 @@ export class LeaseKeeper {
         `the lease could not be renewed for ${Math.round(silentMs / 1000)} s: stopping the worker before another dyno may take its jobs`,
         { lease: this.id, fence_s: config.fenceMs / 1000 },
       );
+      this.fenced = true;
       this.stopWorker("lease_lost");
     });
   }
@@ -64,10 +72,14 @@ export class LeaseKeeper {
     this.stopWorker = stopWorker;
     const pruner = new HistoryPruner(history, this.options.queue);
     // Each heartbeat is scheduled when the previous one has ended: behind a
-    // stalled connection, beats must not queue up and fire in a burst.
+    // stalled connection, beats must not queue up and fire in a burst. After
+    // a failure the next comes within a second: the fence counts from the
+    // renewal before the latest, so a failed beat leaves little time.
+    const { heartbeatMs } = this.options.config;
     const beat = () =>
       void this.beat(history, pruner).finally(() => {
-        if (this.running) this.heartbeats = setTimeout(beat, this.options.config.heartbeatMs).unref();
+        const wait = this.failures > 0 ? Math.min(heartbeatMs, RETRY_MS) : heartbeatMs;
+        if (this.running) this.heartbeats = setTimeout(beat, wait).unref();
       });
     beat();
   }
@@ -121,38 +133,25 @@ export class LeaseKeeper {
   }
 
   private async beat(history: TreeHistory, pruner: HistoryPruner): Promise<void> {
-    const { database, tables, ready, log, url } = this.options;
+    const { database, log, url } = this.options;
     try {
       await database.use(this.beatLimitMs, async (client) => {
-        await ready(client);
-        // A failed prune (say, a jobs table not there yet) must not cost the heartbeat: it tries again next time.
+        await this.renew(client, history);
+        if (!this.running) return;
+        if (!this.sharedChecked) await this.checkShared(client);
+        // After the renewal, so that a slow one (a jobs table without the
+        // recommended index, a migration's lock) never delays it; a failed
+        // prune must not cost the heartbeat: it tries again next time.
         await pruner
           .prune(client)
           .catch((error: unknown) => log.debug("prune_failed", { error: safeMessage(error, url) }));
-        if (!this.running) return;
-        const lease = this.lease(history);
-        const sentAt = this.fence.sending();
-        if (this.written) {
-          // No row: a sweep judged this lease stale and may have handed its
-          // claims out. The fence should have stopped the worker first; if it
-          // has not (a clock that ran slow), it must stop now.
-          if (!(await renewLease(client, tables, lease))) return this.lost();
-        } else {
-          await insertLease(client, tables, lease).catch((error: unknown) => {
-            // An answer from the server that is not about the connection: nothing was written.
-            if (!isTransient(error)) this.fence.refused();
-            throw error;
-          });
-          this.written = true;
-        }
-        this.fence.confirmed(sentAt);
-        if (!this.sharedChecked) await this.checkShared(client);
       });
       if (this.failures > 0) log.info("heartbeat_resumed", { lease: this.id, failed: this.failures });
       this.failures = 0;
     } catch (error) {
-      const message = `heartbeat failed, the worker runs on: ${safeMessage(error, url)}`;
-      // fence_s: how long after its last renewal the lease stops the worker if renewals keep failing.
+      if (!this.running) return;
+      const message = `heartbeat failed, ${this.fenced ? "the worker is being stopped" : "the worker runs on"}: ${safeMessage(error, url)}`;
+      // fence_s: how long after the renewal before its last the lease stops the worker if renewals keep failing.
       log[this.failures > 0 ? "debug" : "info"]("heartbeat_failed", {
         error: message,
         fence_s: this.options.config.fenceMs / 1000,
@@ -161,12 +160,41 @@ export class LeaseKeeper {
     }
   }
 
+  /** One write of the lease, confirmed to the fence when the database answers it. */
+  private async renew(client: Parameters<typeof renewLease>[0], history: TreeHistory): Promise<void> {
+    const { tables, ready } = this.options;
+    await ready(client);
+    if (!this.running) return;
+    const lease = this.lease(history);
+    const sentAt = this.fence.sending();
+    try {
+      if (this.written) {
+        // No row: a sweep judged this lease stale and may have handed its
+        // claims out, or a failover lost its first write. The fence should
+        // have stopped the worker first; if it has not, it must stop now.
+        if (!(await renewLease(client, tables, lease))) return this.running ? this.lost() : undefined;
+      } else {
+        await insertLease(client, tables, lease);
+        this.written = true;
+      }
+    } catch (error) {
+      // An answer from the server that is not about the connection: this
+      // write did nothing. Only if no earlier one may have done something
+      // (a timeout, a connection lost after the INSERT was sent) is there
+      // no lease at all, and nothing to fence.
+      if (!isTransient(error) && !this.uncertain) this.fence.refused();
+      else this.uncertain = true;
+      throw error;
+    }
+    this.fence.confirmed(sentAt);
+  }
+
   /** The lease's row is gone while its tree runs. */
   private lost(): void {
     this.stop();
     this.options.log.error(
       "lease_lost",
-      "the lease was removed by a sweep while the worker ran: stopping the worker, whose jobs another dyno may take",
+      "the lease is gone from the database (a sweep judged it stale, or a failover lost it) while the worker ran: stopping the worker, whose jobs another dyno may take",
       { lease: this.id },
     );
     this.stopWorker("lease_lost");

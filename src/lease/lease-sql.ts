@@ -53,6 +53,9 @@ export async function dropLease(client: Client, tables: LeaseTables, id: string)
   await client.query(`DELETE FROM ${tables.leases} WHERE id = $1`, [id]);
 }
 
+/** The stale-after of jobguards from before leases carried their timing: their default. */
+const LEGACY_STALE_AFTER_MS = 60_000;
+
 /** A lease judged by its own timing: written by a jobguard that fences itself, and not renewed for its stale-after. */
 export function staleLease(alias: string): string {
   return `(${alias}.stale_after_ms IS NOT NULL AND ${alias}.heartbeat_at < now() - ${alias}.stale_after_ms * interval '1 millisecond')`;
@@ -61,8 +64,8 @@ export function staleLease(alias: string): string {
 /**
  * Whether a live lease of this host name runs in another pid namespace (or
  * another boot): its worker may have any pid this tree had, and lock under
- * the same "host:H pid:P". Leases without a namespace recorded are of no
- * help either way and are left out.
+ * the same "host:H pid:P". A namespace unknown on either side (an older
+ * jobguard's lease, a system that does not show it) counts as another.
  */
 export async function hostShared(
   client: Client,
@@ -71,12 +74,12 @@ export async function hostShared(
   pidNamespace: string | undefined,
   id: string,
 ): Promise<boolean> {
-  if (pidNamespace === undefined) return false;
   const result = await client.query<{ shared: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM ${tables.leases} l
-                     WHERE l.host = $1 AND l.id <> $3 AND l.pid_namespace IS NOT NULL AND l.pid_namespace <> $2
-                       AND NOT ${staleLease("l")}) AS shared`,
-    [host, pidNamespace, id],
+                     WHERE l.host = $1 AND l.id <> $3
+                       AND (l.pid_namespace IS NULL OR $2::text IS NULL OR l.pid_namespace <> $2::text)
+                       AND l.heartbeat_at > now() - coalesce(l.stale_after_ms, ${LEGACY_STALE_AFTER_MS}) * interval '1 millisecond') AS shared`,
+    [host, pidNamespace ?? null, id],
   );
   return result.rows[0]?.shared === true;
 }

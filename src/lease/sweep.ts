@@ -17,14 +17,23 @@ export interface SweepResult {
   leases: string[];
   /** Stale leases kept: a session carrying their worker's tag is open, so the worker may live. */
   alive: string[];
+  /**
+   * Stale leases released although a tagged session is open: stale for
+   * VETO_MS more, that session is most likely one the server has not yet
+   * found dead (a host that failed sends no FIN; TCP keepalive takes hours).
+   */
+  overruled: string[];
   /** Stale leases kept: they hold claims too young to release yet (5, below); a later sweep takes them. */
   waiting: string[];
   /** Leases removed without a release: a day without a heartbeat (alive all along, or from an older jobguard). */
   expired: string[];
 }
 
-/** A lease without a heartbeat for a day leaves the table whatever it holds: its claims are the queue's own timeout's by then. */
+/** A lease without a heartbeat for a day (or twice its stale-after) leaves the table whatever it holds: its claims are the queue's own timeout's by then. */
 const EXPIRE_MS = 24 * 60 * 60 * 1000;
+
+/** How long past its stale-after a tagged session keeps a lease. */
+const VETO_MS = 15 * 60 * 1000;
 
 /**
  * Rescues the jobs of dead dynos, in a bounded number of statements however
@@ -46,13 +55,16 @@ const EXPIRE_MS = 24 * 60 * 60 * 1000;
  *    within the grace as well.
  * 3. No session carries the worker's tag (its application_name): what is
  *    left when jobguard and its watchdog both die and the worker lives on.
- *    A tagged session only ever keeps a lease (`alive`); its absence is never
- *    needed to release one. A worker that holds no connection then, or set
- *    PGAPPNAME itself, is not seen by this; a pooler may keep a dead
+ *    A tagged session only ever keeps a lease (`alive`), for at most 15
+ *    minutes past its stale-after (`overruled`: the session of a host that
+ *    failed lingers until the server's TCP keepalive, hours); its absence is
+ *    never needed to release one. A worker that holds no connection then, or
+ *    set PGAPPNAME itself, is not seen by this; a pooler may keep a dead
  *    worker's tag on a server connection, which only delays its rescue.
  * 4. Only pids of the lease that no live lease of the same host claims: a
  *    host name and pids that came back after a reboot, in a new container,
- *    or in another pid namespace belong to that lease's tree.
+ *    or in another pid namespace belong to that lease's tree, whose release
+ *    hands back what is held under those names when it ends.
  * 5. Only claims older than the dead leases' stale-after (the queue's
  *    adapter sees to that): a younger claim under a dead tree's name was taken
  *    by a process the tree's lease did not know of, such as a new worker in
@@ -84,6 +96,7 @@ export async function sweep(
     failed: [],
     leases: [],
     alive: [],
+    overruled: [],
     waiting: [],
     expired: [],
   };
@@ -110,12 +123,14 @@ export async function sweep(
       host: string;
       stale_after_ms: number;
       sessions: number;
+      vetoable: boolean;
       dead_pids: number[];
     }>(
       `WITH tagged AS (
          SELECT application_name, count(*)::int AS n FROM pg_stat_activity GROUP BY application_name
        )
        SELECT l.id, l.host, l.stale_after_ms, coalesce(t.n, 0) AS sessions,
+              l.heartbeat_at > now() - (l.stale_after_ms + $1) * interval '1 millisecond' AS vetoable,
               ARRAY(SELECT p FROM unnest(l.pids) AS p
                      WHERE NOT EXISTS (SELECT 1 FROM ${tables.leases} o
                                         WHERE o.host = l.host AND o.id <> l.id AND NOT ${staleLease("o")} AND p = ANY(o.pids))) AS dead_pids
@@ -123,14 +138,18 @@ export async function sweep(
         WHERE ${staleLease("l")}
         ORDER BY l.heartbeat_at
           FOR UPDATE OF l`,
+      [VETO_MS],
     );
     const dead: DeadLeasePid[] = [];
     const deadLeases: string[] = [];
     let olderThanMs = 0;
     for (const lease of staleLeases.rows) {
       if (lease.sessions > 0) {
-        result.alive.push(lease.id);
-        continue;
+        if (lease.vetoable) {
+          result.alive.push(lease.id);
+          continue;
+        }
+        result.overruled.push(lease.id);
       }
       deadLeases.push(lease.id);
       olderThanMs = Math.max(olderThanMs, lease.stale_after_ms);
@@ -141,6 +160,8 @@ export async function sweep(
       const rescued = await queue.rescue(client, dead, olderThanMs, counting);
       result.released = rescued.ids;
       result.failed = rescued.failed ?? [];
+      // A pid another live lease claims is that lease's now: its release, when
+      // that tree ends, hands back what is held under the name.
       const holding = await queue.stillHolding(client, dead);
       result.leases = deadLeases.filter((id) => !holding.has(id));
       result.waiting = deadLeases.filter((id) => holding.has(id));
@@ -148,7 +169,8 @@ export async function sweep(
       if (result.released.length) await queue.forgetCounts(client, tables.rescues);
     }
     const expired = await client.query<{ id: string }>(
-      `DELETE FROM ${tables.leases} WHERE heartbeat_at < now() - $1 * interval '1 millisecond' RETURNING id`,
+      `DELETE FROM ${tables.leases}
+        WHERE heartbeat_at < now() - greatest($1, 2 * coalesce(stale_after_ms, 0)) * interval '1 millisecond' RETURNING id`,
       [EXPIRE_MS],
     );
     result.expired = expired.rows.map((row) => row.id);

@@ -76,6 +76,7 @@ function logSweep(log: Logger, result: SweepResult): void {
     result.failed.length +
     result.leases.length +
     result.alive.length +
+    result.overruled.length +
     result.waiting.length +
     result.expired.length;
   log[found ? "info" : "debug"]("swept", {
@@ -85,6 +86,7 @@ function logSweep(log: Logger, result: SweepResult): void {
     failed: result.failed.join(","),
     leases: result.leases.length,
     alive: result.alive.join(","),
+    overruled: result.overruled.join(","),
     waiting: result.waiting.join(","),
     expired: result.expired.join(","),
   });

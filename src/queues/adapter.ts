@@ -18,8 +18,27 @@ export interface QueueAdapter {
   release(client: Client, worker: DeadWorker, counting?: RescueCounting): Promise<Released>;
   /** For `jobguard check`: writes what it finds; resolves the number of problems. */
   check(client: Client, out: (line: string) => void, host: CheckHost): Promise<number>;
+  /**
+   * The queue's tables that the release and the rescue read or write, and what
+   * they do there: `jobguard check` and `jobguard rescue` find a missing table
+   * or privilege before a release does.
+   */
+  tables: readonly TableUse[];
   /** Present when the queue takes part in leases and sweeps. */
   rescue?: RescueSupport;
+}
+
+/** A privilege on a table, as PostgreSQL's GRANT names it. */
+export type Privilege = "SELECT" | "INSERT" | "UPDATE" | "DELETE";
+
+/** One table a queue's release or rescue uses. */
+export interface TableUse {
+  /** Quoted, as the queue's statements name it. */
+  table: string;
+  /** What it is, for a sentence: "delayed_job's jobs table". */
+  what: string;
+  /** What the release and the rescue do there; none: they only need it to exist. */
+  privileges: readonly Privilege[];
 }
 
 /** The evidence of a worker tree's death that a release may act on. */

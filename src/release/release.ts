@@ -129,7 +129,7 @@ export async function createRelease(
           queue: queue.kind,
           pids: listed(dead.map((d) => d.pid)),
           detail:
-            "a live lease of another pid namespace has this host name, and its tree may lock under these names: the lease stays, and a sweep releases what these processes held once it is stale",
+            "a live lease of another pid namespace has this host name, and its tree may lock under these names: the lease stays, and a sweep releases what these processes held once it is stale, under the pids no live lease has",
         });
         return "deferred";
       }

@@ -9,16 +9,18 @@ import { waitFor } from "./wait.js";
 
 /**
  * Fast leases, so that a dead dyno is found within seconds: heartbeat 0.5 s,
- * stale after 6 s, the least a 2 s grace allows (grace + 2 heartbeats + 3 s,
- * config/rescue.ts): the fence stops a worker whose lease is not renewed for 3 s.
+ * stale after 8 s: 2 s more than the least a 2 s grace allows (grace + 2
+ * heartbeats + 3 s, config/rescue.ts), so that a loaded machine's slow
+ * heartbeats do not trip the fence, which stops a worker whose lease is not
+ * renewed for 5 s.
  */
 export const FAST = ["--deadline", "1", ...fastLeases(2)];
 
 /** Fast leases for a grace of `graceSec` s: heartbeat 0.5 s, and the least stale-after that grace allows. */
 export function fastLeases(graceSec: number): string[] {
-  return ["--grace", String(graceSec), "--heartbeat", "0.5", "--stale-after", String(graceSec + 4)];
+  return ["--grace", String(graceSec), "--heartbeat", "0.5", "--stale-after", String(graceSec + 6)];
 }
-export const STALE_MS = 6000;
+export const STALE_MS = 8000;
 
 export const HOUR_AGO = new Date(Date.now() - 3600_000);
 

@@ -116,13 +116,8 @@ export async function runRescueCli(
     JOBGUARD_TABLE: "delayed_jobs",
     JOBGUARD_LEASE_TABLE: config.leaseTable.join("."),
   });
-  const argv = [
-    "--stale-after",
-    String(config.staleAfterMs / 1000),
-    "--heartbeat",
-    String(config.heartbeatMs / 1000),
-    "rescue",
-  ];
+  // No timing: a sweep judges each lease by the timing it was written with.
+  const argv = ["rescue"];
   const t0 = now();
   const p = start([process.execPath, JOBGUARD, ...argv], { env, stdout: "pipe", stderr: "pipe" });
   const exit = await p.exit;

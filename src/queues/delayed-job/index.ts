@@ -17,6 +17,8 @@ export function delayedJob(table: readonly string[]): QueueAdapter {
       return { count: ids.length, ids };
     },
     check: (client, out, host) => checkDelayedJobs(client, table, jobs, host, out),
+    // Unlocking, and marking failed after max-rescues: UPDATE; the sweep's FOR UPDATE needs it too.
+    tables: [{ table: jobs, what: "delayed_job's jobs table", privileges: ["SELECT", "UPDATE"] }],
     rescue: delayedJobRescue(jobs, jobTable),
   };
 }

@@ -18,5 +18,7 @@ export function goodJob(): QueueAdapter {
       );
       return Promise.resolve(0);
     },
+    // The release reads no table, but a database without GoodJob's is the wrong one.
+    tables: [{ table: '"good_jobs"', what: "GoodJob's jobs table", privileges: [] }],
   };
 }

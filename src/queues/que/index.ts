@@ -17,5 +17,6 @@ export function que(table: readonly string[]): QueueAdapter {
     sessions: (client, worker) => lockerSessions(client, lockers, worker),
     release: () => Promise.resolve({ count: 0, ids: [] }),
     check: (client, out) => checkQueLockers(client, lockers, out),
+    tables: [{ table: lockers, what: "Que's lockers table", privileges: ["SELECT"] }],
   };
 }

@@ -1,3 +1,4 @@
+import { StatementMisfit } from "../../db/prepare.js";
 import type { QueueAdapter } from "../adapter.js";
 import { workerNames } from "../worker-names.js";
 import { prepareCustomRelease, runCustomRelease } from "./release.js";
@@ -14,9 +15,18 @@ export function customSql(releaseSql: string): QueueAdapter {
       return runCustomRelease(client, releaseSql, worker.host, pids, workerNames(worker.host, pids));
     },
 
+    // Your statement names its own tables: preparing it finds a missing one.
+    tables: [],
+
     async check(client, out) {
-      await prepareCustomRelease(client, releaseSql);
-      out("release statement: prepared without error");
+      try {
+        await prepareCustomRelease(client, releaseSql);
+      } catch (error) {
+        if (!(error instanceof StatementMisfit)) throw error;
+        out(`error: JOBGUARD_RELEASE_SQL does not fit: ${error.message}`);
+        return 1;
+      }
+      out("release statement: prepared without error (not run)");
       return 0;
     },
   };

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Client, QueryResult } from "pg";
+import { preparedParameters, StatementMisfit } from "../../db/prepare.js";
 
 // The user's JOBGUARD_RELEASE_SQL is prepared with declared parameter types, so
 // it may use any of them, or none. PREPARE, EXECUTE and DEALLOCATE go to the
@@ -8,21 +9,27 @@ import type { Client, QueryResult } from "pg";
 // prepared at connect and executed later could land on another. Each run has
 // a name of its own, so that a run cut short (a statement prepared survives
 // the rollback of its transaction) never collides with the next.
-const TYPES = "(text, int[], text[])";
+const PARAMETERS = ["text", "int[]", "text[]"];
+const TYPES = `(${PARAMETERS.join(", ")})`;
 
 function statementName(): string {
   return `jobguard_release_${randomBytes(6).toString("hex")}`;
 }
 
 /**
- * Checks the statement by preparing it (and dropping it again): a mistake shows
- * as soon as the connection opens, or in `jobguard check`, not at the deadline.
- * Its parameters: $1 the host name (text), $2 the dead pids (int[]), $3
- * delayed_job-style worker names "host:<host> pid:<pid>" (text[]).
+ * Checks the statement by preparing it (and dropping it again), never running
+ * it: a mistake shows as soon as the connection opens, or in `jobguard check`,
+ * not at the deadline. It must be one statement, and use no parameter beyond
+ * $1 the host name (text), $2 the dead pids (int[]), $3 delayed_job-style
+ * worker names "host:<host> pid:<pid>" (text[]). PostgreSQL infers the type
+ * of a $4 where it can, and would prepare it; the release has no value for it.
  */
 export async function prepareCustomRelease(client: Client, sql: string): Promise<void> {
-  const name = statementName();
-  await client.query(`PREPARE ${name}${TYPES} AS ${sql}; DEALLOCATE ${name}`);
+  const used = await preparedParameters(client, sql, PARAMETERS);
+  if (used.length > PARAMETERS.length)
+    throw new StatementMisfit(
+      `it uses $${used.length}, and jobguard passes only $1 (the host), $2 (the dead pids) and $3 (the worker names)`,
+    );
 }
 
 /** Prepares, runs and drops the statement; the ids are those of the rows it returns (RETURNING id), if any. */

@@ -4,6 +4,7 @@ import { after, test } from "node:test";
 import { withClient } from "../../../tools/db.js";
 import { createDelayedJobsTable, fileDatabase, insertJob } from "../../support/db.js";
 import { killLeftovers, runCommand } from "../../support/jobguard.js";
+import { createRole } from "../../support/roles.js";
 
 // `jobguard check` for delayed_job: the locks by worker, this host's dead
 // ones, the index it recommends, and what it says when it cannot look.
@@ -61,7 +62,7 @@ test("check is happy with live locks and the recommended index", async () => {
 test("check: a missing table, an unreachable server and a TLS mode the server cannot meet each say so", async () => {
   const missing = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "nowhere" });
   assert.equal(missing.code, 1);
-  assert.match(missing.out, /error: relation "nowhere" does not exist/);
+  assert.match(missing.out, /error: "nowhere" \(delayed_job's jobs table\) does not exist in this database/);
 
   const down = await check({
     JOBGUARD_QUEUE: "delayed_job",
@@ -83,4 +84,38 @@ test("check: a missing table, an unreachable server and a TLS mode the server ca
   assert.match(tls.out, /does not support SSL/);
   const prefer = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "tidy", PGSSLMODE: "prefer" });
   assert.equal(prefer.code, 0, prefer.out);
+});
+
+test("check names a privilege the release needs and the role lacks", async () => {
+  await createDelayedJobsTable(db.url, "read_only_jobs");
+  const role = await createRole(db.url);
+  await withClient(db.url, async (c) => {
+    await c.query(`GRANT SELECT ON read_only_jobs TO ${role.name}`);
+    await c.query(`GRANT CREATE ON SCHEMA public TO ${role.name}`);
+  });
+  const { code, out } = await check({
+    DATABASE_URL: role.url(db.url),
+    JOBGUARD_QUEUE: "delayed_job",
+    JOBGUARD_TABLE: "read_only_jobs",
+  });
+  assert.equal(code, 1, out);
+  assert.match(
+    out,
+    new RegExp(
+      `error: the role ${role.name} may not UPDATE "read_only_jobs" \\(delayed_job's jobs table\\), which the release needs: GRANT UPDATE ON "read_only_jobs" TO ${role.name}`,
+    ),
+  );
+});
+
+test("check escapes what it prints from the database: a locked_by cannot forge a line", async () => {
+  await createDelayedJobsTable(db.url, "forged");
+  await insertJob(db.url, {
+    table: "forged",
+    handler: "x",
+    lockedBy: "host:elsewhere pid:1\nFORGED: a line of its own\u001b[2J",
+  });
+  const { out } = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "forged" });
+  assert.match(out, /host:elsewhere pid:1\\x0aFORGED: a line of its own\\x1b\[2J: 1 job/);
+  assert.doesNotMatch(out, /^FORGED/m);
+  assert.ok(!out.includes("\u001b"), out);
 });

@@ -33,7 +33,7 @@ test("buildConfig: numbers are plain positive decimals, named by their source", 
   rejects(
     ["--deadline", "30", "--", "w"],
     {},
-    /the deadline \(30 s\) must be shorter than the grace period \(30 s\)/,
+    /^--deadline=30 must be shorter than the grace period, JOBGUARD_GRACE \(unset: 30\), .* \(leave the deadline unset and it follows the grace\)$/,
   );
 });
 

@@ -102,7 +102,7 @@ test("bad escalation settings are one sentence naming the variable or flag", () 
   usageError(
     ["--worker", "rq", "--deadline", "8"],
     {},
-    /^--worker=rq's escalate-before \(8 s\) must be shorter than the deadline \(8 s\)/,
+    /^--worker=rq's escalate-before \(8 s\) must be shorter than the deadline, --deadline=8:/,
   );
   usageError(
     ["--forward", "never", "--escalate-before", "2"],
@@ -110,9 +110,14 @@ test("bad escalation settings are one sentence naming the variable or flag", () 
     /^--escalate-before is set but nothing is sent before the deadline/,
   );
   usageError(
+    ["--escalate-before", "4"],
+    { JOBGUARD_GRACE: "5" },
+    /^--escalate-before \(4 s\) must be shorter than the deadline, JOBGUARD_DEADLINE \(unset: 3\.75 s, from JOBGUARD_GRACE\):/,
+  );
+  usageError(
     [],
     { JOBGUARD_DEADLINE: "10", JOBGUARD_ESCALATE_BEFORE: "10" },
-    /^JOBGUARD_ESCALATE_BEFORE \(10 s\) must be shorter than the deadline \(10 s\)/,
+    /^JOBGUARD_ESCALATE_BEFORE \(10 s\) must be shorter than the deadline, JOBGUARD_DEADLINE=10:/,
   );
 });
 

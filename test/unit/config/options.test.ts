@@ -28,7 +28,23 @@ test("parseArgs: help, version and the subcommands; a subcommand after -- is a c
   assert.equal(parseArgs(["check"], {}).action, "check");
   assert.equal(parseArgs(["rescue"], {}).action, "rescue");
   assert.deepEqual(parseArgs(["--", "check"], {}).command, ["check"]);
-  assert.equal(parseArgs(["check", "x"], {}).action, "run");
+});
+
+test("parseArgs: check and rescue take the options after them as before them, and nothing else", () => {
+  const parsed = parseArgs(["--grace", "9", "check", "--queue", "delayed_job", "--grace=8"], {
+    JOBGUARD_QUEUE: "que",
+  });
+  assert.equal(parsed.action, "check");
+  assert.deepEqual(parsed.values.queue, { value: "delayed_job", source: "--queue" });
+  assert.deepEqual(parsed.values.grace, { value: "8", source: "--grace" });
+  assert.equal(parseArgs(["rescue", "--queue=solid_queue"], {}).action, "rescue");
+  assert.equal(parseArgs(["check", "--help"], {}).action, "help");
+  assert.throws(
+    () => parseArgs(["check", "x"], {}),
+    /jobguard check takes options only, not "x" \(a worker command named check goes after --: jobguard -- check\)$/,
+  );
+  assert.throws(() => parseArgs(["rescue", "--", "x"], {}), /jobguard rescue takes options only, not "--"/);
+  assert.throws(() => parseArgs(["check", "--queu", "x"], {}), /unknown option --queu/);
 });
 
 test("parseArgs: unknown options, missing values and a missing command are usage errors naming the flag", () => {
