@@ -15,6 +15,7 @@ import { FULL, rowSection, SMOKE, summaryTable, type RowResult, type Sizes } fro
 import { deadlineRow } from "./rows/deadline.js";
 import { forwardRow } from "./rows/forward.js";
 import { memoryRow } from "./rows/memory.js";
+import { memoryOverTimeRow } from "./rows/memory-over-time.js";
 import { releaseRow } from "./rows/release.js";
 import { rescueRow } from "./rows/rescue.js";
 import { connectionsRow } from "./rows/connections.js";
@@ -35,6 +36,7 @@ const ROWS: { n: number; title: string; run(sizes: Sizes): Promise<RowResult> }[
   { n: 5, title: "Release latency", run: releaseRow },
   { n: 6, title: "Rescue cost", run: rescueRow },
   { n: 7, title: "Lease connection: kept or per heartbeat", run: connectionsRow },
+  { n: 8, title: "Memory over time", run: memoryOverTimeRow },
 ];
 
 const BENCHMARKS_MD = join(REPO_ROOT, "BENCHMARKS.md");

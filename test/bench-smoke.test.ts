@@ -42,7 +42,7 @@ test(
     assert.equal(stdout, markdown, "stdout and the --out file should be the same report");
     assert.match(markdown, /^\| # \| Measure \| Result \| Target \| Verdict \|$/m);
     assert.match(markdown, /^\| ---: \| --- \| --- \| --- \| --- \|$/m);
-    for (const row of [1, 2, 3, 4, 5, 6, 7]) {
+    for (const row of [1, 2, 3, 4, 5, 6, 7, 8]) {
       assert.match(
         markdown,
         new RegExp(`^\\| ${row} \\| .+\\|$`, "m"),
@@ -63,6 +63,13 @@ test(
       /^\| 7 \| Lease connection `per-heartbeat`.+ server CPU per heartbeat.+ \| — \|$/m,
       "row 7 did not measure per-heartbeat",
     );
+    // Row 8 sampled both connection modes after heartbeats.
+    for (const mode of ["keep", "per-heartbeat"])
+      assert.match(
+        markdown,
+        new RegExp(`^\\| 8 \\| Memory after [1-9][\\d,]* heartbeats .+\`${mode}\`.+ MiB = .+ wrapper`, "m"),
+        `row 8 did not measure jobguard with the lease connection ${mode} after heartbeats`,
+      );
     assert.match(markdown, /^## Machine$/m);
     assert.match(markdown, /Smoke run/);
     assert.equal(fingerprint(BENCHMARKS_MD), before, "a smoke run must not touch BENCHMARKS.md");

@@ -60,6 +60,10 @@ export interface Sizes {
   heartbeatDynos: number;
   heartbeatSec: number;
   heartbeatWindowSec: number;
+  /** Row 8: how long the run lasts, jobguard's heartbeat in it, and how often memory is sampled. */
+  memoryRunSec: number;
+  memoryHeartbeatSec: number;
+  memorySampleSec: number;
 }
 
 export const FULL: Sizes = {
@@ -89,6 +93,9 @@ export const FULL: Sizes = {
   heartbeatDynos: 1000,
   heartbeatSec: 10,
   heartbeatWindowSec: 30,
+  memoryRunSec: 240,
+  memoryHeartbeatSec: 0.1,
+  memorySampleSec: 5,
 };
 
 export const SMOKE: Sizes = {
@@ -118,6 +125,9 @@ export const SMOKE: Sizes = {
   heartbeatDynos: 3,
   heartbeatSec: 0.5,
   heartbeatWindowSec: 1.5,
+  memoryRunSec: 4,
+  memoryHeartbeatSec: 0.2,
+  memorySampleSec: 1,
 };
 
 /** A Markdown table; cells are escaped for pipes. */

@@ -1,5 +1,5 @@
 // What supervise() needs, in its own terms: supervise/ knows nothing of
-// config/ (cli.ts maps the checked configuration to these).
+// config/ (main.ts maps the checked configuration to these).
 
 /** Whether jobguard passes SIGTERM on to the worker; `auto` also arms the fail-safe (escalate.ts). */
 export type ForwardMode = "auto" | "always" | "never";

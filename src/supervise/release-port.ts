@@ -2,7 +2,7 @@ import type { DeadProcess, TreeHistory } from "../process-tree/tree-history.js";
 
 // The supervisor's one port to the database side. It is defined here, below
 // it, so that the supervisor knows nothing of databases: release/release.ts
-// implements it, and cli.ts hands it in when a queue is configured.
+// implements it, and main.ts hands it in when a queue is configured.
 
 /** How one release is done. */
 export interface ReleaseMode {
