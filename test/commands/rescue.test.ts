@@ -36,10 +36,10 @@ test("rescue without a queue that keeps leases is a configuration error, exit 2"
   };
   assert.match(
     await refused({}),
-    /^jobguard: jobguard rescue needs a queue with leases, and no queue is set \(set JOBGUARD_QUEUE to delayed_job or solid_queue\)\n/,
+    /^jobguard: jobguard rescue needs a queue with leases, and no queue is set \(set JOBGUARD_QUEUE to delayed_job or solid_queue or sidekiq or rq\)\n/,
   );
   assert.match(
     await refused({ DATABASE_URL: db.url, JOBGUARD_QUEUE: "good_job" }),
-    /JOBGUARD_QUEUE=good_job keeps no leases \(set JOBGUARD_QUEUE to delayed_job or solid_queue\)/,
+    /JOBGUARD_QUEUE=good_job keeps no leases \(set JOBGUARD_QUEUE to delayed_job or solid_queue or sidekiq or rq\)/,
   );
 });
