@@ -56,6 +56,7 @@ export const LAYERS = [
       "redis",
       "process-tree",
       "log.ts",
+      "clock.ts",
     ],
   },
   {
@@ -70,6 +71,7 @@ export const LAYERS = [
       { layer: "redis", types: true },
       "process-tree",
       "log.ts",
+      "clock.ts",
       "pg",
     ],
   },

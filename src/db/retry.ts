@@ -48,16 +48,14 @@ export function attemptLimit(leftMs: number): number {
 
 /**
  * Rejects when untilMs comes first: no statement or connection may hold
- * jobguard past the grace period. untilMs is a Date.now() value, as the
- * lease's code gives it; it becomes a timer at once, so only a step of the
- * wall clock in that same instant would matter.
+ * jobguard past the grace period. untilMs is on the monotonic clock (clock.ts).
  */
 export function beforeDeadline<T>(work: Promise<T>, untilMs: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
       () => reject(new Error("timed out before the grace period ends")),
-      Math.max(0, untilMs - Date.now()),
+      Math.max(0, untilMs - now()),
     );
   });
   return Promise.race([work, timeout]).finally(() => clearTimeout(timer));

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { now } from "../clock.js";
 import type { RescueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
 import type { KeptConnection } from "../db/kept-connection.js";
@@ -112,7 +113,7 @@ export class LeaseKeeper {
     const { tables, log, url } = this.options;
     try {
       const work = via.use(timeoutMs, (client) => dropLease(client, tables, this.id));
-      await beforeDeadline(work, Date.now() + timeoutMs);
+      await beforeDeadline(work, now() + timeoutMs);
     } catch (error) {
       log.debug("lease_drop_failed", { error: safeMessage(error, url) });
     }

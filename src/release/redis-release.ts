@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { QueueConfig } from "../config/config.js";
 import { safeMessage } from "../db/redact.js";
+import { now } from "../clock.js";
 import { attemptLimit } from "../db/retry.js";
 import { DeadLimit } from "../lease/prune-history.js";
 import { RedisLease } from "../lease/redis-lease.js";
@@ -61,15 +62,15 @@ export async function createRedisRelease(
     async release(dead, { counted, precautionary }, untilMs) {
       clearInterval(limiting);
       lease?.stopSweeping();
-      const started = Date.now();
+      const started = now();
       const worker = { host: adapter.host, dead };
       const counting = counted && queue.rescue ? { maxRescues: queue.rescue.maxRescues } : undefined;
       let error: unknown = new Error("no time left");
       let attempts = 0;
-      while (Date.now() < untilMs) {
+      while (now() < untilMs) {
         attempts++;
         try {
-          const released = await redis.use(attemptLimit(untilMs - Date.now()), (r) =>
+          const released = await redis.use(attemptLimit(untilMs - now()), (r) =>
             adapter.release(r, worker, counting),
           );
           report(
@@ -83,7 +84,7 @@ export async function createRedisRelease(
         } catch (caught) {
           error = caught;
           log.debug("release_retry", { attempt: attempts, error: safe(caught) });
-          await sleep(Math.min(100 * attempts, Math.max(0, untilMs - Date.now())));
+          await sleep(Math.min(100 * attempts, Math.max(0, untilMs - now())));
         }
       }
       log.error("release_failed", `could not put the worker's jobs back: ${safe(error)}`, {
@@ -110,7 +111,7 @@ export async function createRedisRelease(
       rescue_counted: failed ? true : undefined,
       failed: failed?.length ? listed(failed) : undefined,
       pids: listed(pids),
-      ms: Date.now() - started,
+      ms: Math.round(now() - started),
       attempts: attempts > 1 ? attempts : undefined,
     };
     // After a clean exit, a release that finds nothing is the usual case, not an event.

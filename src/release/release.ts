@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { now } from "../clock.js";
 import type { QueueConfig } from "../config/config.js";
 import type { Logger } from "../log.js";
 import type { ReleasePort } from "../supervise/release-port.js";
@@ -108,7 +109,7 @@ export async function createRelease(
       lease?.sweeper.stop();
       lease?.keeper.stop();
       releasing = true;
-      const started = Date.now();
+      const started = now();
       const outcome = await retryUntil(
         database,
         untilMs,
@@ -141,7 +142,7 @@ export async function createRelease(
         rescue_counted: failed ? true : undefined,
         failed: failed?.length ? listed(failed) : undefined,
         pids: listed(dead.map((d) => d.pid)),
-        ms: Date.now() - started,
+        ms: Math.round(now() - started),
         // More than one: a connection failed or went silent, and a new one did the work.
         attempts: outcome.attempts > 1 ? outcome.attempts : undefined,
       };
