@@ -105,8 +105,9 @@ export class LeaseKeeper {
    * lease goes stale and is swept. `via` is a connection to use rather than
    * the lease's own (the release's, which has just answered): a heartbeat
    * stuck on the lease's connection must not hold up the exit. (Should that
-   * heartbeat still reach the database after the drop, it finds no row and
-   * writes none: see beat.)
+   * heartbeat still reach the database after the drop, a renewal finds no row
+   * and stops nothing, since the keeper is stopped; a first write would leave
+   * one, which goes stale and is swept: its processes hold nothing.)
    */
   async drop(timeoutMs: number, via: KeptConnection = this.options.database): Promise<void> {
     this.stop();
