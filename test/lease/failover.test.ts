@@ -77,17 +77,25 @@ async function caughtUp(primary: OwnPostgres, standby: OwnPostgres): Promise<voi
   );
 }
 
+/**
+ * ROOMY with a heartbeat of 2 s. The fence assumes a failover loses at most
+ * the latest renewal (lease/fence.ts): with renewals every 0.5 s, a standby a
+ * second behind loses several, and the new primary may judge a live lease
+ * stale. Production heartbeats are 10 s apart.
+ */
+const FAILOVER_TIMING = [...ROOMY, "--heartbeat", "2"];
+
 /** Dyno A's long job and dyno B beside it, then the failover; resolves once A's lease is renewed on the new primary. */
 async function failoverDuringJob(label: string) {
   const { primary, standby, proxy } = await replicatedDatabase();
   const url = proxy.url;
   const { table, id } = await tableWithJob(url, label);
-  const a = workerDyno("dyno-a", url, table, { timing: ROOMY });
+  const a = workerDyno("dyno-a", url, table, { timing: FAILOVER_TIMING });
   const pid = await jobStarted(url, label);
   const name = `host:dyno-a pid:${pid}`;
   assert.equal((await getJob(url, id, table))?.locked_by, name);
   await leaseRenewed(url, table, "dyno-a", pid);
-  const b = workerDyno("dyno-b", url, table, { timing: ROOMY });
+  const b = workerDyno("dyno-b", url, table, { timing: FAILOVER_TIMING });
   await waitFor(
     () =>
       withClient(
