@@ -1,10 +1,16 @@
 import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import type { Client, ClientConfig } from "pg";
 import { pgpassPassword } from "./pgpass.js";
-import { SSL_PARAMS, sslModeOf, tlsOptions } from "./tls.js";
+import { SSL_PARAMS, sslModeOf, tlsOptions, withSharedContext } from "./tls.js";
 import { libpqUrl } from "./url.js";
+
+// pg and pg-connection-string are CommonJS: loaded with require(), not
+// import(), they skip the ESM wrappers and the scan of their exports that an
+// import() of CommonJS costs (about 5 ms of every start with a queue).
+const require = createRequire(import.meta.url);
 
 /**
  * pg, loaded at first use. To tell whether it runs in a Cloudflare Worker, pg
@@ -14,21 +20,21 @@ import { libpqUrl } from "./url.js";
  * that never fetches. Node 21 and later define `navigator`; defining it as
  * they do spares the load.
  */
-async function loadPg(): Promise<typeof import("pg").default> {
+function loadPg(): typeof import("pg").default {
   const global = globalThis as { navigator?: unknown };
   global.navigator ??= { userAgent: `Node.js/${process.versions.node.split(".")[0]}` };
-  return (await import("pg")).default;
+  return require("pg") as typeof import("pg").default;
 }
 
 /** node-postgres's config for the URL, by libpq's rules; `tls: false` forces a plain connection. */
 async function clientConfig(url: string, env: NodeJS.ProcessEnv, tls: boolean): Promise<ClientConfig> {
-  const { parse } = await import("pg-connection-string");
+  const { parse } = require("pg-connection-string") as typeof import("pg-connection-string");
   const parsed = libpqUrl(url);
   const params = new URLSearchParams(parsed.searchParams);
   for (const name of SSL_PARAMS) parsed.searchParams.delete(name);
   const mode = sslModeOf(parsed.toString(), env);
   const config = parse(parsed.toString()) as ClientConfig;
-  config.ssl = tls && mode !== "disable" ? await tlsOptions(mode, params) : false;
+  config.ssl = tls && mode !== "disable" ? await withSharedContext(await tlsOptions(mode, params)) : false;
   return withLibpqDefaults(config, env);
 }
 
@@ -93,7 +99,7 @@ export async function connect(
   extra: ClientConfig = {},
   signal?: AbortSignal,
 ): Promise<Client> {
-  const pg = await loadPg();
+  const pg = loadPg();
   const mode = sslModeOf(libpqUrl(url).toString(), env);
   const open = async (tls: boolean) => {
     const client = new pg.Client({ ...(await clientConfig(url, env, tls)), ...extra });
