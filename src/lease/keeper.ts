@@ -46,6 +46,8 @@ export class LeaseKeeper {
   /** The database has confirmed a write of the lease: renewals, not inserts, from now on. */
   private written = false;
   private failures = 0;
+  /** A write of the lease has been sent: from then on a row may exist. */
+  private sent = false;
   /** A write was sent whose outcome jobguard does not know: it may have been committed. */
   private uncertain = false;
   private sharedChecked = false;
@@ -111,6 +113,10 @@ export class LeaseKeeper {
    */
   async drop(timeoutMs: number, via: KeptConnection = this.options.database): Promise<void> {
     this.stop();
+    // Nothing sent, nothing to remove, and nothing will be sent now that the
+    // keeper is stopped: a worker that ends at once (a crash at boot) does
+    // not wait for a connection, or for pg to load.
+    if (!this.sent) return;
     const { tables, log, url } = this.options;
     try {
       const work = via.use(timeoutMs, (client) => dropLease(client, tables, this.id));
@@ -169,6 +175,7 @@ export class LeaseKeeper {
     if (!this.running) return;
     const lease = this.lease(history);
     const sentAt = this.fence.sending();
+    this.sent = true;
     try {
       if (this.written) {
         // No row: a sweep judged this lease stale and may have handed its

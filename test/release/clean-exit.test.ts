@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -60,4 +61,21 @@ test("the worker exits 0 while a grandchild holding a lock lives on: the leftove
   assert.match(run.stderr(), new RegExp(`event=locks_released queue=delayed_job jobs=1 ids=${id} pids=`));
   assert.equal((await getJob(db.url, id, table))?.locked_by, null, "the dead child's lock was stranded");
   assert.equal(await leases(), 0, "the lease was not dropped after the release");
+});
+
+test("a worker that ends before its lease was ever written: jobguard exits 0 and drops nothing, with no database to wait for", async () => {
+  // A port nothing listens on: every connection is refused, so no write of the lease is ever sent.
+  const server = createServer();
+  await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((closed) => server.close(closed));
+  const run = runJobguard(["--grace", "3", "--log-level", "debug", "--", "true"], {
+    JOBGUARD_QUEUE: "delayed_job",
+    DATABASE_URL: `postgres://jobguard@127.0.0.1:${port}/none`,
+  });
+  const exit = await run.exited;
+  assert.equal(exit.code, 0, run.stderr());
+  assert.match(run.stderr(), /event=tree_gone/);
+  // Before, the drop waited for the first heartbeat's connection and tried one of its own.
+  assert.doesNotMatch(run.stderr(), /lease_drop_failed/);
 });
