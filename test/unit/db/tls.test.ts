@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { sslModeOf, tlsOptions } from "../../../src/db/tls.js";
+import { sslModeOf, tlsOptions, withSharedContext } from "../../../src/db/tls.js";
 
 // TLS by libpq's rules, in process: no database.
 
@@ -34,4 +34,17 @@ test("sslmode to TLS options: require encrypts without verifying, verify-ca skip
   assert.equal(requireWithRoot.rejectUnauthorized, undefined);
   assert.equal(typeof requireWithRoot.checkServerIdentity, "function");
   assert.deepEqual(await tlsOptions("verify-full", withRoot), { ca: "ROOT CERTIFICATE" });
+});
+
+test("one secure context for every connection while the certificates read the same", async () => {
+  const first = await withSharedContext({ rejectUnauthorized: false });
+  const second = await withSharedContext({ rejectUnauthorized: false });
+  assert.ok(first.secureContext);
+  assert.equal(second.secureContext, first.secureContext);
+  assert.equal(second.rejectUnauthorized, false);
+  // Other certificates make a context of their own, as a root renewed on disk would.
+  const other = await withSharedContext({ ca: "ANOTHER ROOT" });
+  assert.notEqual(other.secureContext, first.secureContext);
+  assert.equal(other.ca, "ANOTHER ROOT");
+  assert.notEqual((await withSharedContext({})).secureContext, other.secureContext);
 });
