@@ -13,6 +13,16 @@ import { setFlagsFromString } from "node:v8";
 // rather than speed: bench row 8 and BENCHMARKS.md say what each bought.
 // (--max-semi-space-size would say it more plainly, but V8 reads it only as
 // the process starts; the growth factor it reads at each scavenge.)
+//
+// Nor does jobguard need V8's optimizing compiler: its hot code, the reading
+// of /proc every few seconds, is a few loops that Sparkplug's baseline code
+// runs well enough. TurboFan would spend about 6 MiB (its code and the
+// compiler's memory, kept by malloc) to save no CPU a dyno would notice:
+// measured side by side at the default heartbeat around a worker forking 40
+// processes a second, 48.7 against 54.8 MiB after two minutes, the same CPU
+// (390 against 400 ms), and no later at a deadline (BENCHMARKS.md, "Where
+// the memory goes").
 setFlagsFromString("--semi-space-growth-factor=1");
 setFlagsFromString("--optimize-for-size");
+setFlagsFromString("--max-opt=1");
 await import("./main.js");
