@@ -26,11 +26,16 @@ interface Watched {
   argv(url: string, sizes: Sizes): string[];
 }
 
-const jobguard = (connection: "keep" | "per-heartbeat"): Watched => {
-  const leaseTable = `bench_leases_${connection.replace("-", "_")}`;
+/**
+ * jobguard at the accelerated heartbeat (`fast`), or at the defaults beside it: the accelerated run
+ * shows what thousands of heartbeats leave behind; the default one, what a dyno holds at the rate
+ * it allocates at, where V8 has the time between heartbeats to collect.
+ */
+const jobguard = (connection: "keep" | "per-heartbeat", fast: boolean): Watched => {
+  const leaseTable = `bench_leases_${connection.replace("-", "_")}${fast ? "" : "_default"}`;
   return {
-    id: `jobguard-${connection}`,
-    label: `jobguard, queue configured, lease connection \`${connection}\``,
+    id: `jobguard-${connection}${fast ? "" : "-default"}`,
+    label: `jobguard, queue configured, lease connection \`${connection}\`${fast ? "" : ", default heartbeat (10 s)"}`,
     leaseTable,
     argv: (url, sizes) => [
       process.execPath,
@@ -43,17 +48,21 @@ const jobguard = (connection: "keep" | "per-heartbeat"): Watched => {
       connection,
       "--lease-table",
       leaseTable,
-      "--heartbeat",
-      String(sizes.memoryHeartbeatSec),
-      // A grace and a stale-after the lease contract allows at that heartbeat (stale-after at least
+      // A grace and a stale-after the lease contract allows at the fast heartbeat (stale-after at least
       // grace + 2 heartbeats + 3 s), with room: the fence then waits 17 s and a heartbeat 5 s, so that a
       // busy machine's slow answers do not stop the worker. Sweeps come every stale-after/4.
-      "--stale-after",
-      "20",
-      "--grace",
-      "2",
-      "--deadline",
-      "1",
+      ...(fast
+        ? [
+            "--heartbeat",
+            String(sizes.memoryHeartbeatSec),
+            "--stale-after",
+            "20",
+            "--grace",
+            "2",
+            "--deadline",
+            "1",
+          ]
+        : []),
       "--log-level",
       "debug",
       "--",
@@ -68,8 +77,10 @@ const WATCHED: Watched[] = [
     label: "minimal Node wrapper",
     argv: () => [process.execPath, fixture("minimal-wrapper"), "--", ...WORKER],
   },
-  jobguard("keep"),
-  jobguard("per-heartbeat"),
+  jobguard("keep", true),
+  jobguard("per-heartbeat", true),
+  jobguard("keep", false),
+  jobguard("per-heartbeat", false),
 ];
 
 interface Sample {
@@ -83,17 +94,20 @@ export async function memoryOverTimeRow(sizes: Sizes): Promise<RowResult> {
   const beats = Math.round(sizes.memoryRunSec / sizes.memoryHeartbeatSec);
   const method =
     `A database of its own on the bench's PostgreSQL (as row 5) with delayed_job's table, empty, and TLS switched ` +
-    `on as in row 7 (but in a smoke run). Three processes run ` +
+    `on as in row 7 (but in a smoke run). Five processes run ` +
     `side by side for ${sizes.memoryRunSec} s, each around the same worker, a shell that starts two short \`sleep\`s ` +
     `every 50 ms and waits for them (so the tree changes all the while): the minimal Node wrapper, and jobguard ` +
     `with \`--queue delayed_job\` and a heartbeat of ${sizes.memoryHeartbeatSec} s (the default is 10 s: ${beats.toLocaleString("en")} ` +
     `heartbeats are ${fmt((beats * 10) / 3600, 1)} hours of a dyno's), stale-after 20 s and a grace of 2 s (a sweep every 5 s: stale-after/4, which the lease contract keeps above 0.8 s), once with ` +
-    `the lease connection kept and once opened per heartbeat, each with a lease table of its own. Every ` +
+    `the lease connection kept and once opened per heartbeat, each with a lease table of its own; and the same two ` +
+    `at jobguard's defaults (heartbeat 10 s, grace 30 s, stale-after 60 s, a sweep every 15 s), to show what a dyno ` +
+    `holds at the rate it allocates at: at 0.1 s jobguard is never idle, and V8 collects old objects (a connection's ` +
+    `TLS memory among them) only when its heap fills. Every ` +
     `${sizes.memorySampleSec} s the bench reads Rss and Pss of each supervisor process alone (not the worker) from ` +
     `/proc/PID/smaps_rollup. Steady state: the median of the samples of the last quarter of the run; the ratio is the ` +
     `median of the per-sample ratios to the wrapper over that quarter. Heartbeats are the writes to each lease table ` +
     `(pg_stat_user_tables, read after the run), sweeps the \`swept\` lines jobguard logs at debug level. PSS shares the ` +
-    `node binary's pages among the three and the bench: compare it within the run.`;
+    `node binary's pages among the five and the bench: compare it within the run.`;
   return onBenchDatabase({ n: 8, title: TITLE, method }, sizes.smoke, async ({ url, source }) => {
     const client = await connect(url, process.env, { application_name: "jobguard-bench" });
     const notes = [`Database: ${source}.`];
