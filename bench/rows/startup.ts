@@ -73,14 +73,14 @@ export async function startupRow(sizes: Sizes): Promise<RowResult> {
     });
     if (r > TARGET) {
       misses.push(
-        `${sup.label} starts in ${fmtMs(med)} against the wrapper's ${fmtMs(baseMed)}: ${fmtRatio(r)}, ` +
-          `${fmtMs(med - baseMed * TARGET)} over the ${TARGET}× target. ` +
+        `${sup.label} starts in ${fmtMs(med)} against the wrapper's ${fmtMs(baseMed)}: ${fmtRatio(r)} as the median ` +
+          `of per-round ratios (the two medians' own ratio is ${fmtRatio(med / baseMed)}), beyond the ${TARGET}× target. ` +
           (sup.id === "jobguard+queue"
-            ? `With a queue, jobguard loads the release and rescue code at start and, once the worker is spawned, ` +
-              `pg for its lease heartbeat (the "+ import pg" row shows pg's own share, ${fmtMs(pgShare)} here); and ` +
-              `\`-- true\` ends before the first heartbeat, so jobguard waits for its connection to drop the lease. The ` +
-              `worker itself starts no later. What it would take: a lease over a far smaller client than pg, or no ` +
-              `lease for workers that end within a heartbeat.`
+            ? `With a queue, jobguard loads the release and rescue code before it spawns the worker and, right after, ` +
+              `pg for its lease heartbeat (the "+ import pg" row shows pg's own share, ${fmtMs(pgShare)} here), on the ` +
+              `event loop that then sees the worker's exit: a worker that starts no later, but a \`-- true\` that ends ` +
+              `after pg has loaded. What it would take: a lease over a far smaller client than pg, or a single-file ` +
+              `build (BENCHMARKS.md, "A single-file build").`
             : `What it would take: fewer modules and less work before the worker is spawned (every ESM file is ` +
               `resolved, read and compiled on each start; a bundle of the start path into one file, or lazy imports ` +
               `of the shutdown code, would cut that).`),
