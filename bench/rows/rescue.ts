@@ -19,7 +19,7 @@ export async function rescueRow(sizes: Sizes): Promise<RowResult> {
     `${sizes.rescueDead} dead ones (heartbeat 10 min old, a session tag with no open session, pids 4–6), each holding ` +
     `${sizes.rescueJobsPerDead} jobs locked 10 min ago; before every sweep the dead leases and their locks are planted anew, ` +
     `on jobs never rescued before. Stale-after is ${sizes.rescueStaleAfterSec} s. Each sweep is timed twice over: ` +
-    `jobguard's own \`sweep()\` (build/src/rescue/sweep.js) called on an open connection, with every statement timed by ` +
+    `jobguard's own \`sweep()\` (build/src/lease/sweep.js) called on an open connection, with every statement timed by ` +
     `kind ("sweep() alone"), and \`jobguard rescue\` as a user runs it, from spawn to exit ("CLI end to end": Node ` +
     `start-up, connect, schema check, sweep). Sweeps that find no stale lease — what every running jobguard does every ` +
     `max(heartbeat, stale-after/4) — are timed too. With delayed_job's own index only, a sweep reads the whole table ` +

@@ -1,6 +1,7 @@
 import type { Client } from "pg";
 import type { RescueConfig } from "../config/config.js";
 import type { DeadLeasePid, RescueSupport } from "../queues/adapter.js";
+import { JIT_OFF } from "../db/sql.js";
 import { staleLease } from "./lease-sql.js";
 import type { LeaseTables } from "./schema.js";
 
@@ -109,8 +110,9 @@ export async function sweep(
   if (!any.rows[0]?.found) return { ...result, swept: true };
   await client.query("BEGIN");
   try {
+    // JIT off for the sweep's statements (db/sql.ts), in the same round trip.
     const lock = await client.query<{ mine: boolean }>(
-      "SELECT pg_try_advisory_xact_lock(hashtext($1)) AS mine",
+      `SELECT pg_try_advisory_xact_lock(hashtext($1)) AS mine, ${JIT_OFF} AS jit`,
       [`${tables.lockKey} sweep`],
     );
     if (!lock.rows[0]?.mine) {
@@ -118,6 +120,9 @@ export async function sweep(
       return { ...result, skipped: "another jobguard is sweeping" };
     }
     result.swept = true;
+    // The stale leases, each with its pids that no live lease of its host
+    // claims (4): one anti-join for all of them, which reads the lease table
+    // once, rather than a read of it for every pid of every stale lease.
     const staleLeases = await client.query<{
       id: string;
       host: string;
@@ -128,13 +133,19 @@ export async function sweep(
     }>(
       `WITH tagged AS (
          SELECT application_name, count(*)::int AS n FROM pg_stat_activity GROUP BY application_name
+       ), dead AS (
+         SELECT s.id, array_agg(s.pid ORDER BY s.n) AS pids
+           FROM (SELECT d.id, d.host, u.pid, u.n FROM ${tables.leases} d, unnest(d.pids) WITH ORDINALITY AS u(pid, n)
+                  WHERE ${staleLease("d")}) s
+          WHERE NOT EXISTS (SELECT 1 FROM ${tables.leases} o
+                             WHERE o.host = s.host AND o.id <> s.id AND NOT ${staleLease("o")} AND s.pid = ANY(o.pids))
+          GROUP BY s.id
        )
        SELECT l.id, l.host, l.stale_after_ms, coalesce(t.n, 0) AS sessions,
               l.heartbeat_at > now() - (l.stale_after_ms + $1) * interval '1 millisecond' AS vetoable,
-              ARRAY(SELECT p FROM unnest(l.pids) AS p
-                     WHERE NOT EXISTS (SELECT 1 FROM ${tables.leases} o
-                                        WHERE o.host = l.host AND o.id <> l.id AND NOT ${staleLease("o")} AND p = ANY(o.pids))) AS dead_pids
+              coalesce(dead.pids, '{}') AS dead_pids
          FROM ${tables.leases} l LEFT JOIN tagged t ON t.application_name = l.session_tag
+              LEFT JOIN dead ON dead.id = l.id
         WHERE ${staleLease("l")}
         ORDER BY l.heartbeat_at
           FOR UPDATE OF l`,

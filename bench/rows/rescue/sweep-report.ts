@@ -156,8 +156,10 @@ export function sweepReport(
   notes.push(
     `How a sweep scales: one read to see whether any lease is stale, then one transaction of the same statements ` +
       `however many leases are stale (${statements(mw)} for ${dead.without} dead leases without the index, ` +
-      `${statements(mi)} for ${dead.with} with it): the stale leases with their session counts and dead pids, one ` +
-      `rescue UPDATE for every dead lease's claims, one "still holding?" read, one DELETE. Each dead lease adds ` +
+      `${statements(mi)} for ${dead.with} with it): the stale leases with their session counts and dead pids (one ` +
+      `anti-join of the stale leases' pids with the live leases'), a look in pg_index for the recommended index, one ` +
+      `rescue UPDATE for every dead lease's claims (with the index a seek a dead worker's name, without it a join ` +
+      `that reads the table once), one "still holding?" read, one DELETE. Each dead lease adds ` +
       `${fmtMs(pdw)} without the recommended index and ${fmtMs(pdi)} with it (the median sweep minus one that finds ` +
       `nothing, over the dead leases). The two lookups of the dead workers' names in the jobs table, the rescue UPDATE ` +
       `and the "still holding?" read, take ${fmtMs(scans(mw))} of the ${fmtMs(mw?.ms)} sweep without the index ` +

@@ -13,7 +13,7 @@ import { start } from "../../lib/processes.js";
 /** What sweep() sends, by kind, in the order a sweep sends it. */
 export const KINDS: { kind: string; label: string; test: RegExp }[] = [
   { kind: "tx", label: "BEGIN / COMMIT", test: /^(BEGIN|COMMIT|ROLLBACK)$/ },
-  { kind: "lock", label: "advisory lock + witness check", test: /pg_try_advisory_xact_lock/ },
+  { kind: "lock", label: "advisory lock, JIT off for the transaction", test: /pg_try_advisory_xact_lock/ },
   {
     kind: "stale",
     label: "stale leases with their sessions and dead pids (SELECT … FOR UPDATE)",
@@ -23,6 +23,11 @@ export const KINDS: { kind: string; label: string; test: RegExp }[] = [
     kind: "rescue",
     label: "rescue the locks of every dead lease (UPDATE … RETURNING)",
     test: /dead_claims AS/,
+  },
+  {
+    kind: "indexed",
+    label: "is the recommended index there? (pg_index)",
+    test: /FROM pg_index/,
   },
   {
     kind: "left",

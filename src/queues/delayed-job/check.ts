@@ -1,6 +1,6 @@
 import type { Client } from "pg";
 import type { CheckHost } from "../adapter.js";
-import { recommendedIndex } from "./sql.js";
+import { hasWorkerIndex, recommendedIndex } from "./sql.js";
 
 /** One worker's locks as `jobguard check` lists them. */
 interface LockedBy {
@@ -60,17 +60,4 @@ async function listLocks(client: Client, jobs: string): Promise<LockedBy[]> {
 function heldByGoneProcess(lock: LockedBy, host: CheckHost): boolean {
   const match = /host:(.+) pid:(\d+)$/.exec(lock.lockedBy);
   return match?.[1] === host.name && !host.isRunning(Number(match[2]));
-}
-
-/** True when the table has an index on the worker-name expression. */
-async function hasWorkerIndex(client: Client, jobs: string): Promise<boolean> {
-  const result = await client.query<{ indexed: boolean }>(
-    `SELECT EXISTS (
-       SELECT 1 FROM pg_index
-        WHERE indrelid = $1::regclass AND indexprs IS NOT NULL
-          AND pg_get_indexdef(indexrelid) ILIKE '%position%host:%locked_by%'
-     ) AS indexed`,
-    [jobs],
-  );
-  return result.rows[0]!.indexed;
 }

@@ -2,7 +2,7 @@ import type { Client } from "pg";
 import type { RescueSupport } from "../adapter.js";
 import { forgetCounts } from "../rescue-count.js";
 import { workerName, workerNames } from "../worker-names.js";
-import { releaseCounted, WORKER_NAME } from "./sql.js";
+import { hasWorkerIndex, releaseCounted, WORKER_NAME } from "./sql.js";
 
 /**
  * delayed_job's part in leases and sweeps. `jobs` is the table quoted,
@@ -16,8 +16,9 @@ export function delayedJobRescue(jobs: string, jobTable: string): RescueSupport 
       return new Set(pids.filter((_, i) => held.has(names[i]!)));
     },
     // Only locks older than stale-after: one taken after the lease's last
-    // heartbeat shows the worker was alive then.
-    rescue: (client, dead, staleAfterMs, counting) =>
+    // heartbeat shows the worker was alive then. A seek a name where the
+    // recommended index is (the sweep has turned JIT off, sql.ts).
+    rescue: async (client, dead, staleAfterMs, counting) =>
       releaseCounted(
         client,
         jobs,
@@ -25,6 +26,7 @@ export function delayedJobRescue(jobs: string, jobTable: string): RescueSupport 
         dead.map((d) => ({ name: workerName(d.host, d.pid) })),
         staleAfterMs,
         counting,
+        await hasWorkerIndex(client, jobs),
       ),
     async stillHolding(client, dead) {
       const names = dead.map((d) => workerName(d.host, d.pid));

@@ -26,6 +26,24 @@ export function recommendedIndex(table: readonly string[]): string {
   return `CREATE INDEX CONCURRENTLY ${name} ON ${quoteTable(table)} ((${WORKER_NAME})) WHERE locked_by IS NOT NULL;`;
 }
 
+/**
+ * True when the table has a usable index on the worker-name expression (the
+ * recommended one, or one like it): valid (a CREATE INDEX CONCURRENTLY that
+ * failed leaves an invalid one, which no plan uses), on the expression as
+ * WORKER_NAME writes it.
+ */
+export async function hasWorkerIndex(client: Client, jobs: string): Promise<boolean> {
+  const result = await client.query<{ indexed: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM pg_index
+        WHERE indrelid = $1::regclass AND indexprs IS NOT NULL AND indisvalid AND indisready
+          AND pg_get_indexdef(indexrelid) ILIKE '%substring%locked_by%position%host:%locked_by%'
+     ) AS indexed`,
+    [jobs],
+  );
+  return result.rows[0]!.indexed;
+}
+
 /** A dead process by its worker name; reusedSince (Date.now() terms): when a newer process took its pid, if one did. */
 export interface DeadName {
   name: string;
@@ -48,9 +66,19 @@ export function deadColumns(dead: readonly DeadName[]): [string[], (string | nul
  * was taken before a newer process took the pid, if one did; with
  * olderThanMs (a sweep), only if it is at least that old, since a lock taken
  * after the lease's last heartbeat shows the worker was alive then.
- * A join with the names, not `name = ANY(names)`: given hundreds of names,
- * the planner estimates the ANY high and reads the whole table, where the
- * join reads the locked rows once (through the recommended partial index).
+ * How the claims are found depends on `seek`, whether the table has the
+ * recommended index (hasWorkerIndex). With it, each name is looked up on its
+ * own (LATERAL): one seek a name, whatever the number of locked rows; the
+ * FOR UPDATE inside the lookup keeps the planner from merging it into a
+ * plain join, which it would answer by reading every locked row (the whole
+ * partial index, and a heap page a row): it has no statistics for the
+ * expression of a partial index, so it guesses each seek at 0.5% of the
+ * table, a guess that would also have it JIT-compile the statement first
+ * (a transaction that runs it on a large table turns JIT off, db/sql.ts).
+ * Without the index, a lookup a name would be a read of the whole table a
+ * name: a join with the names then reads it once. Not `name = ANY(names)`:
+ * given hundreds of names, the planner estimates the ANY high and reads the
+ * whole table even with the index.
  */
 export async function releaseCounted(
   client: Client,
@@ -59,14 +87,25 @@ export async function releaseCounted(
   dead: readonly DeadName[],
   olderThanMs: number | null,
   counting: RescueCounting,
+  seek = false,
 ): Promise<Released> {
-  const result = await client.query<{ id: string; failed: boolean }>(
-    `WITH dead_claims AS (
-       SELECT j.id FROM unnest($1::text[], $2::timestamptz[]) AS dead(name, reused_since)
+  const deadClaims = seek
+    ? `SELECT claim.id FROM unnest($1::text[], $2::timestamptz[]) AS dead(name, reused_since)
+        CROSS JOIN LATERAL (
+          SELECT j.id FROM ${jobs} j
+           WHERE j.locked_by IS NOT NULL AND ${WORKER_NAME} = dead.name
+             AND (dead.reused_since IS NULL OR j.locked_at < dead.reused_since AT TIME ZONE 'UTC')
+             AND ($3::float8 IS NULL OR j.locked_at < (now() AT TIME ZONE 'UTC') - $3 * interval '1 millisecond')
+             FOR UPDATE OF j
+        ) claim`
+    : `SELECT j.id FROM unnest($1::text[], $2::timestamptz[]) AS dead(name, reused_since)
          JOIN ${jobs} j ON j.locked_by IS NOT NULL AND ${WORKER_NAME} = dead.name
         WHERE (dead.reused_since IS NULL OR j.locked_at < dead.reused_since AT TIME ZONE 'UTC')
           AND ($3::float8 IS NULL OR j.locked_at < (now() AT TIME ZONE 'UTC') - $3 * interval '1 millisecond')
-        FOR UPDATE OF j
+        FOR UPDATE OF j`;
+  const result = await client.query<{ id: string; failed: boolean }>(
+    `WITH dead_claims AS (
+       ${deadClaims}
      ), counted AS (
        INSERT INTO ${counting.countsTable} AS r (job_table, job_id, rescues)
        SELECT $4, id, 1 FROM dead_claims

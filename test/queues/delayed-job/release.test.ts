@@ -201,3 +201,44 @@ test("a pid that a newer process took: the dead worker's lock is released, one t
   assert.deepEqual(released.ids.map(Number).sort(), [before, plain].sort());
   assert.equal((await getJob(db.url, since, table))?.locked_by, "host:h pid:42");
 });
+
+test("after a crash, counted: the same locks, each counted once, and a pid that a newer process took keeps the lock taken since", async () => {
+  const table = await newJobsTable(db.url);
+  const { delayedJob } = await import("../../../src/queues/delayed-job/index.js");
+  const { ensureSchema, leaseTables } = await import("../../../src/lease/schema.js");
+  const tables = leaseTables([`leases_${table}`]);
+  await withClient(db.url, (c) => ensureSchema(c, tables));
+  const reusedSince = Date.now() - 60_000;
+  const lock = (lockedBy: string, lockedAt: Date) =>
+    insertJob(db.url, { table, handler: "x", lockedBy, lockedAt });
+  const before = await lock("delayed_job host:h pid:41", new Date(reusedSince - 5_000));
+  const since = await lock("host:h pid:42", new Date(reusedSince + 5_000));
+  const plain = await lock("host:h pid:43", new Date());
+  const two = await lock("host:h pid:43", new Date());
+  const otherHost = await lock("host:g pid:43", new Date());
+  const dead = [
+    { pid: 41, startTime: 1, reusedSince },
+    { pid: 42, startTime: 1, reusedSince },
+    { pid: 43, startTime: 1 },
+  ];
+  const released = await withClient(db.url, (c) =>
+    delayedJob([table]).release(c, { host: "h", dead }, { countsTable: tables.rescues, maxRescues: 3 }),
+  );
+  assert.deepEqual(released.ids.map(Number).sort(), [before, plain, two].sort());
+  assert.deepEqual(released.failed ?? [], []);
+  assert.equal((await getJob(db.url, since, table))?.locked_by, "host:h pid:42");
+  assert.equal((await getJob(db.url, otherHost, table))?.locked_by, "host:g pid:43");
+  const counts = await withClient(
+    db.url,
+    async (c) =>
+      (
+        await c.query<{ job_id: string; rescues: number }>(
+          `SELECT job_id, rescues FROM ${tables.rescues} ORDER BY job_id`,
+        )
+      ).rows,
+  );
+  assert.deepEqual(
+    counts.map((r) => [Number(r.job_id), r.rescues]),
+    [before, plain, two].sort((a, b) => a - b).map((id) => [id, 1]),
+  );
+});

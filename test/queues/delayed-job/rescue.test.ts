@@ -2,6 +2,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import type pg from "pg";
+import type { RescueConfig } from "../../../src/config/config.js";
+import { leaseTables } from "../../../src/lease/schema.js";
+import { sweep } from "../../../src/lease/sweep.js";
+import { recommendedIndex } from "../../../src/queues/delayed-job/sql.js";
+import { delayedJob } from "../../../src/queues/delayed-job/index.js";
 import { withClient } from "../../../tools/db.js";
 import { descendantsOf } from "../../../tools/processes.js";
 import { fileDatabase, getJob, insertJob } from "../../support/db.js";
@@ -116,6 +122,81 @@ test("a lock taken after the lease's last heartbeat waits until it is stale itse
     async (c) => (await c.query<{ id: string }>(`SELECT id FROM leases_${table}`)).rows,
   );
   assert.deepEqual(leases, [{ id: "late-lock" }], "the lease went before all its locks could be rescued");
+});
+
+test("a sweep seeks each dead worker's name in the recommended index, with JIT off, and releases only its locks", async () => {
+  const table = await newTable();
+  // Enough locked rows of live workers that a read of them all would cost more than a seek a name.
+  await withClient(db.url, async (c) => {
+    await c.query(
+      `INSERT INTO ${table} (priority, handler, run_at, locked_at, locked_by, created_at, updated_at)
+       SELECT 0, 'x', now() AT TIME ZONE 'UTC',
+              CASE WHEN g % 10 = 0 THEN (now() AT TIME ZONE 'UTC') - interval '1 hour' END,
+              CASE WHEN g % 10 = 0 THEN format('delayed_job host:live-%s pid:%s', g % 97, g % 7) END,
+              now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
+         FROM generate_series(1, 20000) g`,
+    );
+    await c.query(recommendedIndex([table]).replace(" CONCURRENTLY", ""));
+    await c.query(`ANALYZE ${table}`);
+  });
+  const held = [
+    await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-s pid:41", lockedAt: HOUR_AGO }),
+    await insertJob(db.url, { table, handler: "x", lockedBy: "host:dyno-s pid:43", lockedAt: HOUR_AGO }),
+  ];
+  const other = await insertJob(db.url, {
+    table,
+    handler: "x",
+    lockedBy: "host:dyno-s pid:4",
+    lockedAt: HOUR_AGO,
+  });
+  await deadLease(table, { id: "seek", host: "dyno-s", pids: [41, 42, 43] });
+
+  const tables = leaseTables([`leases_${table}`]);
+  const config: RescueConfig = {
+    heartbeatMs: 500,
+    staleAfterMs: STALE_MS,
+    fenceMs: STALE_MS - 3000,
+    maxRescues: 3,
+    leaseTable: [`leases_${table}`],
+    connection: "keep",
+  };
+  const seen: { jit?: string | null; plan?: string } = {};
+  const result = await withClient(db.url, async (c) => {
+    // The sweep's own client, which looks at the rescue statement as it passes.
+    const looking = {
+      query: async (text: string, values?: unknown[]) => {
+        if (/dead_claims AS/.test(text)) {
+          seen.jit = (
+            await c.query<{ jit: string | null }>("SELECT current_setting('jit', true) AS jit")
+          ).rows[0]!.jit;
+          seen.plan = JSON.stringify((await c.query(`EXPLAIN (FORMAT JSON) ${text}`, values)).rows[0]);
+        }
+        return c.query(text, values);
+      },
+    } as unknown as pg.Client;
+    return sweep(looking, delayedJob([table]).rescue!, tables, config);
+  });
+
+  assert.deepEqual(result.leases, ["seek"]);
+  assert.deepEqual(
+    [...result.released].map(Number).sort((a, b) => a - b),
+    held,
+  );
+  assert.notEqual((await getJob(db.url, other, table))?.locked_by, null, "another pid's lock was released");
+  if (seen.jit !== null) assert.equal(seen.jit, "off", "the rescue ran with JIT on");
+  const plan = JSON.parse(seen.plan ?? "{}") as unknown;
+  const scans: { name: string; cond?: string }[] = [];
+  const walk = (node: unknown): void => {
+    if (!node || typeof node !== "object") return;
+    const n = node as Record<string, unknown>;
+    if (n["Index Name"] === `${table}_jobguard_worker`)
+      scans.push({ name: String(n["Index Name"]), cond: n["Index Cond"] as string | undefined });
+    for (const value of Object.values(n)) walk(value);
+  };
+  walk(plan);
+  assert.ok(scans.length > 0, `the rescue did not use the recommended index: ${seen.plan}`);
+  for (const scan of scans)
+    assert.match(scan.cond ?? "", /= dead\.name/, `the rescue read the whole index: ${seen.plan}`);
 });
 
 test("a poison job that keeps killing its dyno is marked failed after max-rescues", async () => {
