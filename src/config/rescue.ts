@@ -50,7 +50,10 @@ const FENCE_MARGIN_MS = 1000;
  * fallen behind as in the CI run that lost several renewals of 0.5 s
  * heartbeats (about a second), with room, and failover managers can refuse
  * to promote a standby further behind (Patroni's maximum_lag_on_failover, in
- * bytes). A failover that loses more loses the app's own commits too; set a
+ * bytes). It covers a primary with synchronous_commit = off as well, which
+ * answers a commit before writing it and may lose up to three
+ * wal_writer_delay (600 ms by default) of them in a crash, failover or not.
+ * A failover that loses more loses the app's own commits too; set a
  * heartbeat longer than its lag for such a database. It costs nothing
  * at the default heartbeat (10 s), where the renewal before the latest is
  * already older, and so a lag of a heartbeat is allowed; with a heartbeat of
