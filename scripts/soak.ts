@@ -29,11 +29,11 @@ import { seeded, type Random } from "./soak/random.js";
 import { report, violationCount, type Checks, type LogCounts } from "./soak/report.js";
 import { LockWatch } from "./soak/watch.js";
 
-/** Each dyno's lease timing, in turn: mixed, as during a deploy; each meets grace + 2 x heartbeat + 3 s. */
+/** Each dyno's lease timing, in turn: mixed, as during a deploy; each meets grace + 2 x heartbeat + 3 s + 2 s (the replication lag, for a heartbeat of 2 s or less). */
 const TIMINGS: LeaseTiming[] = [
-  { heartbeat: 0.5, staleAfter: 7 },
-  { heartbeat: 1, staleAfter: 9 },
-  { heartbeat: 0.5, staleAfter: 8 },
+  { heartbeat: 0.5, staleAfter: 9 },
+  { heartbeat: 1, staleAfter: 11 },
+  { heartbeat: 0.5, staleAfter: 10 },
 ];
 
 /** Past the longest stale-after, how long a dead worker's lock may wait for a sweep before the drain gives up on it. */

@@ -142,8 +142,8 @@ export const OPTIONS: readonly OptionSpec[] = [
     flag: "--stale-after",
     env: "JOBGUARD_STALE_AFTER",
     valueName: "SECONDS",
-    default: "`60`, or the grace + 2 × heartbeat + 3 s if more",
-    meaning: `${LEASED}: a lease without a heartbeat for this long belongs to a dead dyno; a jobguard that cannot renew its lease for this long less the grace and a second stops its worker first ([docs/rescue.md](docs/rescue.md)). At least the grace + 2 × heartbeat + 3 s.`,
+    default: "`60`, or the grace + 2 × heartbeat + 3 s (+ 2 s with a heartbeat of 2 s or less) if more",
+    meaning: `${LEASED}: a lease without a heartbeat for this long belongs to a dead dyno; a jobguard that cannot renew its lease for this long less the grace and a second stops its worker first ([docs/rescue.md](docs/rescue.md)). At least the grace + 2 × heartbeat + 3 s, and 2 s more with a heartbeat of 2 s or less (the replication lag a failover may lose).`,
   },
   {
     key: "maxRescues",

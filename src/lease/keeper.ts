@@ -59,10 +59,10 @@ export class LeaseKeeper {
 
   constructor(private readonly options: KeeperOptions) {
     const { config, log } = options;
-    this.fence = new Fence(config.fenceMs, (silentMs) => {
+    this.fence = new Fence(config.fenceMs, config.replicationLagMs, (silentMs) => {
       log.error(
         "lease_lost",
-        `no renewal of the lease that the database surely holds for ${Math.round(silentMs / 1000)} s (the fence counts from the renewal before the latest, which a failover may lose): stopping the worker before another dyno may take its jobs`,
+        `no renewal of the lease that the database surely holds for ${Math.round(silentMs / 1000)} s (the fence counts from the newest renewal confirmed ${config.replicationLagMs / 1000} s or more before the latest was sent, which a failover to a standby that far behind still holds): stopping the worker before another dyno may take its jobs`,
         { lease: this.id, fence_s: config.fenceMs / 1000 },
       );
       this.fenced = true;
@@ -75,9 +75,11 @@ export class LeaseKeeper {
     this.stopWorker = stopWorker;
     const pruner = new HistoryPruner(history, this.options.queue);
     // Each heartbeat is scheduled when the previous one has ended: behind a
-    // stalled connection, beats must not queue up and fire in a burst. After
-    // a failure the next comes within a second: the fence counts from the
-    // renewal before the latest, so a failed beat leaves little time.
+    // stalled connection, beats must not queue up and fire in a burst, and the
+    // renewal before the latest was confirmed a heartbeat before the latest
+    // was sent (config/rescue.ts counts on it). After a failure the next comes
+    // within a second: the fence counts from a renewal a heartbeat or the
+    // replication lag before the latest, so a failed beat leaves little time.
     const { heartbeatMs } = this.options.config;
     const beat = () =>
       void this.beat(history, pruner).finally(() => {
@@ -159,7 +161,7 @@ export class LeaseKeeper {
     } catch (error) {
       if (!this.running) return;
       const message = `heartbeat failed, ${this.fenced ? "the worker is being stopped" : "the worker runs on"}: ${safeMessage(error, url)}`;
-      // fence_s: how long after the renewal before its last the lease stops the worker if renewals keep failing.
+      // fence_s: how long after the renewal it counts from (fence.ts) the lease stops the worker if renewals keep failing.
       log[this.failures > 0 ? "debug" : "info"]("heartbeat_failed", {
         error: message,
         fence_s: this.options.config.fenceMs / 1000,

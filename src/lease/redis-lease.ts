@@ -43,7 +43,7 @@ export class RedisLease {
     private readonly log: Logger,
     private readonly dyno: string | undefined,
   ) {
-    this.fence = new Fence(config.fenceMs, (silentMs) => {
+    this.fence = new Fence(config.fenceMs, config.replicationLagMs, (silentMs) => {
       this.stopSweeping();
       log.error(
         "lease_lost",

@@ -46,14 +46,15 @@ const VETO_MS = 15 * 60 * 1000;
  *    sweeper judges it so, whatever its own settings.
  * 2. Its worker tree is gone. Its jobguard fences itself (fence.ts): it
  *    stops its worker once stale-after less the grace and a second has passed
- *    since it sent the renewal before its latest confirmed one, and the
- *    shutdown ends the tree within the grace. The database stamped that
- *    renewal after jobguard sent it, so by the time the lease is stale, the
- *    tree has been gone a second. This holds through an outage, a server
- *    restart, a failover that lost the latest renewal, a dyno cut off from
- *    the database and a pooler in between, since it asks nothing of the
- *    database but its clock. If jobguard dies, its watchdog ends the tree
- *    within the grace as well.
+ *    since it sent the newest renewal confirmed the replication lag (2 s)
+ *    before it sent its latest confirmed one, and the shutdown ends the tree
+ *    within the grace. The database stamped that renewal after jobguard sent
+ *    it, so by the time the lease is stale, the tree has been gone a second.
+ *    This holds through an outage, a server restart, a failover that lost
+ *    the renewals of the standby's lag, a dyno cut off from the database and
+ *    a pooler in between, since it asks nothing of the database but its
+ *    clock. If jobguard dies, its watchdog ends the tree within the grace as
+ *    well.
  * 3. No session carries the worker's tag (its application_name): what is
  *    left when jobguard and its watchdog both die and the worker lives on.
  *    A tagged session only ever keeps a lease (`alive`), for at most 15
@@ -77,7 +78,8 @@ const VETO_MS = 15 * 60 * 1000;
  *
  * What it assumes: the database's clock does not step and runs at about the
  * rate of the dynos' (a second of margin over stale-after), and a failover
- * loses no more than the latest renewal. What it costs: a dyno that cannot
+ * loses no renewal committed more than the replication lag (2 s,
+ * config/rescue.ts) or a heartbeat before the latest. What it costs: a dyno that cannot
  * renew its lease for that long stops its worker (docs/rescue.md).
  *
  * A job rescued more than max-rescues times is marked failed instead: it is

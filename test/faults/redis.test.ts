@@ -18,7 +18,7 @@ import { commandSkipReason } from "../support/workers.js";
 
 after(killLeftovers);
 
-const LEASE = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "6"];
+const LEASE = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "8"];
 let redis: ChildProcess | undefined;
 let port = 0;
 after(() => redis?.kill("SIGKILL"));
@@ -80,8 +80,8 @@ test("Redis silent for longer than stale-after: every dyno stops its worker (lea
   try {
     const exits = await Promise.all([one.exited, two.exited]);
     for (const run of [one, two]) {
-      // The fence: unconfirmed for stale-after - grace - 1 s = 3 s, then the normal shutdown.
-      assert.match(run.stderr(), /event=lease_lost .*fence_s=3 /, jobguardLines(run));
+      // The fence: unconfirmed for stale-after - grace - 1 s = 5 s, then the normal shutdown.
+      assert.match(run.stderr(), /event=lease_lost .*fence_s=5 /, jobguardLines(run));
       assert.match(run.stderr(), /event=stop reason=lease_lost signal=SIGTERM forwarded=true/);
     }
     // Generous on a busy machine; by design the tree is gone 1 s (the deadline) after the fence, 2 s before stale.

@@ -208,8 +208,8 @@ test("an outage shorter than the fence costs nothing: the worker runs on, its le
   t.after(() => proxy.close());
   const id = await insertJob(db.url, { table, handler: "x" });
   const events = join(tempDir(), "events");
-  // Stale-after 10 s: a fence of 7 s, well beyond the outage and the heartbeat that notices it.
-  const run = runJobguard([...FAST, "--stale-after", "10", "--", ...PG_WORKER], {
+  // Stale-after 12 s: a fence of 9 s from a renewal 2 s (the lag) before the latest, well beyond the outage and the heartbeat that notices it.
+  const run = runJobguard([...FAST, "--stale-after", "12", "--", ...PG_WORKER], {
     ...env(table),
     JOBGUARD_DATABASE_URL: proxy.url,
     EVENTS: events,
@@ -222,7 +222,7 @@ test("an outage shorter than the fence costs nothing: the worker runs on, its le
   await sleep(1000);
   await proxy.reopen();
   await run.waitFor(/event=heartbeat_resumed/, 5000);
-  await sleep(10_000 + 1000);
+  await sleep(12_000 + 1000);
   assert.equal((await rescue(table)).code, 0);
   assert.ok(isAlive(pid), "the worker was stopped");
   assert.doesNotMatch(run.stderr(), /lease_lost/);

@@ -13,25 +13,28 @@ import { waitFor } from "./wait.js";
 
 /**
  * Timing that satisfies the lease contract (stale-after >= grace + 2 x
- * heartbeat + 3 s, with 2 s to spare, as FAST in lease.ts): the fence fires 5 s
- * (stale-after - grace - 1 s) after the renewal before the latest, sweeps run
- * every stale-after / 4 or so.
+ * heartbeat + 3 s, + the replication lag of 2 s for a heartbeat of 2 s or
+ * less, with 2 s to spare, as FAST in lease.ts): the fence fires 7 s
+ * (stale-after - grace - 1 s) after the newest renewal confirmed 2 s before
+ * the latest was sent, sweeps run every stale-after / 4 or so.
  */
-export const QUICK = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "8"];
-export const QUICK_STALE_MS = 8000;
+export const QUICK = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "10"];
+export const QUICK_STALE_MS = 10_000;
 /** The longest wait between two sweeps at QUICK (stale-after / 4, with jitter of 20 %). */
-export const QUICK_SWEEP_MS = 2400;
+export const QUICK_SWEEP_MS = 3000;
 /**
  * For the dynos that must stay live through a moment without the database (a
  * server restart, a failover) or behind a pooler, on a loaded 2-core machine:
- * a fence of 7 s. A 3 s fence fired there on healthy dynos: a 1.5 s
- * restart took over 3 s to come back, and two slow heartbeats (2 s limit
- * each) did as much. A dyno cut off for longer than the fence stops its
- * worker: that is the contract, not a failure.
+ * a fence of 9 s, which counts from a renewal confirmed 2 s (the replication
+ * lag) before the latest was sent, so about 6 s of silence after the latest.
+ * A fence that left 2 s fired there on healthy dynos: a 1.5 s restart took
+ * over 3 s to come back, and two slow heartbeats (2 s limit each) did as
+ * much. A dyno cut off for longer than the fence stops its worker: that is
+ * the contract, not a failure.
  */
-export const ROOMY = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "10"];
-export const ROOMY_STALE_MS = 10_000;
-export const ROOMY_SWEEP_MS = 3000;
+export const ROOMY = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "12"];
+export const ROOMY_STALE_MS = 12_000;
+export const ROOMY_SWEEP_MS = 3600;
 /** What "a few seconds" allows on a loaded 2-core machine: jobguard's start, a sweep's statements. */
 export const SLACK_MS = 5000;
 

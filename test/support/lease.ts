@@ -9,18 +9,19 @@ import { waitFor } from "./wait.js";
 
 /**
  * Fast leases, so that a dead dyno is found within seconds: heartbeat 0.5 s,
- * stale after 8 s: 2 s more than the least a 2 s grace allows (grace + 2
- * heartbeats + 3 s, config/rescue.ts), so that a loaded machine's slow
- * heartbeats do not trip the fence, which stops a worker whose lease is not
- * renewed for 5 s.
+ * stale after 10 s: 2 s more than the least a 2 s grace allows (grace + 2
+ * heartbeats + 3 s, and the replication lag of 2 s for a heartbeat this short,
+ * config/rescue.ts), so that a loaded machine's slow heartbeats do not trip
+ * the fence, which stops a worker 7 s after a renewal confirmed 2 s before the
+ * latest was sent.
  */
 export const FAST = ["--deadline", "1", ...fastLeases(2)];
 
-/** Fast leases for a grace of `graceSec` s: heartbeat 0.5 s, and the least stale-after that grace allows. */
+/** Fast leases for a grace of `graceSec` s: heartbeat 0.5 s, and 2 s more than the least stale-after that grace allows. */
 export function fastLeases(graceSec: number): string[] {
-  return ["--grace", String(graceSec), "--heartbeat", "0.5", "--stale-after", String(graceSec + 6)];
+  return ["--grace", String(graceSec), "--heartbeat", "0.5", "--stale-after", String(graceSec + 8)];
 }
-export const STALE_MS = 8000;
+export const STALE_MS = 10_000;
 
 export const HOUR_AGO = new Date(Date.now() - 3600_000);
 

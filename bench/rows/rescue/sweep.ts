@@ -27,6 +27,7 @@ export async function sweepCost(
     heartbeatMs: Math.min(10, sizes.rescueStaleAfterSec / 2) * 1000,
     staleAfterMs: sizes.rescueStaleAfterSec * 1000,
     fenceMs: sizes.rescueStaleAfterSec * 1000 - 2000,
+    replicationLagMs: 2000,
     maxRescues: 3,
     leaseTable: SWEEP_LEASES,
     connection: "keep",

@@ -22,7 +22,7 @@ import { brokerSkipReason, commandSkipReason, redisCli } from "../../support/wor
 after(killLeftovers);
 
 const DB = 9; // this file's own Redis database
-const LEASE = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "6"];
+const LEASE = ["--deadline", "1", "--grace", "2", "--heartbeat", "0.5", "--stale-after", "8"];
 
 let skip: (string | null)[] = [];
 before(async () => {

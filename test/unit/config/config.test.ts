@@ -108,10 +108,40 @@ test("buildConfig: tables are identifiers or schema.table; the rescue settings h
     heartbeatMs: 10_000,
     staleAfterMs: 60_000,
     fenceMs: 29_000,
+    replicationLagMs: 2000,
     maxRescues: 0,
     leaseTable: ["jobguard_leases"],
     connection: "per-heartbeat",
   });
+});
+
+test("buildConfig: with a heartbeat of 2 s or less, stale-after makes room for the replication lag too", () => {
+  const dj = { DATABASE_URL: "postgres://h/db", JOBGUARD_QUEUE: "delayed_job" };
+  const lease = (args: string[]) => config([...args, "--", "w"], dj).queue?.rescue;
+  // grace 2 + 2 x 0.5 + the lag 2 + 3 = 8: the fence (5 s) outlasts the lag, two heartbeats and 2 s for slow ones.
+  assert.equal(lease(["--grace", "2", "--heartbeat", "0.5", "--stale-after", "8"])?.fenceMs, 5000);
+  rejects(
+    ["--grace", "2", "--heartbeat", "0.5", "--stale-after", "7.999", "--", "w"],
+    dj,
+    /the stale-after time \(7\.999 s, --stale-after\) must be at least the grace period \(2 s, JOBGUARD_GRACE\) plus twice the heartbeat \(0\.5 s, JOBGUARD_HEARTBEAT\) plus 3 s plus 2 s for a heartbeat of 2 s or less \(the replication lag a failover may lose\): .*set JOBGUARD_STALE_AFTER to 8 or more$/,
+  );
+  // A heartbeat of the lag itself needs it: 2 + 4 + 2 + 3 = 11.
+  rejects(
+    ["--grace", "2", "--heartbeat", "2", "--stale-after", "10.9", "--", "w"],
+    dj,
+    /set JOBGUARD_STALE_AFTER to 11 or more$/,
+  );
+  assert.equal(lease(["--grace", "2", "--heartbeat", "2", "--stale-after", "11"])?.staleAfterMs, 11_000);
+  // A longer heartbeat does not: the renewal before the latest is already older than the lag. 2 + 5 + 3 = 10.
+  assert.equal(lease(["--grace", "2", "--heartbeat", "2.5", "--stale-after", "10"])?.staleAfterMs, 10_000);
+  rejects(
+    ["--grace", "2", "--heartbeat", "2.5", "--stale-after", "9.9", "--", "w"],
+    dj,
+    /plus twice the heartbeat \(2\.5 s, JOBGUARD_HEARTBEAT\) plus 3 s: .*set JOBGUARD_STALE_AFTER to 10 or more$/,
+  );
+  // Unset, stale-after follows: 90 s of grace and a heartbeat of 1 s need 97 s.
+  assert.equal(lease(["--grace", "90", "--heartbeat", "1"])?.staleAfterMs, 97_000);
+  assert.equal(lease(["--grace", "30", "--heartbeat", "1"])?.staleAfterMs, 60_000);
 });
 
 test("database URL check: a URL node-postgres and libpq can read passes", () => {
