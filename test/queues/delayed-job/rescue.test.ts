@@ -4,6 +4,7 @@ import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import type { RescueConfig } from "../../../src/config/config.js";
+import { REPLICATION_LAG_MS } from "../../../src/config/rescue.js";
 import { leaseTables } from "../../../src/lease/schema.js";
 import { sweep } from "../../../src/lease/sweep.js";
 import { recommendedIndex } from "../../../src/queues/delayed-job/sql.js";
@@ -156,6 +157,7 @@ test("a sweep seeks each dead worker's name in the recommended index, with JIT o
     heartbeatMs: 500,
     staleAfterMs: STALE_MS,
     fenceMs: STALE_MS - 3000,
+    replicationLagMs: REPLICATION_LAG_MS,
     maxRescues: 3,
     leaseTable: [`leases_${table}`],
     connection: "keep",
