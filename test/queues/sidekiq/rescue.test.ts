@@ -83,8 +83,9 @@ test("the whole dyno SIGKILLed beside a second dyno: the job is back within the 
 test("jobguard and its watchdog SIGKILLed while Sidekiq lives and beats: the stale lease is swept, nothing is taken", async (t) => {
   if (!prerequisite(t, "JOBGUARD_REQUIRE_WORKERS", ...skip)) return;
   const { one, two, started } = await twoDynos("alive", ["--log-level", "debug"]);
+  // Its watchdog first: killed after jobguard, it may see jobguard gone and stop the worker in between.
   const watchdog = descendantsOf(one.pid).filter((pid) => pid !== started.pid);
-  for (const pid of [one.pid, ...watchdog]) process.kill(pid, "SIGKILL");
+  for (const pid of [...watchdog, one.pid]) process.kill(pid, "SIGKILL");
   // The lease is stale after 8 s; the second dyno's sweep sees Sidekiq still beating, several times over.
   await two.waitFor(/event=swept .*jobs=0 .*alive=true/, 30_000);
   const seen = () => two.stderr().match(/event=swept .*alive=true/g)?.length ?? 0;
