@@ -1,4 +1,4 @@
-import { performance } from "node:perf_hooks";
+import { now } from "../clock.js";
 
 // Node's timers hold at most 2^31 - 1 ms; a longer wait is taken in steps.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -52,8 +52,8 @@ interface Confirmed {
  * refused (an error it answered, so nothing was written) takes the fence
  * down again, if nothing was confirmed before.
  *
- * Everything runs on performance.now(), which does not step with the wall
- * clock, and timers, which do not either.
+ * Everything runs on the monotonic clock (clock.ts), which does not step
+ * with the wall clock, and timers, which do not either.
  */
 export class Fence {
   /** When the window counts from; undefined while no renewal may have been written. */
@@ -75,18 +75,18 @@ export class Fence {
 
   /** A renewal is about to be sent: its start, to hand to confirmed(). Arms the fence with the first. */
   sending(): number {
-    const now = performance.now();
+    const sentAt = now();
     if (this.anchor === undefined && !this.done) {
-      this.anchor = now;
+      this.anchor = sentAt;
       this.arm();
     }
-    return now;
+    return sentAt;
   }
 
   /** The database confirmed the renewal sent at `sentAt`. */
   confirmed(sentAt: number): void {
     if (this.done) return;
-    const confirmedAt = performance.now();
+    const confirmedAt = now();
     // A confirmation of a renewal older than the latest: the keepers send one
     // at a time, so none comes; ignoring a confirmation only ever leaves the
     // fence counting from an older renewal.
@@ -117,13 +117,13 @@ export class Fence {
   private arm(): void {
     clearTimeout(this.timer);
     if (this.anchor === undefined) return;
-    const left = this.anchor + this.windowMs - performance.now();
+    const left = this.anchor + this.windowMs - now();
     if (left <= 0) return this.fire();
     this.timer = setTimeout(() => this.arm(), Math.min(left, MAX_TIMER_MS)).unref();
   }
 
   private fire(): void {
-    const silentMs = Math.round(performance.now() - (this.anchor ?? performance.now()));
+    const silentMs = Math.round(now() - (this.anchor ?? now()));
     this.stop();
     this.expire(silentMs);
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { performance } from "node:perf_hooks";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { now } from "../../../src/clock.js";
 import { Fence } from "../../../src/lease/fence.js";
 
 // The fence (src/lease/fence.ts) on real timers with short windows and lags:
@@ -10,18 +10,18 @@ import { Fence } from "../../../src/lease/fence.js";
 /** How late a timer may fire here and still count as on time (a loaded machine). */
 const LATE_MS = 150;
 
-/** A fence of `windowMs` allowing a replication lag of `lagMs`, and the times (performance.now()) at which it fired. */
+/** A fence of `windowMs` allowing a replication lag of `lagMs`, and the times (clock.ts's now()) at which it fired. */
 function fence(windowMs: number, lagMs = 100): { fence: Fence; fired: number[] } {
   const fired: number[] = [];
-  return { fence: new Fence(windowMs, lagMs, () => fired.push(performance.now())), fired };
+  return { fence: new Fence(windowMs, lagMs, () => fired.push(now())), fired };
 }
 
 /** One renewal sent and confirmed at once: its send time, and the moments just before and after its confirmation. */
 function renew(f: Fence): { sentAt: number; confirmedBefore: number; confirmedAfter: number } {
   const sentAt = f.sending();
-  const confirmedBefore = performance.now();
+  const confirmedBefore = now();
   f.confirmed(sentAt);
-  return { sentAt, confirmedBefore, confirmedAfter: performance.now() };
+  return { sentAt, confirmedBefore, confirmedAfter: now() };
 }
 
 /** The newest of `renewals` that `is`. */
