@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { recommendedIndex } from "../../src/queues/delayed-job/sql.js";
 import { withClient } from "../../tools/db.js";
 import { descendantsOf, isAlive, parentOf } from "../../tools/processes.js";
 import { fileDatabase, getJob, insertJob } from "../support/db.js";
@@ -117,6 +118,44 @@ test("a lease without a session tag (the user's own PGAPPNAME) is rescued once s
   assert.match(out, /1 dead lease\(s\) removed, 1 job\(s\) released/);
   assert.equal((await getJob(db.url, id, table))?.locked_by, null);
 });
+
+for (const index of [true, false])
+  test(`two dead leases of one host name that list one pid (two pid namespaces): one sweep releases the job, counted once${index ? ", with the recommended index" : ""}`, async () => {
+    const table = await newTable();
+    if (index)
+      await withClient(db.url, (c) => c.query(recommendedIndex([table]).replace(" CONCURRENTLY", "")));
+    const twin = await insertJob(db.url, {
+      table,
+      handler: "x",
+      lockedBy: "host:dyno-n pid:7",
+      lockedAt: HOUR_AGO,
+    });
+    const other = await insertJob(db.url, {
+      table,
+      handler: "x",
+      lockedBy: "host:dyno-o pid:9",
+      lockedAt: HOUR_AGO,
+    });
+    await deadLease(table, { id: "ns-a", host: "dyno-n", pids: [7] });
+    await deadLease(table, { id: "ns-b", host: "dyno-n", pids: [7, 8] }, false);
+    await deadLease(table, { id: "elsewhere", host: "dyno-o", pids: [9] }, false);
+    const { code, out } = await rescue(table);
+    assert.equal(code, 0, out);
+    assert.match(out, /3 dead lease\(s\) removed, 2 job\(s\) released/);
+    assert.equal((await getJob(db.url, twin, table))?.locked_by, null);
+    assert.equal((await getJob(db.url, other, table))?.locked_by, null);
+    const counts = await withClient(
+      db.url,
+      async (c) =>
+        (
+          await c.query<{ rescues: number }>(
+            `SELECT rescues FROM leases_${table}_rescues WHERE job_id = $1`,
+            [twin],
+          )
+        ).rows,
+    );
+    assert.deepEqual(counts, [{ rescues: 1 }], "the job was counted other than once");
+  });
 
 test("20 jobguards sweeping at once release each lock exactly once", async () => {
   const table = await newTable();

@@ -78,7 +78,12 @@ export function deadColumns(dead: readonly DeadName[]): [string[], (string | nul
  * Without the index, a lookup a name would be a read of the whole table a
  * name: a join with the names then reads it once. Not `name = ANY(names)`:
  * given hundreds of names, the planner estimates the ANY high and reads the
- * whole table even with the index.
+ * whole table even with the index. *
+ * One name may come twice: two dead leases of one host name may both list
+ * a pid (two pid namespaces, a dyno that died twice within a sweep), and a
+ * job claimed under it is found once for each. It is counted once: an
+ * INSERT ... ON CONFLICT that met one key twice would fail, and with it the
+ * sweep, every time, for every lease.
  */
 export async function releaseCounted(
   client: Client,
@@ -108,7 +113,7 @@ export async function releaseCounted(
        ${deadClaims}
      ), counted AS (
        INSERT INTO ${counting.countsTable} AS r (job_table, job_id, rescues)
-       SELECT $4, id, 1 FROM dead_claims
+       SELECT $4, id, 1 FROM (SELECT DISTINCT id FROM dead_claims) claims
        ON CONFLICT (job_table, job_id) DO UPDATE SET rescues = r.rescues + 1, last_rescued_at = now()
        RETURNING job_id, rescues
      )
