@@ -27,22 +27,34 @@ export function recommendedIndex(table: readonly string[]): string {
 }
 
 /**
- * True when the table has a usable index on the worker-name expression (the
- * recommended one, or one like it): valid (a CREATE INDEX CONCURRENTLY that
- * failed leaves an invalid one, which no plan uses), on the expression as
- * WORKER_NAME writes it.
+ * True when the table has an index the name lookups can seek in: a valid
+ * btree (a CREATE INDEX CONCURRENTLY that failed leaves an invalid one, which
+ * no plan uses) whose first column is WORKER_NAME and whose predicate, if
+ * any, is no narrower than `locked_by IS NOT NULL`. The expression is
+ * compared as the server prints it back. Anything else says no: a narrower
+ * predicate (`... AND failed_at IS NULL`) is one the lookups cannot use, and
+ * a seek a name on an index they cannot use would be a read of the whole
+ * table a name; the join that reads it once is then the faster plan.
  */
 export async function hasWorkerIndex(client: Client, jobs: string): Promise<boolean> {
   const result = await client.query<{ indexed: boolean }>(
     `SELECT EXISTS (
-       SELECT 1 FROM pg_index
-        WHERE indrelid = $1::regclass AND indexprs IS NOT NULL AND indisvalid AND indisready
-          AND pg_get_indexdef(indexrelid) ILIKE '%substring%locked_by%position%host:%locked_by%'
+       SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+        WHERE i.indrelid = $1::regclass AND i.indisvalid AND i.indisready AND a.amname = 'btree'
+          AND pg_get_indexdef(i.indexrelid, 1, true) ~* $2
+          AND (i.indpred IS NULL OR pg_get_expr(i.indpred, i.indrelid, true) ~* $3)
      ) AS indexed`,
-    [jobs],
+    [jobs, WORKER_NAME_PRINTED, String.raw`^\(?locked_by IS NOT NULL\)?$`],
   );
   return result.rows[0]!.indexed;
 }
+
+// WORKER_NAME as pg_get_indexdef prints it: `SUBSTRING(locked_by FROM
+// POSITION(('host:'::text) IN (locked_by)))` (PostgreSQL 15 and 18 seen, text
+// and varchar columns alike), or in the function-call form of older servers,
+// `"substring"(locked_by, "position"(locked_by, 'host:'::text))` (not seen
+// here). A server that prints it otherwise gets the join, and `check`'s warning.
+const WORKER_NAME_PRINTED = String.raw`^(substring\(locked_by from position\(\('host:'::text\) in \(locked_by\)\)\)|"substring"\(locked_by, "position"\(locked_by, 'host:'::text\)\))$`;
 
 /** A dead process by its worker name; reusedSince (Date.now() terms): when a newer process took its pid, if one did. */
 export interface DeadName {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, test } from "node:test";
+import { hasWorkerIndex } from "../../../src/queues/delayed-job/sql.js";
 import { withClient } from "../../../tools/db.js";
 import { createDelayedJobsTable, fileDatabase, insertJob } from "../../support/db.js";
 import { killLeftovers, runCommand } from "../../support/jobguard.js";
@@ -57,6 +58,27 @@ test("check is happy with live locks and the recommended index", async () => {
   const { code, out } = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "tidy" });
   assert.equal(code, 0, out);
   assert.doesNotMatch(out, /warning|error/);
+});
+
+test("check asks for the index when the one there cannot serve a lookup by name: the judgment the sweep chooses its seek by", async () => {
+  const expr = "(substring(locked_by from position('host:' in locked_by)))";
+  const cases: [string, string, boolean][] = [
+    ["narrower", `(${expr}) WHERE locked_by IS NOT NULL AND failed_at IS NULL`, false],
+    ["wrapped", `(lower${expr}) WHERE locked_by IS NOT NULL`, false],
+    ["second", `(queue, ${expr}) WHERE locked_by IS NOT NULL`, false],
+    ["hash", `USING hash (${expr}) WHERE locked_by IS NOT NULL`, false],
+    ["whole", `(${expr})`, true],
+    ["recommended", `(${expr}) WHERE locked_by IS NOT NULL`, true],
+  ];
+  for (const [table, index, seeks] of cases) {
+    await createDelayedJobsTable(db.url, `ix_${table}`);
+    await withClient(db.url, (c) => c.query(`CREATE INDEX ON ix_${table} ${index}`));
+    const found = await withClient(db.url, (c) => hasWorkerIndex(c, `ix_${table}`));
+    assert.equal(found, seeks, `${table}: ${index}`);
+  }
+  const { code, out } = await check({ JOBGUARD_QUEUE: "delayed_job", JOBGUARD_TABLE: "ix_narrower" });
+  assert.equal(code, 0, out);
+  assert.match(out, /warning: no index on the worker names in locked_by/);
 });
 
 test("check: a missing table, an unreachable server and a TLS mode the server cannot meet each say so", async () => {
