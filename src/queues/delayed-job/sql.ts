@@ -90,7 +90,8 @@ export function deadColumns(dead: readonly DeadName[]): [string[], (string | nul
  * Without the index, a lookup a name would be a read of the whole table a
  * name: a join with the names then reads it once. Not `name = ANY(names)`:
  * given hundreds of names, the planner estimates the ANY high and reads the
- * whole table even with the index. *
+ * whole table even with the index.
+ *
  * One name may come twice: two dead leases of one host name may both list
  * a pid (two pid namespaces, a dyno that died twice within a sweep), and a
  * job claimed under it is found once for each. It is counted once: an
