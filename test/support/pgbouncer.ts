@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { withClient } from "../../tools/db.js";
+import pg from "pg";
 import { freePort } from "../../tools/free-port.js";
 import { tempDir } from "./jobguard.js";
 import { waitFor } from "./wait.js";
@@ -72,24 +72,53 @@ export async function startPgbouncer(
   const url = new URL(direct);
   url.port = String(port);
   url.hostname = "127.0.0.1";
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null)
-        throw new Error(`pgbouncer exited with ${child.exitCode}; see ${join(dir, "pgbouncer.log")}`);
-      return withClient(
-        url.toString(),
-        async (c) => (await c.query<{ ok: number }>("SELECT 1 AS ok")).rows[0]?.ok === 1,
-      ).catch(() => false);
-    },
-    { what: "pgbouncer to accept connections" },
-  );
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  // A PgBouncer that never answers, or answers only SIGKILL, must fail the
+  // test, not hang it: the child process would keep this file's test process
+  // alive, and with it the whole run.
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+  };
+  try {
+    await waitFor(
+      async () => {
+        if (child.exitCode !== null)
+          throw new Error(`pgbouncer exited with ${child.exitCode}; see ${join(dir, "pgbouncer.log")}`);
+        return answers(url.toString());
+      },
+      { timeoutMs: 20_000, what: `pgbouncer to accept connections (log: ${join(dir, "pgbouncer.log")})` },
+    );
+  } catch (error) {
+    await kill();
+    throw error;
+  }
   return {
     url: url.toString(),
     stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((done) => child.once("exit", done));
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      // SIGINT waits for the clients' queries to end; a client a test left stuck would make it wait for ever.
       child.kill("SIGINT");
+      const late = setTimeout(() => void kill(), 5_000);
       await exited;
+      clearTimeout(late);
     },
   };
+}
+
+/** Whether a query through this URL answers within 2 s: a probe that cannot stall the wait for readiness. */
+async function answers(url: string): Promise<boolean> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 2_000,
+    query_timeout: 2_000,
+  });
+  try {
+    await client.connect();
+    return (await client.query<{ ok: number }>("SELECT 1 AS ok")).rows[0]?.ok === 1;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
