@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, chownSync, existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import pg from "pg";
+import { withClient } from "../../tools/db.js";
 import { freePort } from "../../tools/free-port.js";
 import { tempDir } from "./jobguard.js";
 import { waitFor } from "./wait.js";
@@ -107,18 +107,9 @@ export async function startPgbouncer(
 }
 
 /** Whether a query through this URL answers within 2 s: a probe that cannot stall the wait for readiness. */
-async function answers(url: string): Promise<boolean> {
-  const client = new pg.Client({
-    connectionString: url,
+function answers(url: string): Promise<boolean> {
+  return withClient(url, async (c) => (await c.query<{ ok: number }>("SELECT 1 AS ok")).rows[0]?.ok === 1, {
     connectionTimeoutMillis: 2_000,
     query_timeout: 2_000,
-  });
-  try {
-    await client.connect();
-    return (await client.query<{ ok: number }>("SELECT 1 AS ok")).rows[0]?.ok === 1;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => {});
-  }
+  }).catch(() => false);
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { hostname } from "node:os";
 import { after, test } from "node:test";
-import { hasWorkerIndex } from "../../../src/queues/delayed-job/sql.js";
+import { hasWorkerIndex, WORKER_NAME } from "../../../src/queues/delayed-job/sql.js";
 import { withClient } from "../../../tools/db.js";
 import { createDelayedJobsTable, fileDatabase, insertJob } from "../../support/db.js";
 import { killLeftovers, runCommand } from "../../support/jobguard.js";
@@ -61,7 +61,7 @@ test("check is happy with live locks and the recommended index", async () => {
 });
 
 test("check asks for the index when the one there cannot serve a lookup by name: the judgment the sweep chooses its seek by", async () => {
-  const expr = "(substring(locked_by from position('host:' in locked_by)))";
+  const expr = `(${WORKER_NAME})`;
   const cases: [string, string, boolean][] = [
     ["narrower", `(${expr}) WHERE locked_by IS NOT NULL AND failed_at IS NULL`, false],
     ["wrapped", `(lower${expr}) WHERE locked_by IS NOT NULL`, false],
