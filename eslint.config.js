@@ -8,7 +8,7 @@ import tseslint from "typescript-eslint";
  * holds, and what of the others it may import. An import is a layer's name, or
  * `{ layer, files }` for only those files of it (globs from the layer's folder),
  * or `{ layer, types: true }` for its types alone (`import type` is erased at build,
- * so it loads nothing); `pg` and `pg-connection-string` only where listed.
+ * so it loads nothing); `ioredis` only where listed.
  * DEVELOPERS.md's layer table is this list (test/unit/layers.test.ts); `import()`
  * expressions are not checked, so a lazy load goes downward by review alone.
  */
@@ -38,7 +38,7 @@ export const LAYERS = [
       "queues",
       "lease",
       { layer: "process-tree", files: ["proc.ts"] },
-      "pg",
+      { layer: "postgres", types: true },
     ],
     note: "`proc.ts` for `check`'s running pids",
   },
@@ -72,7 +72,7 @@ export const LAYERS = [
       "process-tree",
       "log.ts",
       "clock.ts",
-      "pg",
+      { layer: "postgres", types: true },
     ],
   },
   {
@@ -112,7 +112,7 @@ export const LAYERS = [
       { layer: "redis", types: true },
       { layer: "config", types: true },
       { layer: "process-tree", types: true },
-      "pg",
+      { layer: "postgres", types: true },
     ],
     note: "`check` is handed what it needs of `/proc`",
   },
@@ -122,7 +122,16 @@ export const LAYERS = [
       "connecting (`connect.ts`), URLs, TLS and the sslmode, the password file by libpq's rules (`url.ts`, " +
       "`tls.ts`, `pgpass.ts`), `KeptConnection` (`kept-connection.ts`: a kept connection with a limit per use), " +
       "retries, redaction, quoting, preparing without running (`prepare.ts`), ending sessions",
-    imports: ["pg", "pg-connection-string", "clock.ts"],
+    imports: ["postgres", "clock.ts"],
+  },
+  {
+    layer: "postgres",
+    holds:
+      "jobguard's PostgreSQL client (`client.ts`: one connection, TLS, the simple and extended protocol), " +
+      "its messages (`messages.ts`), authentication (`auth.ts`: md5, SCRAM-SHA-256), values in text format " +
+      "(`values.ts`)",
+    imports: [],
+    note: "Node's own modules only",
   },
   {
     layer: "redis",
@@ -145,7 +154,9 @@ export const LAYERS = [
   },
 ];
 
-const PACKAGES = ["pg", "pg-connection-string", "ioredis"];
+const PACKAGES = ["ioredis"];
+// The tests' and benchmarks' client, never jobguard's: src/postgres/ is its own.
+const DEV_ONLY = ["pg", "pg-connection-string"];
 // src/<layer>/a.ts is depth 1, src/<layer>/<folder>/a.ts depth 2; the test checks no file is deeper.
 export const MAX_DEPTH = 3;
 
@@ -204,6 +215,11 @@ function restrictions(from, depth) {
   }
   for (const name of PACKAGES)
     if (!from.imports.includes(name)) patterns.push({ regex: `^${escape(name)}(/|$)`, message });
+  for (const name of DEV_ONLY)
+    patterns.push({
+      regex: `^${escape(name)}(/|$)`,
+      message: `${name} is a development dependency: jobguard's PostgreSQL client is src/postgres/.`,
+    });
   return patterns.map((pattern) => ({ ...pattern, caseSensitive: true }));
 }
 

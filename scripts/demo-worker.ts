@@ -7,7 +7,7 @@
  */
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Client } from "pg";
+import type { Connection as Client } from "../src/postgres/client.js";
 import { connect } from "../src/db/connect.js";
 import { safeMessage } from "../src/db/redact.js";
 

@@ -13,7 +13,7 @@ import { constants } from "node:os";
 import { dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
-import type { Client } from "pg";
+import type { Connection as Client } from "../src/postgres/client.js";
 import { connect } from "../src/db/connect.js";
 import { describeDatabase, safeMessage } from "../src/db/redact.js";
 import { delayedJobsTableSql } from "../tools/delayed-jobs-table.js";

@@ -1,4 +1,4 @@
-import type pg from "pg";
+import type { Client } from "../../src/postgres/client.js";
 import { describeDatabase } from "../../src/db/redact.js";
 import { recommendedIndex } from "../../src/queues/delayed-job/sql.js";
 import { withClient } from "../../tools/db.js";
@@ -69,14 +69,14 @@ export const RECOMMENDED_INDEX = recommendedIndex(["delayed_jobs"])
 export const RECOMMENDED_INDEX_NAME = /^CREATE INDEX "([^"]+)"/.exec(RECOMMENDED_INDEX)![1]!;
 
 /** Creates delayed_jobs as delayed_job's migration does (only its own index) and fills it with `rows` jobs (fillSql). */
-export async function fillJobs(client: pg.Client, rows: number): Promise<void> {
+export async function fillJobs(client: Client, rows: number): Promise<void> {
   for (const ddl of delayedJobsTableSql()) await client.query(ddl);
   const fill = fillSql(rows);
   await client.query(fill.sql, fill.params);
 }
 
 /** The size of delayed_jobs, and how many of its jobs are locked. */
-export async function jobsTableFacts(client: pg.Client): Promise<{ size: string; locked: number }> {
+export async function jobsTableFacts(client: Client): Promise<{ size: string; locked: number }> {
   const r = (
     await client.query<{ size: string; locked: string }>(
       `SELECT pg_size_pretty(pg_total_relation_size('delayed_jobs')) AS size,

@@ -1,9 +1,9 @@
-import type pg from "pg";
+import type { Client } from "../../src/postgres/client.js";
 import { insertLease, renewLease, type Lease } from "../../src/lease/lease-sql.js";
 import type { LeaseTables } from "../../src/lease/schema.js";
 
 /** What a running jobguard's heartbeat writes: a renewal, or the first write. */
-export async function heartbeat(client: pg.Client, tables: LeaseTables, lease: Lease): Promise<void> {
+export async function heartbeat(client: Client, tables: LeaseTables, lease: Lease): Promise<void> {
   if (!(await renewLease(client, tables, lease))) await insertLease(client, tables, lease);
 }
 

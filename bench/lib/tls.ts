@@ -3,14 +3,14 @@ import { chownSync, mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import type pg from "pg";
+import type { Client } from "../../src/postgres/client.js";
 import { connectAsJobguard } from "../../src/db/connect.js";
 
 // TLS on the bench's server, as on Heroku Postgres: rows 7 and 8 switch it on
 // (jobguard's default sslmode, prefer, then uses it) and off again.
 
 /** Switches TLS on with a fresh self-signed certificate; false where the server is not on this machine. */
-export async function enableTls(client: pg.Client): Promise<boolean> {
+export async function enableTls(client: Client): Promise<boolean> {
   const dataDir = (await client.query<{ data_directory: string }>("SHOW data_directory")).rows[0]!
     .data_directory;
   const owner = statSync(dataDir);
@@ -45,7 +45,7 @@ export async function enableTls(client: pg.Client): Promise<boolean> {
   return true;
 }
 
-export async function disableTls(client: pg.Client): Promise<void> {
+export async function disableTls(client: Client): Promise<void> {
   for (const name of ["ssl", "ssl_cert_file", "ssl_key_file"])
     await client.query(`ALTER SYSTEM RESET ${name}`);
   await client.query("SELECT pg_reload_conf()");

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type pg from "pg";
+import type { Client } from "../../src/postgres/client.js";
 import { connect } from "../../src/db/connect.js";
 import { KeptConnection } from "../../src/db/kept-connection.js";
 import { benchLease, heartbeat } from "../lib/lease.js";
@@ -120,7 +120,7 @@ interface Window {
 }
 
 async function heartbeatWindow(
-  client: pg.Client,
+  client: Client,
   url: string,
   tables: ReturnType<typeof leaseTables>,
   mode: Mode,
@@ -179,7 +179,7 @@ async function heartbeatWindow(
   };
 }
 
-async function releaseLatency(client: pg.Client, url: string, runs: number): Promise<Record<Mode, number[]>> {
+async function releaseLatency(client: Client, url: string, runs: number): Promise<Record<Mode, number[]>> {
   await client.query(
     "CREATE TABLE delayed_jobs (id bigserial PRIMARY KEY, priority int DEFAULT 0, attempts int DEFAULT 0, handler text, last_error text, run_at timestamp, locked_at timestamp, failed_at timestamp, locked_by text, queue text, created_at timestamp, updated_at timestamp)",
   );

@@ -85,11 +85,11 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
       const basePss = quantile(base.pss, 0.5);
       const why =
         sup.id === "jobguard+queue" && talked.size > 0
-          ? `Most of the difference is pg, loaded at start: jobguard tried to reach the database before any SIGTERM ` +
-            `(it logged \`${[...talked][0]}\`), for the rescue's lease heartbeat; "+ import pg" shows what pg alone costs. ` +
-            `The lease is how dead dynos are rescued (issue 4), so pg cannot wait for a SIGTERM any more. What it ` +
-            `would take: a heartbeat over a far smaller client (one prepared UPDATE needs little of the protocol), ` +
-            `or a separate target for the queue-configured case that includes pg.`
+          ? `With a queue, jobguard loads its own PostgreSQL client, node:tls and node:crypto and tries to reach the ` +
+            `database before any SIGTERM (it logged \`${[...talked][0]}\`), for the rescue's lease heartbeat; ` +
+            `"+ import pg" shows what node-postgres, the client it replaced, costs alone. What it would take: ` +
+            `TLS and crypto loaded only when the server accepts TLS or asks for SCRAM, or a separate target for ` +
+            `the queue-configured case.`
           : `What it would take: load less JavaScript before the first SIGTERM (the "+ import" rows show what a module ` +
             `graph costs) — import the kill and release code only when a shutdown starts — and scan /proc less at start.`;
       misses.push(
@@ -109,7 +109,7 @@ export async function memoryRow(sizes: Sizes): Promise<RowResult> {
       `Configuring a queue adds ${fmt(extra)} MiB RSS (median) before any SIGTERM` +
         (Number.isNaN(pgCost)
           ? "."
-          : `; importing pg alone adds ${fmt(pgCost)} MiB to the minimal wrapper.`) +
+          : `; importing node-postgres (pg), which jobguard no longer uses, adds ${fmt(pgCost)} MiB to the minimal wrapper.`) +
         (talked.size > 0
           ? ` Before any SIGTERM, jobguard with a queue tried to reach the (unreachable) database: \`${[...talked][0]}\`.`
           : " jobguard with a queue did not try to reach the database before the SIGTERM."),

@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { hostname } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import type { Client } from "../../src/postgres/client.js";
 import { JOBGUARD } from "../../tools/repo.js";
 import { cleanEnv, field, fmtMs, msBetween, now, summarize } from "../lib/common.js";
 import {
@@ -205,7 +206,7 @@ type RunResult = { sample: Sample; released: boolean } | { failure: string };
 
 export async function runOnce(
   url: string,
-  client: pg.Client,
+  client: Client,
   jobId: number,
   deadlineSec: number,
   extra: string[] = [],

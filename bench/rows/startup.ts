@@ -76,11 +76,10 @@ export async function startupRow(sizes: Sizes): Promise<RowResult> {
         `${sup.label} starts in ${fmtMs(med)} against the wrapper's ${fmtMs(baseMed)}: ${fmtRatio(r)} as the median ` +
           `of per-round ratios (the two medians' own ratio is ${fmtRatio(med / baseMed)}), beyond the ${TARGET}× target. ` +
           (sup.id === "jobguard+queue"
-            ? `With a queue, jobguard loads the release and rescue code before it spawns the worker and, right after, ` +
-              `pg for its lease heartbeat (the "+ import pg" row shows pg's own share, ${fmtMs(pgShare)} here), on the ` +
-              `event loop that then sees the worker's exit: a worker that starts no later, but a \`-- true\` that ends ` +
-              `after pg has loaded. What it would take: a lease over a far smaller client than pg, or a single-file ` +
-              `build (BENCHMARKS.md, "A single-file build").`
+            ? `With a queue, jobguard loads the release and rescue code and its PostgreSQL client before it spawns ` +
+              `the worker, and connects for its lease heartbeat right after, on the event loop that then sees the ` +
+              `worker's exit (the "+ import pg" row shows what node-postgres, the client it replaced, would add: ` +
+              `${fmtMs(pgShare)} here). What it would take: a single-file build (BENCHMARKS.md, "A single-file build").`
             : `What it would take: fewer modules and less work before the worker is spawned (every ESM file is ` +
               `resolved, read and compiled on each start; a bundle of the start path into one file, or lazy imports ` +
               `of the shutdown code, would cut that).`),

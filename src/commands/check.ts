@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import type { QueueConfig } from "../config/config.js";
 import { describeDatabase } from "../db/redact.js";
 import { isDead, readProcess } from "../process-tree/proc.js";

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import type { QueueConfig } from "../config/config.js";
 import { KeptConnection } from "../db/kept-connection.js";
 import { describeDatabase, safeMessage } from "../db/redact.js";

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import type { RescueConfig } from "../config/config.js";
 import { leaseTables } from "../lease/schema.js";
 import type { Privilege } from "../queues/adapter.js";

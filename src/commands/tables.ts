@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import type { Privilege, TableUse } from "../queues/adapter.js";
 
 /** A table as the connected role finds it. */

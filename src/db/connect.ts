@@ -1,73 +1,103 @@
 import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
 import { userInfo } from "node:os";
 import { join } from "node:path";
-import type { Client, ClientConfig } from "pg";
+import { connect as openConnection, type Connection, type ConnectOptions } from "../postgres/client.js";
 import { pgpassPassword } from "./pgpass.js";
-import { SSL_PARAMS, sslModeOf, tlsOptions, withSharedContext } from "./tls.js";
+import { sslModeOf, tlsOptions, withSharedContext } from "./tls.js";
 import { libpqUrl } from "./url.js";
 
-// pg and pg-connection-string are CommonJS: loaded with require(), not
-// import(), they skip the ESM wrappers and the scan of their exports that an
-// import() of CommonJS costs (about 5 ms of every start with a queue).
-const require = createRequire(import.meta.url);
-
-/**
- * pg, loaded at first use. To tell whether it runs in a Cloudflare Worker, pg
- * looks at the global `navigator`, and where there is none, constructs a
- * `Response`: on Node 20, where there is none, that loads Node's whole fetch
- * implementation, about 5 MiB that stay resident for the life of a process
- * that never fetches. Node 21 and later define `navigator`; defining it as
- * they do spares the load.
- */
-function loadPg(): typeof import("pg").default {
-  const global = globalThis as { navigator?: unknown };
-  global.navigator ??= { userAgent: `Node.js/${process.versions.node.split(".")[0]}` };
-  return require("pg") as typeof import("pg").default;
+/** What a caller may set of a connection: startup parameters, and how long connecting may take. */
+export interface ConnectSettings {
+  application_name?: string;
+  /** Server settings for the session (`-c name=value`); PgBouncer refuses a connection that sends them. */
+  options?: string;
+  timeoutMs?: number;
 }
 
-/** node-postgres's config for the URL, by libpq's rules; `tls: false` forces a plain connection. */
-async function clientConfig(url: string, env: NodeJS.ProcessEnv, tls: boolean): Promise<ClientConfig> {
-  const { parse } = require("pg-connection-string") as typeof import("pg-connection-string");
+// For callers that give no limit (the demo, the benchmarks); jobguard's own connections always pass theirs.
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/** Where, as whom and how to connect for the URL, by libpq's rules. */
+async function connectOptions(
+  url: string,
+  env: NodeJS.ProcessEnv,
+  settings: ConnectSettings,
+  signal: AbortSignal | undefined,
+): Promise<ConnectOptions> {
   const parsed = libpqUrl(url);
-  const params = new URLSearchParams(parsed.searchParams);
-  for (const name of SSL_PARAMS) parsed.searchParams.delete(name);
+  const params = parsed.searchParams;
   const mode = sslModeOf(parsed.toString(), env);
-  const config = parse(parsed.toString()) as ClientConfig;
-  config.ssl = tls && mode !== "disable" ? await withSharedContext(await tlsOptions(mode, params)) : false;
-  return withLibpqDefaults(config, env);
+  const { host, port, user, database, given } = withLibpqDefaults(
+    {
+      host: params.get("host") || decoded(parsed.hostname.replace(/^\[(.*)\]$/, "$1")),
+      port: params.get("port") || parsed.port,
+      user: params.get("user") || decoded(parsed.username),
+      password: params.get("password") || decoded(parsed.password),
+      database: params.get("dbname") || decoded(parsed.pathname.slice(1)),
+    },
+    env,
+  );
+  const options = settings.options ?? params.get("options") ?? env.PGOPTIONS;
+  const unixSocket = host.startsWith("/");
+  return {
+    host,
+    port,
+    parameters: {
+      user,
+      database,
+      application_name: settings.application_name ?? params.get("application_name") ?? "jobguard",
+      client_encoding: "UTF8",
+      ...(options ? { options } : {}),
+    },
+    password: () => passwordFor({ host, port, database, user, given }, env),
+    // As libpq: no TLS over a Unix socket, whatever the mode (a socket never leaves the host).
+    tls: mode === "disable" || unixSocket ? false : await withSharedContext(await tlsOptions(mode, params)),
+    tlsRequired: mode !== "disable" && mode !== "prefer" && mode !== "allow",
+    timeoutMs: Math.max(1, Math.round(settings.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS)),
+    keepAliveMs: KEEPALIVE_IDLE_MS,
+    signal,
+  };
 }
 
 /**
- * What libpq fills in where the URL says nothing, and node-postgres would
- * not: the host is PGHOST or the local socket, the user PGUSER or the
+ * What libpq fills in where the URL says nothing: the host is PGHOST or the local socket, the user PGUSER or the
  * process's owner (not $USER, which a platform may leave unset), and the
  * password PGPASSWORD or the password file, asked for only when the server
  * wants one, and named when there is none.
  */
-function withLibpqDefaults(config: ClientConfig, env: NodeJS.ProcessEnv): ClientConfig {
-  const port = String(config.port || env.PGPORT || 5432);
-  const host = config.host || env.PGHOST || localSocket(port);
-  const user = config.user || env.PGUSER || processOwner();
+function withLibpqDefaults(
+  written: { host: string; port: string; user: string; password: string; database: string },
+  env: NodeJS.ProcessEnv,
+) {
+  const port = written.port || env.PGPORT || "5432";
+  const host = written.host || env.PGHOST || localSocket(port);
+  const user = written.user || env.PGUSER || processOwner();
   if (!user) throw new Error("no database user: put one in the database URL, or set PGUSER");
-  const database = config.database || env.PGDATABASE || user;
-  const given = (typeof config.password === "string" && config.password) || env.PGPASSWORD;
-  return {
-    ...config,
-    host,
-    port: Number(port),
-    user,
-    database,
-    // A function: node-postgres calls it only when the server asks for a password.
-    password: () => {
-      if (given) return given;
-      const found = pgpassPassword({ host, port, database, user }, env);
-      if ("password" in found) return found.password;
-      throw new Error(
-        `the server asks for a password for user ${user}, and none is given: not in the database URL, no PGPASSWORD, ${found.none}`,
-      );
-    },
-  };
+  const database = written.database || env.PGDATABASE || user;
+  return { host, port: Number(port), user, database, given: written.password || env.PGPASSWORD };
+}
+
+/** The password, when the server asks for one: the URL's or PGPASSWORD, else the password file's, else an error that says where none was found. */
+function passwordFor(
+  to: { host: string; port: number; database: string; user: string; given: string | undefined },
+  env: NodeJS.ProcessEnv,
+): string {
+  if (to.given) return to.given;
+  const { host, database, user } = to;
+  const found = pgpassPassword({ host, port: String(to.port), database, user }, env);
+  if ("password" in found) return found.password;
+  throw new Error(
+    `the server asks for a password for user ${user}, and none is given: not in the database URL, no PGPASSWORD, ${found.none}`,
+  );
+}
+
+// A malformed %-escape stays as written: config/database-url.ts refuses such a URL before anything starts.
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
 }
 
 // libpq's default socket directory: Debian's and most distributions' build, or the source's own default.
@@ -87,46 +117,6 @@ function processOwner(): string | undefined {
   }
 }
 
-/**
- * Connects with libpq's fallback: `prefer` and `allow` try TLS first and go on
- * in plain text when the server offers none (a local PostgreSQL, say).
- * Aborting `signal` destroys the socket, connecting or connected: the way to
- * drop a connection that has gone silent, where end() would wait on it.
- */
-export async function connect(
-  url: string,
-  env: NodeJS.ProcessEnv,
-  extra: ClientConfig = {},
-  signal?: AbortSignal,
-): Promise<Client> {
-  const pg = loadPg();
-  const mode = sslModeOf(libpqUrl(url).toString(), env);
-  const open = async (tls: boolean) => {
-    const client = new pg.Client({ ...(await clientConfig(url, env, tls)), ...extra });
-    // An error the server sends in the very read that completes the startup
-    // (a session terminated as it connects: a failover, pg_terminate_backend)
-    // is emitted before the caller can listen: without a listener here it
-    // would be an uncaught error. Calls still see it, as a failed query.
-    client.on("error", () => {});
-    signal?.throwIfAborted();
-    signal?.addEventListener("abort", () => client.connection.stream.destroy(), { once: true });
-    try {
-      await client.connect();
-      return client;
-    } catch (error) {
-      void client.end().catch(() => {});
-      throw error;
-    }
-  };
-  try {
-    return await open(true);
-  } catch (error) {
-    const noTls = error instanceof Error && /does not support SSL/i.test(error.message);
-    if (noTls && (mode === "prefer" || mode === "allow")) return open(false);
-    throw error;
-  }
-}
-
 // How long a connection may sit idle before TCP probes it. The probes keep a
 // NAT's or firewall's mapping of an idle connection alive (many drop one
 // silently after a few minutes), and let the kernel notice a peer that is gone.
@@ -135,21 +125,31 @@ export async function connect(
 const KEEPALIVE_IDLE_MS = 10_000;
 
 /**
- * A connection as jobguard opens all of its own: named "jobguard", with TCP keepalive, connected within timeoutMs (or dropped when `signal` aborts).
+ * Connects as libpq would: `prefer` and `allow` ask for TLS and go on in plain
+ * text when the server offers none (a local PostgreSQL, say), the other modes
+ * require it. Aborting `signal` destroys the socket, connecting or connected:
+ * the way to drop a connection that has gone silent, where end() would wait on it.
+ */
+export async function connect(
+  url: string,
+  env: NodeJS.ProcessEnv,
+  settings: ConnectSettings = {},
+  signal?: AbortSignal,
+): Promise<Connection> {
+  return openConnection(await connectOptions(url, env, settings, signal));
+}
+
+/**
+ * A connection as jobguard opens all of its own: named "jobguard", with TCP
+ * keepalive, connected within timeoutMs (or dropped when `signal` aborts). No
+ * `options` (such as -c TimeZone=UTC): PgBouncer refuses a connection that
+ * sends them. The queues' SQL converts to UTC itself (AT TIME ZONE 'UTC').
  */
 export function connectAsJobguard(
   url: string,
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
   signal?: AbortSignal,
-): Promise<Client> {
-  const config: ClientConfig = {
-    application_name: "jobguard",
-    connectionTimeoutMillis: Math.max(1, Math.round(timeoutMs)),
-    keepAlive: true,
-    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
-    // No `options` (such as -c TimeZone=UTC): PgBouncer refuses a connection
-    // that sends them. The queues' SQL converts to UTC itself (AT TIME ZONE 'UTC').
-  };
-  return connect(url, env, config, signal);
+): Promise<Connection> {
+  return connect(url, env, { application_name: "jobguard", timeoutMs }, signal);
 }

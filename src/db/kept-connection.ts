@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Connection as Client } from "../postgres/client.js";
 import { connectAsJobguard } from "./connect.js";
 
 /** One connection of a KeptConnection: the client, once connected, and the switch that destroys its socket. */
@@ -63,7 +63,7 @@ export class KeptConnection {
     if (!connection) return;
     this.current = undefined;
     // One still connecting (perhaps to a silent server) is destroyed; end()
-    // itself destroys one that still has a query waiting.
+    // destroys one that has not closed a second after its goodbye.
     if (connection.ready) void connection.ready.end().catch(() => {});
     else connection.abort.abort();
   }

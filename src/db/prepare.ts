@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Client, QueryConfig } from "pg";
+import type { Client } from "../postgres/client.js";
 
 /** A statement that cannot be prepared as one statement with these parameters. */
 export class StatementMisfit extends Error {}
@@ -24,12 +24,7 @@ export async function preparedParameters(
   await client.query("BEGIN");
   try {
     try {
-      // pg's own option, which its types do not list yet.
-      const prepare: QueryConfig & { queryMode: "extended" } = {
-        text: `PREPARE ${name}(${types.join(", ")}) AS ${sql}`,
-        queryMode: "extended",
-      };
-      await client.query(prepare);
+      await client.query({ text: `PREPARE ${name}(${types.join(", ")}) AS ${sql}`, queryMode: "extended" });
     } catch (error) {
       if (/cannot insert multiple commands into a prepared statement/.test((error as Error).message))
         throw new StatementMisfit("it holds more than one statement, and jobguard runs exactly one");

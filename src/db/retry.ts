@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import { now } from "../clock.js";
 import type { KeptConnection } from "./kept-connection.js";
 

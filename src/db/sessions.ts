@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 
 /** One of the dead worker's sessions that jobguard ended. */
 export interface EndedSession {

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import type { LeaseTables } from "./schema.js";
 
 /** What a lease says about one running worker tree, and the timing it was written with. */

@@ -1,5 +1,5 @@
 import { hostname } from "node:os";
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import type { DeadProcess, TreeHistory } from "../process-tree/tree-history.js";
 import type { RescueSupport } from "../queues/adapter.js";
 

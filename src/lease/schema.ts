@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import { quoteTable } from "../db/sql.js";
 
 /** jobguard's own tables: the leases, and the rescue count of each job. */

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import type { RescueConfig } from "../config/config.js";
 import type { DeadLeasePid, RescueSupport } from "../queues/adapter.js";
 import { JIT_OFF } from "../db/sql.js";

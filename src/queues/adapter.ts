@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 import type { DeadProcess } from "../process-tree/tree-history.js";
 
 /**

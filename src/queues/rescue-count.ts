@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../postgres/client.js";
 
 // jobguard's rescue counts (lease/schema.ts): a row (job_table, job_id,
 // rescues, last_rescued_at) per job rescued from a dead worker. The queues'

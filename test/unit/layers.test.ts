@@ -76,9 +76,19 @@ test("a layer allowed some files of another may import those and no other", asyn
   assert.equal((await lint(path, 'import { que } from "../queues/que/index.js";\n')).length, 1);
 });
 
-test("pg only where a layer lists it", async () => {
-  assert.equal((await lint("src/supervise/pg.ts", 'import type { Client } from "pg";\n')).length, 1);
-  assert.deepEqual(await lint("src/db/pg.ts", 'import type { Client } from "pg";\n'), []);
+test("pg nowhere in src/ (jobguard's client is src/postgres/), ioredis only where a layer lists it", async () => {
+  for (const path of ["src/supervise/pg.ts", "src/db/pg.ts", "src/postgres/pg.ts"]) {
+    const messages = await lint(path, 'import type { Client } from "pg";\n');
+    assert.equal(messages.length, 1, `${path}: ${messages.join("\n")}`);
+    assert.match(messages[0]!, /pg is a development dependency/);
+  }
+  assert.equal((await lint("src/db/ioredis.ts", 'import { Redis } from "ioredis";\n')).length, 1);
+  assert.deepEqual(await lint("src/redis/ioredis.ts", 'import { Redis } from "ioredis";\n'), []);
+  assert.deepEqual(
+    await lint("src/db/postgres.ts", 'import { connect } from "../postgres/client.js";\n'),
+    [],
+  );
+  assert.equal((await lint("src/postgres/up.ts", 'import { connect } from "../db/connect.js";\n')).length, 1);
 });
 
 test("every folder and file of src/ is a layer of LAYERS, no deeper than the rules reach", () => {

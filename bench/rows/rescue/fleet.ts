@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import type pg from "pg";
+import type { Connection } from "../../../src/postgres/client.js";
 import { connect } from "../../../src/db/connect.js";
 import type { Lease } from "../../../src/lease/lease-sql.js";
 import { benchLease, heartbeat } from "../../lib/lease.js";
@@ -53,7 +53,7 @@ export async function startFleet(
     ],
     { env: cleanEnv({ DYNO: "worker.1" }), stdout: "ignore", stderr: "pipe" },
   );
-  const clients: pg.Client[] = [];
+  const clients: Connection[] = [];
   const timers: NodeJS.Timeout[] = [];
   const times: number[] = [];
   const errors: string[] = [];

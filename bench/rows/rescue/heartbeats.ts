@@ -1,6 +1,6 @@
 import { readdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import type pg from "pg";
+import type { Client } from "../../../src/postgres/client.js";
 import { ensureSchema, leaseTables } from "../../../src/lease/schema.js";
 import { fmt, fmtMs, summarize } from "../../lib/common.js";
 import { table, type Sizes, type SummaryLine } from "../../lib/report.js";
@@ -18,7 +18,7 @@ export const CONNECTION_MARGIN = 10;
  * others simulated), a loaded window against an idle one.
  */
 export async function heartbeatLoad(
-  client: pg.Client,
+  client: Client,
   url: string,
   sizes: Sizes,
   notes: string[],

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type pg from "pg";
+import type { Client } from "../../../src/postgres/client.js";
 import type { RescueConfig } from "../../../src/config/config.js";
 import { benchLease, heartbeat } from "../../lib/lease.js";
 import { ensureSchema, leaseTables } from "../../../src/lease/schema.js";
@@ -16,7 +16,7 @@ const SWEEP_LEASES = ["jobguard_leases"];
  * the recommended index; sweep() alone and `jobguard rescue` end to end, and sweeps that find no stale lease.
  */
 export async function sweepCost(
-  client: pg.Client,
+  client: Client,
   url: string,
   sizes: Sizes,
   notes: string[],

@@ -1,4 +1,4 @@
-import type pg from "pg";
+import type { Client } from "../../../src/postgres/client.js";
 import type { RescueConfig } from "../../../src/config/config.js";
 import type { LeaseTables } from "../../../src/lease/schema.js";
 import { sweep, type SweepResult } from "../../../src/lease/sweep.js";
@@ -49,11 +49,7 @@ export interface Timed {
 }
 
 /** jobguard's sweep() of delayed_jobs on an open connection, every statement timed by kind. */
-export async function timedSweep(
-  client: pg.Client,
-  tables: LeaseTables,
-  config: RescueConfig,
-): Promise<Timed> {
+export async function timedSweep(client: Client, tables: LeaseTables, config: RescueConfig): Promise<Timed> {
   const byKind = new Map<string, { n: number; ms: number }>();
   const statements = new Map<string, { text: string; values?: unknown[] }>();
   const timed = {
@@ -70,14 +66,14 @@ export async function timedSweep(
         byKind.set(kind, k);
       }
     },
-  } as unknown as pg.Client;
+  } as unknown as Client;
   const t0 = now();
   const result = await sweep(timed, delayedJob(["delayed_jobs"]).rescue!, tables, config);
   return { ms: msBetween(t0, now()), result, byKind, statements };
 }
 
 /** How PostgreSQL plans a statement of this kind from a sweep, on delayed_jobs: its scan nodes, e.g. "Seq Scan". */
-export async function planOf(client: pg.Client, t: Timed | undefined, kind: string): Promise<string> {
+export async function planOf(client: Client, t: Timed | undefined, kind: string): Promise<string> {
   const statement = t?.statements.get(kind);
   if (!statement) return "–";
   try {

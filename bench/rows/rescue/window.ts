@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import type pg from "pg";
+import type { Client } from "../../../src/postgres/client.js";
 import type { LeaseTables } from "../../../src/lease/schema.js";
 import { msBetween, now } from "../../lib/common.js";
 import { machineTicks, processTicks, serverTicks } from "../../lib/server-cpu.js";
 
 /** What row 6 (b) needs to measure a window. */
 export interface WindowSetup {
-  client: pg.Client;
+  client: Client;
   tables: LeaseTables;
   /** The server's postmaster, when the server runs on this machine. */
   postmaster: number | undefined;
@@ -109,7 +109,7 @@ async function countBeats(w: WindowSetup): Promise<number> {
 }
 
 /** The WAL of this database's transactions between two LSNs (pg_walinspect), with its records by type. */
-async function ownWal(client: pg.Client, from: string, to: string): Promise<OwnWal | undefined> {
+async function ownWal(client: Client, from: string, to: string): Promise<OwnWal | undefined> {
   try {
     const rows = (
       await client.query<{ type: string; bytes: string; records: string; fpi: string }>(

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../../postgres/client.js";
 import type { CheckHost } from "../adapter.js";
 import { hasWorkerIndex, recommendedIndex } from "./sql.js";
 

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../../postgres/client.js";
 import { quoteTable } from "../../db/sql.js";
 import type { Released, RescueCounting } from "../adapter.js";
 import { released } from "../released.js";

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../../postgres/client.js";
 
 /** Lists the registered lockers, marking those whose session is gone. */
 export async function checkQueLockers(

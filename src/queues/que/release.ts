@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../../postgres/client.js";
 import type { DeadWorker } from "../adapter.js";
 
 /**

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../../postgres/client.js";
 import type { DeadWorker, Released, RescueCounting } from "../adapter.js";
 import { deadColumns, goneProcesses, releaseCounted, type DeadPid } from "./sql.js";
 import type { SolidQueueTables } from "./tables.js";

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../../postgres/client.js";
 import type { DeadLeasePid, RescueSupport } from "../adapter.js";
 import { forgetCounts } from "../rescue-count.js";
 import { releaseCounted } from "./sql.js";

@@ -1,4 +1,4 @@
-import type { Client } from "pg";
+import type { Client } from "../../postgres/client.js";
 import type { Released, RescueCounting } from "../adapter.js";
 import { released } from "../released.js";
 import { rescueLimitError } from "../rescue-count.js";

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import type { Client, QueryResult } from "pg";
+import type { Client, QueryResult } from "../../postgres/client.js";
 import { preparedParameters, StatementMisfit } from "../../db/prepare.js";
 
 // The user's JOBGUARD_RELEASE_SQL is prepared with declared parameter types, so
@@ -49,7 +49,7 @@ export async function runCustomRelease(
     `ARRAY[${names.map(text).join(",")}]::text[]`,
   ];
   const name = statementName();
-  // Three statements in one query: pg resolves one result for each.
+  // Three statements in one simple query: one result for each (src/postgres/client.ts).
   const results = (await client.query(
     `PREPARE ${name}${TYPES} AS ${sql}; EXECUTE ${name}(${args.join(", ")}); DEALLOCATE ${name}`,
   )) as unknown as QueryResult<{ id?: unknown }>[];
