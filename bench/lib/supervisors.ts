@@ -26,6 +26,23 @@ function resolves(pkg: string): boolean {
   }
 }
 
+/**
+ * Another build of jobguard to measure beside this one (rows 1, 2 and 8), so
+ * that a step's effect is measured in one run: BENCH_BASELINE is its
+ * build/src/cli.js, BENCH_BASELINE_LABEL what the tables call it (a commit).
+ */
+export function baselineBuild(): { cli: string; label: string } | undefined {
+  const cli = process.env.BENCH_BASELINE;
+  if (!cli) return undefined;
+  if (!existsSync(cli)) throw new Error(`BENCH_BASELINE=${cli}: no such file`);
+  return { cli, label: process.env.BENCH_BASELINE_LABEL || cli };
+}
+
+/** jobguard (the build at `cli`) with delayed_job configured on the unreachable database, around `cmd`. */
+function withQueue(node: string, cli: string, cmd: string[]): string[] {
+  return [node, cli, "--queue", "delayed_job", "--database-url", UNREACHABLE_DATABASE_URL, "--", ...cmd];
+}
+
 /** The baseline every ratio is taken against. */
 export const WRAPPER_ID = "wrapper";
 
@@ -78,19 +95,11 @@ export function supervisors(): Supervisor[] {
     {
       id: "jobguard+queue",
       label: "jobguard, queue configured",
-      argv: (cmd) => [
-        node,
-        JOBGUARD,
-        "--queue",
-        "delayed_job",
-        "--database-url",
-        UNREACHABLE_DATABASE_URL,
-        "--",
-        ...cmd,
-      ],
+      argv: (cmd) => withQueue(node, JOBGUARD, cmd),
       missing: existsSync(JOBGUARD) ? undefined : `${JOBGUARD} is missing (run tsc -p .)`,
       relaysUsr1: true,
     },
+    ...baselineSupervisors(node),
     {
       id: "tini",
       label: "tini",
@@ -108,4 +117,18 @@ export function supervisors(): Supervisor[] {
     },
   ];
   return list;
+}
+
+/** jobguard as built at the baseline, with a queue configured; its id does not start with "jobguard", so it has no verdict. */
+function baselineSupervisors(node: string): Supervisor[] {
+  const baseline = baselineBuild();
+  if (!baseline) return [];
+  return [
+    {
+      id: "baseline+queue",
+      label: `jobguard at ${baseline.label}, queue configured`,
+      argv: (cmd) => withQueue(node, baseline.cli, cmd),
+      relaysUsr1: true,
+    },
+  ];
 }

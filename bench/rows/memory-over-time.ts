@@ -7,6 +7,7 @@ import { onBenchDatabase } from "../lib/db.js";
 import { killHard, smapsRollup, start, type Started } from "../lib/processes.js";
 import { table, type RowResult, type Sizes, type SummaryLine } from "../lib/report.js";
 import { disableTls, enableTls, usesTls } from "../lib/tls.js";
+import { baselineBuild } from "../lib/supervisors.js";
 
 const TITLE = "Memory over time";
 const TARGET = 1.3;
@@ -31,15 +32,21 @@ interface Watched {
  * shows what thousands of heartbeats leave behind; the default one, what a dyno holds at the rate
  * it allocates at, where V8 has the time between heartbeats to collect.
  */
-const jobguard = (connection: "keep" | "per-heartbeat", fast: boolean): Watched => {
-  const leaseTable = `bench_leases_${connection.replace("-", "_")}${fast ? "" : "_default"}`;
+const jobguard = (
+  connection: "keep" | "per-heartbeat",
+  fast: boolean,
+  build: { cli: string; label: string } = { cli: JOBGUARD, label: "" },
+): Watched => {
+  const at = build.label ? "_baseline" : "";
+  const leaseTable = `bench_leases_${connection.replace("-", "_")}${fast ? "" : "_default"}${at}`;
   return {
-    id: `jobguard-${connection}${fast ? "" : "-default"}`,
-    label: `jobguard, queue configured, lease connection \`${connection}\`${fast ? "" : ", default heartbeat (10 s)"}`,
+    // A baseline's id does not start with "jobguard": it is measured, not judged.
+    id: `${build.label ? "baseline" : "jobguard"}-${connection}${fast ? "" : "-default"}`,
+    label: `jobguard${build.label ? ` at ${build.label}` : ""}, queue configured, lease connection \`${connection}\`${fast ? "" : ", default heartbeat (10 s)"}`,
     leaseTable,
     argv: (url, sizes) => [
       process.execPath,
-      JOBGUARD,
+      build.cli,
       "--queue",
       "delayed_job",
       "--database-url",
@@ -81,7 +88,14 @@ const WATCHED: Watched[] = [
   jobguard("per-heartbeat", true),
   jobguard("keep", false),
   jobguard("per-heartbeat", false),
+  ...baselineWatched(),
 ];
+
+/** The baseline build (BENCH_BASELINE) at the accelerated heartbeat, both connection modes. */
+function baselineWatched(): Watched[] {
+  const baseline = baselineBuild();
+  return baseline ? [jobguard("keep", true, baseline), jobguard("per-heartbeat", true, baseline)] : [];
+}
 
 interface Sample {
   atSec: number;
@@ -192,6 +206,13 @@ function report(
     const s = samples.get(w.id)!;
     const c = counts.get(w.id)!;
     const [rss, pss] = [ratio(s, "rssMb"), ratio(s, "pssMb")];
+    if (!w.id.startsWith("jobguard")) {
+      notes.push(
+        `Beside them, ${w.label}: after ${c.heartbeats.toLocaleString("en")} heartbeats and ${c.sweeps} sweeps, steady ` +
+          `RSS / PSS ${fmt(steady(s, "rssMb"))} / ${fmt(steady(s, "pssMb"))} MiB = ${fmtRatio(rss)} / ${fmtRatio(pss)} wrapper.`,
+      );
+      continue;
+    }
     const met = rss <= TARGET && pss <= TARGET;
     summary.push({
       measure: `Memory after ${c.heartbeats.toLocaleString("en")} heartbeats and ${c.sweeps} sweeps, ${w.label} (steady RSS / PSS)`,
