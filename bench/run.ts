@@ -4,7 +4,8 @@
  *
  *   npm run bench                         full run; prints Markdown, writes BENCHMARKS.md
  *   node build/bench/run.js --smoke --out FILE   tiny sizes (CI); never touches BENCHMARKS.md
- *   options: --only 1,3   run only these rows;  --note TEXT  add a remark to the report
+ *   options: --only 1,3   run only these rows;  --note TEXT  add a remark to the report;
+ *            --memory-run-sec N   row 8 for N seconds (240 in a full run): its steady state comes later
  */
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -26,6 +27,7 @@ interface Options {
   out?: string;
   only?: Set<number>;
   note?: string;
+  memoryRunSec?: number;
 }
 
 const ROWS: { n: number; title: string; run(sizes: Sizes): Promise<RowResult> }[] = [
@@ -54,9 +56,13 @@ function parseOptions(argv: string[]): Options {
     else if (arg === "--out") options.out = resolve(value());
     else if (arg === "--note") options.note = value();
     else if (arg === "--only") options.only = new Set(value().split(",").map(Number));
-    else if (arg === "-h" || arg === "--help") {
+    else if (arg === "--memory-run-sec") {
+      options.memoryRunSec = Number(value());
+      if (!Number.isInteger(options.memoryRunSec) || options.memoryRunSec < 10)
+        throw new Error("--memory-run-sec needs a whole number of seconds, at least 10");
+    } else if (arg === "-h" || arg === "--help") {
       process.stdout.write(
-        "Usage: node build/bench/run.js [--smoke] [--out FILE] [--only 1,2,...] [--note TEXT]\n",
+        "Usage: node build/bench/run.js [--smoke] [--out FILE] [--only 1,2,...] [--note TEXT] [--memory-run-sec N]\n",
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${arg}`);
@@ -69,7 +75,10 @@ function parseOptions(argv: string[]): Options {
 
 async function main(): Promise<number> {
   const options = parseOptions(process.argv.slice(2));
-  const sizes = options.smoke ? SMOKE : FULL;
+  const sizes = {
+    ...(options.smoke ? SMOKE : FULL),
+    ...(options.memoryRunSec ? { memoryRunSec: options.memoryRunSec } : {}),
+  };
   const began = new Date();
   const loadBefore = load();
   const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
