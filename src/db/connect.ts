@@ -60,10 +60,11 @@ async function connectOptions(
 }
 
 /**
- * What libpq fills in where the URL says nothing: the host is PGHOST or the local socket, the user PGUSER or the
- * process's owner (not $USER, which a platform may leave unset), and the
- * password PGPASSWORD or the password file, asked for only when the server
- * wants one, and named when there is none.
+ * What libpq fills in where the URL says nothing: the host is PGHOST or the
+ * local socket, the user PGUSER or the process's owner (not $USER, which a
+ * platform may leave unset), the database PGDATABASE or the user's name, and
+ * the password PGPASSWORD (or, asked only when the server wants one, the
+ * password file: passwordFor).
  */
 function withLibpqDefaults(
   written: { host: string; port: string; user: string; password: string; database: string },
@@ -77,7 +78,7 @@ function withLibpqDefaults(
   return { host, port: Number(port), user, database, given: written.password || env.PGPASSWORD };
 }
 
-/** The password, when the server asks for one: the URL's or PGPASSWORD, else the password file's, else an error that says where none was found. */
+/** The password, when the server asks for one: the URL's or PGPASSWORD, else the password file's, else an error naming where none was found. */
 function passwordFor(
   to: { host: string; port: number; database: string; user: string; given: string | undefined },
   env: NodeJS.ProcessEnv,

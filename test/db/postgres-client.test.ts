@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { chownSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
+import { createServer, type AddressInfo, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
 import { withClient } from "../../tools/db.js";
@@ -160,5 +160,34 @@ test("a server that says AuthenticationOk in the middle of SCRAM, without its pr
     );
   } finally {
     impostor.close();
+  }
+});
+
+test("a server that accepts and never answers: connect fails at its time limit, ETIMEDOUT, and nothing is left open", async () => {
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => {
+    socket.on("error", () => {});
+    // Reads (and ignores) what comes: a paused socket would never see the client's close.
+    socket.resume();
+    sockets.push(socket);
+  });
+  await new Promise<void>((listening) => silent.listen(0, "127.0.0.1", listening));
+  try {
+    const { port } = silent.address() as AddressInfo;
+    const error: Error & { code?: string } = await connect(
+      `postgres://u:secret@127.0.0.1:${port}/db`,
+      {},
+      { timeoutMs: 300 },
+    ).then(
+      () => assert.fail("connected to a silent server"),
+      (e: Error) => e,
+    );
+    assert.match(error.message, /connecting timed out after 300 ms/);
+    assert.equal(error.code, "ETIMEDOUT");
+    // The client dropped its socket: the server sees it closed.
+    await waitFor(() => sockets.length === 1 && sockets[0]!.closed, { what: "the client's socket to close" });
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
   }
 });
