@@ -127,9 +127,9 @@ export const LAYERS = [
   {
     layer: "postgres",
     holds:
-      "jobguard's PostgreSQL client (`client.ts`: one connection, TLS, the simple and extended protocol), " +
-      "its messages (`messages.ts`), authentication (`auth.ts`: md5, SCRAM-SHA-256), values in text format " +
-      "(`values.ts`)",
+      "jobguard's PostgreSQL client: a session's start (`session.ts`: the socket, TLS, the login), its " +
+      "statements (`client.ts`: the simple and extended protocol), the messages (`messages.ts`), the logins " +
+      "(`auth.ts`: md5, SCRAM-SHA-256), values in text format (`values.ts`), errors (`errors.ts`)",
     imports: [],
     note: "Node's own modules only",
   },

@@ -1,20 +1,23 @@
 import { EventEmitter } from "node:events";
-import { connect as connectTcp, isIP, type Socket } from "node:net";
-import type { ConnectionOptions } from "node:tls";
-import { md5Password, SCRAM, ScramExchange } from "./auth.js";
+import type { Socket } from "node:net";
+import { DatabaseError, terminated } from "./errors.js";
 import * as send from "./messages.js";
 import { BodyReader, errorFields, MessageReader } from "./messages.js";
+import { startSession, type ConnectOptions, type Session } from "./session.js";
 import { escapeLiteral, parserFor, toParameter } from "./values.js";
 
-// jobguard's PostgreSQL client: one connection, the simple and the extended
-// query protocol, TLS by SSLRequest, passwords in clear, md5 and SCRAM. What
-// jobguard sends is a handful of statements a minute, so it needs little of
-// the protocol; in node-postgres's place it saves 0.7 MiB of idle memory, 3 MiB
-// after thousands of heartbeats and 14 ms of start-up (BENCHMARKS.md, "jobguard's
-// own PostgreSQL client"), and a runtime dependency.
-// No COPY, LISTEN, cursors, binary format, or cancel requests: jobguard uses
-// none (a statement that runs over its time is ended by dropping the
-// connection, db/kept-connection.ts).
+export { DatabaseError } from "./errors.js";
+export type { ConnectOptions } from "./session.js";
+
+// jobguard's PostgreSQL client, a connection's statements: the simple and
+// the extended query protocol, pipelined, answered in order (session.ts opens
+// the connection: TLS, the login). jobguard sends a handful of statements a
+// minute and needs little of the protocol; in node-postgres's place the client
+// saves a runtime dependency, 0.7 MiB of idle memory and 14 ms of start-up
+// (BENCHMARKS.md, "jobguard's own PostgreSQL client"; over half an hour of
+// heartbeats, no memory). No COPY, LISTEN, cursors, binary format or cancel
+// requests: jobguard uses none (a statement that runs over its time is ended by
+// dropping the connection, db/kept-connection.ts).
 
 /** A statement's answer: its rows, and the count its command tag reports (null for BEGIN and the like). */
 export interface QueryResult<R = Record<string, unknown>> {
@@ -42,40 +45,6 @@ export interface Client {
   escapeLiteral(value: string): string;
 }
 
-/** An error the server reported: its SQLSTATE in `code`, its message as the message. */
-export class DatabaseError extends Error {
-  readonly code: string | undefined;
-  readonly severity: string | undefined;
-  readonly detail: string | undefined;
-
-  constructor(fields: Map<string, string>) {
-    super(fields.get("M") ?? "the database reported an error without a message");
-    this.code = fields.get("C");
-    this.severity = fields.get("V") ?? fields.get("S");
-    this.detail = fields.get("D");
-  }
-}
-
-/** Where and as whom to connect; every field already resolved (db/connect.ts reads them from the URL, by libpq's rules). */
-export interface ConnectOptions {
-  /** A host name or address, or a directory holding the server's Unix socket. */
-  host: string;
-  port: number;
-  /** Startup parameters: user, database, application_name, options... */
-  parameters: Record<string, string>;
-  /** Called only when the server asks for a password. */
-  password: () => string;
-  /** TLS options for an SSLRequest, or false to send none. */
-  tls: ConnectionOptions | false;
-  /** A server that declines the SSLRequest is an error, rather than a plain connection. */
-  tlsRequired: boolean;
-  /** The whole of connecting (TCP, TLS, authentication) must take no longer. */
-  timeoutMs: number;
-  keepAliveMs: number;
-  /** Aborting it destroys the connection, connecting or connected. */
-  signal?: AbortSignal;
-}
-
 interface Pending {
   results: QueryResult[];
   parsers: ((text: string) => unknown)[];
@@ -87,8 +56,8 @@ interface Pending {
 }
 
 /** Connects and authenticates; resolves once the server is ready for a query. */
-export function connect(options: ConnectOptions): Promise<Connection> {
-  return new Connection().open(options);
+export async function connect(options: ConnectOptions): Promise<Connection> {
+  return new Connection().adopt(await startSession(options), options.signal);
 }
 
 /**
@@ -100,11 +69,7 @@ export class Connection extends EventEmitter implements Client {
   private socket!: Socket;
   private readonly reader = new MessageReader((type, body) => this.onMessage(type, body));
   private readonly pending: Pending[] = [];
-  /** The startup's handlers until the server is ready; then null. */
-  private starting: { onMessage(type: number, body: Buffer): void; fail(error: Error): void } | null = null;
   private failure: Error | undefined;
-  /** The first error of the socket itself. */
-  private socketError: Error | undefined;
   private ended = false;
 
   escapeLiteral = escapeLiteral;
@@ -140,152 +105,32 @@ export class Connection extends EventEmitter implements Client {
     this.socket.destroy();
   }
 
-  async open(options: ConnectOptions): Promise<this> {
-    options.signal?.throwIfAborted();
-    const path = options.host.startsWith("/") ? `${options.host}/.s.PGSQL.${options.port}` : undefined;
-    this.socket = path ? connectTcp({ path }) : connectTcp({ host: options.host, port: options.port });
-    // From the first moment: an error with no listener would be uncaught, and end jobguard.
-    this.socket.on("error", (error: Error) => this.noteSocketError(error));
-    this.socket.setNoDelay(true);
-    if (!path) this.socket.setKeepAlive(true, options.keepAliveMs);
-    const timer = setTimeout(() => this.socket.destroy(timedOut(options.timeoutMs)), options.timeoutMs);
-    options.signal?.addEventListener("abort", () => this.socket.destroy(), { once: true });
-    try {
-      await settled(this.socket, "connect");
-      if (options.tls) this.socket = await this.negotiateTls(this.socket, options, options.tls);
-      await this.startup(options);
-      return this;
-    } catch (error) {
-      this.socket.destroy();
-      // Where the socket failed (the time limit, a reset), its error says more than "terminated".
-      throw this.socketError ?? error;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  /** SSLRequest: on "S" the socket becomes a TLS one; on "N" it stays plain, unless TLS is required. */
-  private async negotiateTls(
-    plain: Socket,
-    options: ConnectOptions,
-    tls: ConnectionOptions,
-  ): Promise<Socket> {
-    plain.write(send.sslRequest());
-    const [answer] = (await settled(plain, "data")) as [Buffer];
-    // An old server, or one that cannot start a backend (out of processes), answers with an ErrorResponse.
-    if (answer[0] === 0x45 /* E */ && answer.length > 5)
-      throw new DatabaseError(errorFields(answer.subarray(5)));
-    // Bytes after the one of the answer came before the handshake, in the clear, from anyone in between (CVE-2021-23222).
-    if (answer.length > 1)
-      throw new Error("the database sent unencrypted data after its answer to the SSL request");
-    if (answer[0] === 0x4e /* N */) {
-      if (options.tlsRequired) throw new Error("the server does not support SSL connections");
-      return plain;
-    }
-    if (answer[0] !== 0x53 /* S */) throw new Error("the database did not answer the SSL request");
-    const { connect: connectTls } = await import("node:tls");
-    // The server's name, for SNI and verify-full; an address is not a name (RFC 6066).
-    const servername = isIP(options.host) ? undefined : options.host;
-    const secure = connectTls({ ...tls, socket: plain, servername, host: options.host });
-    secure.on("error", (error: Error) => this.noteSocketError(error));
-    await settled(secure, "secureConnect");
-    return secure;
-  }
-
-  /** The startup message and authentication, until the server is ready for a query. */
-  private startup(options: ConnectOptions): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const socket = this.socket;
-      const fail = (error: Error) => {
-        this.starting = null;
-        reject(error);
-        socket.destroy();
-      };
-      const write = (bytes: Buffer | Promise<Buffer>) =>
-        void Promise.resolve(bytes).then((b) => socket.write(b), fail);
-      // A SCRAM exchange once begun must end with the server's proof before
-      // AuthenticationOk: a server (or anyone between) that skips it, or falls
-      // back to another method, is refused. No ReadyForQuery before AuthenticationOk.
-      let scram: { exchange: ScramExchange; verified: boolean } | undefined;
-      let authenticated = false;
-      const authenticate = (body: Buffer) => {
-        const reader = new BodyReader(body);
-        const code = reader.int32();
-        if (code === 0 && (!scram || scram.verified)) return void (authenticated = true);
-        if (scram) {
-          if (code === 11)
-            return write(scram.exchange.final(reader.rest().toString("utf8")).then(send.saslResponse));
-          if (code === 12) {
-            scram.exchange.verify(reader.rest().toString("utf8"));
-            return void (scram.verified = true);
-          }
-          throw new Error(`SCRAM: the server broke off the exchange (code ${code})`);
-        }
-        if (code === 3) return write(send.password(options.password()));
-        if (code === 5) {
-          const salt = reader.bytes(4)!;
-          return write(send.password(md5Password(options.parameters.user!, options.password(), salt)));
-        }
-        if (code === 10) {
-          const mechanisms: string[] = [];
-          for (let name = reader.cstring(); name; name = reader.cstring()) mechanisms.push(name);
-          if (!mechanisms.includes(SCRAM))
-            throw new Error(`the server asks for SASL by ${mechanisms.join(", ")}; jobguard knows ${SCRAM}`);
-          scram = { exchange: new ScramExchange(options.password()), verified: false };
-          return write(send.saslInitialResponse(SCRAM, scram.exchange.first()));
-        }
-        throw new Error(
-          `the server asks for an authentication jobguard does not support (code ${code}): use a password, md5 or SCRAM`,
-        );
-      };
-      this.starting = {
-        fail,
-        onMessage: (type, body) => {
-          if (type === 0x45 /* E */) return fail(new DatabaseError(errorFields(body)));
-          if (type === 0x52 /* R */) return authenticate(body);
-          if (type === 0x5a /* Z */) {
-            if (!authenticated)
-              return fail(new Error("the database said it was ready before it authenticated jobguard"));
-            this.starting = null;
-            resolve();
-          }
-          // ParameterStatus, BackendKeyData, notices: nothing jobguard needs.
-        },
-      };
-      if (socket.destroyed) return fail(this.failure ?? terminated());
-      this.watch(socket);
-      socket.write(send.startup(options.parameters));
-    });
-  }
-
-  private noteSocketError(error: Error): void {
-    this.socketError ??= error;
-    this.failure ??= error;
-  }
-
-  /** From the startup on, every byte from the server goes to the reader. */
-  private watch(socket: Socket): void {
-    socket.on("data", (chunk: Buffer) => {
-      try {
-        this.reader.push(chunk);
-      } catch (error) {
-        socket.destroy(error as Error);
-      }
-    });
+  /** Takes over a session startSession() opened: its socket, paused, and the bytes already read. */
+  adopt({ socket, rest }: Session, signal: AbortSignal | undefined): this {
+    this.socket = socket;
+    socket.on("error", (error: Error) => (this.failure ??= error));
     socket.on("close", () => this.onClose());
+    socket.on("data", (chunk: Buffer) => this.read(chunk));
+    signal?.addEventListener("abort", () => socket.destroy(), { once: true });
+    if (signal?.aborted) socket.destroy();
+    if (rest.length) this.read(rest);
+    // Closed in the moment between the login and here: its "close" has been and gone.
+    if (socket.closed) this.onClose();
+    socket.resume();
+    return this;
+  }
+
+  private read(chunk: Buffer): void {
+    try {
+      this.reader.push(chunk);
+    } catch (error) {
+      this.socket.destroy(error as Error);
+    }
   }
 
   private onMessage(type: number, body: Buffer): void {
     // What is left of a chunk after the connection was dropped (a COPY refused, say) is not read.
     if (this.socket.destroyed) return;
-    if (this.starting) {
-      try {
-        this.starting.onMessage(type, body);
-      } catch (error) {
-        this.starting?.fail(error as Error);
-      }
-      return;
-    }
     const head = this.pending[0];
     switch (type) {
       case 0x54 /* T RowDescription */: {
@@ -356,37 +201,8 @@ export class Connection extends EventEmitter implements Client {
   private onClose(): void {
     const error = this.failure ?? terminated();
     this.failure = error;
-    if (this.starting) return this.starting.fail(error);
     const waiting = this.pending.splice(0);
     for (const pending of waiting) pending.reject(pending.error ?? error);
     if (!this.ended && waiting.length === 0 && this.listenerCount("error") > 0) this.emit("error", error);
   }
-}
-
-/**
- * Resolves with the event's arguments when `socket` emits it; rejects when the
- * socket fails or closes first. Its listeners are removed either way.
- */
-function settled(socket: Socket, event: string): Promise<unknown[]> {
-  return new Promise((resolve, reject) => {
-    if (socket.destroyed) return reject(terminated());
-    const onEvent = (...args: unknown[]) => done(() => resolve(args));
-    const onError = (error: Error) => done(() => reject(error));
-    const onClose = () => done(() => reject(terminated()));
-    const done = (settle: () => void) => {
-      socket.off(event, onEvent).off("error", onError).off("close", onClose);
-      settle();
-    };
-    socket.once(event, onEvent).once("error", onError).once("close", onClose);
-  });
-}
-
-/** ETIMEDOUT, so that db/retry.ts treats it as the network trouble it is. */
-function timedOut(ms: number): Error {
-  return Object.assign(new Error(`connecting timed out after ${ms} ms`), { code: "ETIMEDOUT" });
-}
-
-/** node-postgres's words for a connection that closed under a statement; db/retry.ts knows them as transient. */
-function terminated(): Error {
-  return new Error("Connection terminated unexpectedly");
 }

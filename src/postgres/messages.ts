@@ -91,7 +91,8 @@ export class MessageReader {
   /** What the incomplete message needs in all, once its header is in. */
   private needed = 5;
 
-  constructor(private readonly onMessage: (type: number, body: Buffer) => void) {}
+  /** onMessage may return false: the reader stops there, and rest() has what came after. */
+  constructor(private readonly onMessage: (type: number, body: Buffer) => boolean | void) {}
 
   /** Takes the next bytes from the socket; throws on a length no message can have. */
   push(chunk: Buffer): void {
@@ -115,11 +116,16 @@ export class MessageReader {
       const type = buffer[offset]!;
       const body = buffer.subarray(offset + 5, offset + 1 + length);
       offset += 1 + length;
-      this.onMessage(type, body);
+      if (this.onMessage(type, body) === false) break;
     }
     const rest = buffer.subarray(offset);
     this.chunks = rest.length ? [rest] : [];
     this.buffered = rest.length;
+  }
+
+  /** The bytes read and not yet handed out. */
+  rest(): Buffer {
+    return Buffer.concat(this.chunks);
   }
 }
 

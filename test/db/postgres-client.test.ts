@@ -93,7 +93,7 @@ async function session(url: string): Promise<{ ssl: boolean; user: string }> {
   }
 }
 
-test("SCRAM-SHA-256 under each sslmode: prefer and require encrypt, disable does not, verify-full refuses a self-signed certificate", async (t) => {
+test("SCRAM-SHA-256 under each sslmode: prefer and require encrypt, disable does not, verify-full refuses a self-signed certificate; a server without TLS: prefer goes on in plain text, require refuses", async (t) => {
   const own = ready(t);
   if (!own) return;
   assert.deepEqual(await session(urlOf(own, null, null, "")), { ssl: true, user: "postgres" });
@@ -106,6 +106,12 @@ test("SCRAM-SHA-256 under each sslmode: prefer and require encrypt, disable does
     user: "postgres",
   });
   await assert.rejects(session(urlOf(own, null, null, "?sslmode=verify-full")), /self[- ]signed certificate/);
+  // A server without TLS (the test server) declines the SSLRequest: prefer goes on in plain text on the same connection.
+  const plain = new URL(process.env.TEST_DATABASE_URL!);
+  plain.search = "?sslmode=prefer";
+  assert.equal((await session(plain.toString())).ssl, false);
+  plain.search = "?sslmode=require";
+  await assert.rejects(session(plain.toString()), /the server does not support SSL connections/);
 });
 
 test("md5 and a password in clear log in; a wrong password is refused with 28P01, and the error does not hold it", async (t) => {

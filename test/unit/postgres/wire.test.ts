@@ -38,9 +38,9 @@ test('md5: md5(md5(password + user) + salt) in hex, after "md5" (computed apart 
 
 test("messages: the reader cuts a stream into messages wherever its chunks end", () => {
   const seen: [string, string][] = [];
-  const reader = new MessageReader((type, body) =>
-    seen.push([String.fromCharCode(type), body.toString("hex")]),
-  );
+  const reader = new MessageReader((type, body) => {
+    seen.push([String.fromCharCode(type), body.toString("hex")]);
+  });
   const stream = Buffer.from([0x5a, 0, 0, 0, 5, 0x49, 0x43, 0, 0, 0, 6, 0x41, 0x00]);
   for (const byte of stream) reader.push(Buffer.from([byte]));
   assert.deepEqual(seen, [
@@ -48,6 +48,10 @@ test("messages: the reader cuts a stream into messages wherever its chunks end",
     ["C", "4100"],
   ]);
   assert.throws(() => reader.push(Buffer.from([0x44, 0, 0, 0, 2])), /length 2/);
+  // A handler's false stops the reader there: the rest is kept for whoever reads on (the login hands it to the client).
+  const stopping = new MessageReader((type) => type !== 0x5a);
+  stopping.push(stream);
+  assert.equal(stopping.rest().toString("hex"), "4300000006" + "4100");
   assert.throws(() => startup({ user: "a\0b" }), /NUL/);
   assert.throws(() => extendedQuery("SELECT $1\0", []), /NUL/);
 });
