@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { connect as openConnection, type Connection, type ConnectOptions } from "../postgres/client.js";
 import { pgpassPassword } from "./pgpass.js";
 import { sslModeOf, tlsOptions, withSharedContext } from "./tls.js";
-import { libpqUrl } from "./url.js";
+import { decoded, libpqUrl } from "./url.js";
 
 /** What a caller may set of a connection: startup parameters, and how long connecting may take. */
 export interface ConnectSettings {
@@ -90,15 +90,6 @@ function passwordFor(
   throw new Error(
     `the server asks for a password for user ${user}, and none is given: not in the database URL, no PGPASSWORD, ${found.none}`,
   );
-}
-
-// A malformed %-escape stays as written: config/database-url.ts refuses such a URL before anything starts.
-function decoded(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    return part;
-  }
 }
 
 // libpq's default socket directory: Debian's and most distributions' build, or the source's own default.

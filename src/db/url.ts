@@ -37,7 +37,7 @@ function userinfoParts(userinfo: string): { user: string; password: string } {
 }
 
 // A malformed escape stays as written: config/database-url.ts refuses such a URL before anything starts.
-function decoded(part: string): string {
+export function decoded(part: string): string {
   try {
     return decodeURIComponent(part);
   } catch {

@@ -1,6 +1,6 @@
 // The PostgreSQL wire protocol (version 3.0), as far as jobguard speaks it:
 // the frontend messages it sends, and a reader that cuts what the server
-// sends into messages. Pure: no sockets here (client.ts has them).
+// sends into messages. Pure: no sockets here (session.ts and client.ts have them).
 
 /** A message to the server: its type byte (none for the startup and SSL requests) and its body. */
 function message(type: string | null, ...parts: (Buffer | number)[]): Buffer {
